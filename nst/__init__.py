@@ -1,0 +1,8 @@
+"""nst: neural style transfer after Gatys, Ecker & Bethge, "Image Style Transfer Using CNNs" (CVPR 2016)."""
+
+from .config import Config
+from .errors import InputError, NSTError, WeightsError
+from .transfer import Iterate, stylize
+
+__version__ = "0.1.0"
+__all__ = ["Config", "Iterate", "InputError", "NSTError", "WeightsError", "stylize", "__version__"]

@@ -1,0 +1,80 @@
+"""Content and style costs of Gatys et al., "Image Style Transfer Using CNNs" (CVPR 2016)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+
+def _chw(a: Tensor) -> Tensor:
+    """Accept (n_C, n_H, n_W) or (1, n_C, n_H, n_W); return (n_C, n_H, n_W)."""
+    if a.dim() == 4 and a.shape[0] == 1:
+        return a[0]
+    if a.dim() != 3:
+        raise ValueError(f"activations must be (n_C, n_H, n_W) or (1, n_C, n_H, n_W), got {tuple(a.shape)}")
+    return a
+
+
+def content_cost(a_C: Tensor, a_G: Tensor) -> Tensor:
+    """J_content(C, G) = 1/(4 n_H n_W n_C) * sum((a_C - a_G)^2).
+
+    a_C, a_G: (n_C, n_H, n_W) or (1, n_C, n_H, n_W), same shape. Returns a scalar.
+    """
+    a_C, a_G = _chw(a_C), _chw(a_G)
+    if a_C.shape != a_G.shape:
+        raise ValueError(f"content activations differ in shape: {tuple(a_C.shape)} vs {tuple(a_G.shape)}")
+    n_C, n_H, n_W = a_G.shape
+    return (a_C - a_G).pow(2).sum() / (4 * n_H * n_W * n_C)
+
+
+def gram_matrix(A: Tensor) -> Tensor:
+    """G_gram = A A^T for the unrolled activations A: (n_C, n_H*n_W) -> (n_C, n_C)."""
+    return A @ A.T
+
+
+def style_gram(a: Tensor) -> Tensor:
+    """The Gram that layer_style_cost compares: gram_matrix(A) / (n_H n_W).
+
+    a: (n_C, n_H, n_W) or (1, n_C, n_H, n_W). Returns (n_C, n_C). Dividing by each image's own
+    n_H n_W lets S and G differ in size (the paper assumes equal sizes; identical then).
+    """
+    a = _chw(a)
+    n_C, n_H, n_W = a.shape
+    return gram_matrix(a.reshape(n_C, n_H * n_W)) / (n_H * n_W)
+
+
+def layer_style_cost(a_S: Tensor, a_G: Tensor) -> Tensor:
+    """J_style^l(S, G) = 1/(4 n_C^2 (n_H n_W)^2) * sum((G_gram^S - G_gram^G)^2).
+
+    a_S: style activations (n_C, n_H, n_W) / (1, n_C, n_H, n_W), or its precomputed
+    style_gram (n_C, n_C) so a target is computed once. a_G: (n_C, n_H, n_W) or
+    (1, n_C, n_H, n_W). Each Gram is divided by its own n_H n_W, then 1/(4 n_C^2):
+    equal to the paper's formula when S and G have the same size. Returns a scalar.
+    """
+    gram_S = a_S if a_S.dim() == 2 else style_gram(a_S)
+    gram_G = style_gram(a_G)
+    if gram_S.shape != gram_G.shape:
+        raise ValueError(f"style layers differ in channels: {tuple(gram_S.shape)} vs {tuple(gram_G.shape)}")
+    n_C = gram_G.shape[0]
+    return (gram_S - gram_G).pow(2).sum() / (4 * n_C**2)
+
+
+def style_cost(a_S: Sequence[Tensor], a_G: Sequence[Tensor], weights: Sequence[float] | None = None) -> Tensor:
+    """J_style = sum_l lambda_l J_style^l with lambda normalised to sum 1 (equal if None).
+
+    a_S[l], a_G[l]: as in layer_style_cost, one entry per style layer.
+    """
+    if len(a_S) != len(a_G) or not a_G:
+        raise ValueError(f"need one style target per layer: {len(a_S)} targets, {len(a_G)} layers")
+    lam = torch.tensor([1.0] * len(a_G) if weights is None else [float(w) for w in weights], dtype=torch.float64)
+    if len(lam) != len(a_G) or (lam < 0).any() or lam.sum() <= 0:
+        raise ValueError(f"style layer weights must be {len(a_G)} non-negative numbers with a positive sum")
+    lam = lam / lam.sum()
+    return sum(float(w) * layer_style_cost(s, g) for w, s, g in zip(lam, a_S, a_G))
+
+
+def total_cost(J_content: Tensor, J_style: Tensor, alpha: float, beta: float) -> Tensor:
+    """J(G) = alpha J_content(C, G) + beta J_style(S, G)."""
+    return alpha * J_content + beta * J_style

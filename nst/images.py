@@ -1,0 +1,132 @@
+"""Image loading, resizing and atomic saving for style transfer (Gatys et al., 2016)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+from torch import Tensor
+
+from .errors import InputError, NSTError
+
+# Output formats by file extension, and the options Pillow writes them with.
+FORMATS: dict[str, tuple[str, dict]] = {
+    ".jpg": ("JPEG", {"quality": 95}),
+    ".jpeg": ("JPEG", {"quality": 95}),
+    ".png": ("PNG", {}),
+    ".webp": ("WEBP", {"quality": 95}),
+    ".tif": ("TIFF", {"compression": "tiff_deflate"}),
+    ".tiff": ("TIFF", {"compression": "tiff_deflate"}),
+}
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to 8-bit RGB: alpha is composited over white, 16-bit and
+    float images are scaled (not clipped) to 8 bits, palette and CMYK are converted."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        a = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") or a.max() > 255 else 255.0
+        if img.mode == "F":
+            top = 1.0 if a.max() <= 1.0 else 255.0
+        a = np.clip(a / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(a, "L").convert("RGB")
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def load_image(path: str | Path | Image.Image) -> Image.Image:
+    """Open an image file (or take a PIL image), apply its EXIF orientation, return RGB."""
+    if isinstance(path, Image.Image):
+        return to_rgb(ImageOps.exif_transpose(path))
+    path = Path(path)
+    try:
+        with Image.open(path) as img:
+            img.load()
+            img = ImageOps.exif_transpose(img)
+            return to_rgb(img)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not an image") from None
+    except UnidentifiedImageError:
+        raise InputError(f"{path}: not an image Pillow can read") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise InputError(f"{path}: broken image ({e})") from None
+
+
+def resize_long_edge(img: Image.Image, size: int) -> Image.Image:
+    """Resize so the long edge is ``size`` pixels, keeping the aspect ratio (bicubic; Lanczos when shrinking)."""
+    w, h = img.size
+    scale = size / max(w, h)
+    new = (max(1, round(w * scale)), max(1, round(h * scale)))
+    if new == img.size:
+        return img
+    method = Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.BICUBIC
+    return img.resize(new, method)
+
+
+def to_tensor(img: Image.Image, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> Tensor:
+    """RGB PIL image -> (1, 3, H, W) tensor in [0, 1]."""
+    a = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy())
+    return a.permute(2, 0, 1).unsqueeze(0).contiguous().to(device=device, dtype=dtype).div_(255.0)
+
+
+def to_pil(t: Tensor) -> Image.Image:
+    """(1, 3, H, W) or (3, H, W) tensor in [0, 1] -> RGB PIL image (values clamped)."""
+    t = t.detach()
+    if t.dim() == 4:
+        t = t[0]
+    a = t.float().clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    return Image.fromarray(a, "RGB")
+
+
+def output_format(path: str | Path) -> str:
+    """The Pillow format for an output path, from its extension."""
+    ext = Path(path).suffix.lower()
+    if ext not in FORMATS:
+        raise InputError(f"{path}: unknown output extension {ext or '(none)'!r}; allowed: "
+                         + ", ".join(sorted(FORMATS)))
+    return FORMATS[ext][0]
+
+
+def save_image(img: Image.Image, path: str | Path) -> Path:
+    """Write ``img`` to ``path`` atomically: a temporary file in the same folder, then rename.
+
+    The format comes from the extension (JPEG and WebP at quality 95).
+    """
+    path = Path(path)
+    fmt = output_format(path)
+    options = FORMATS[path.suffix.lower()][1]
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"{path}: folder {folder} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            img.save(f, format=fmt, **options)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; use the usual mode
+        os.replace(tmp, path)
+    except BaseException as e:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        if isinstance(e, OSError):
+            raise NSTError(f"{path}: cannot write ({e.strerror or e})") from e
+        raise
+    return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
