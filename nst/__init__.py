@@ -2,7 +2,7 @@
 
 from .config import Config
 from .errors import InputError, NSTError, WeightsError
-from .transfer import Iterate, stylize
+from .transfer import Iterate, Stylizer, stylize
 
 __version__ = "0.1.0"
-__all__ = ["Config", "Iterate", "InputError", "NSTError", "WeightsError", "stylize", "__version__"]
+__all__ = ["Config", "Iterate", "InputError", "NSTError", "WeightsError", "Stylizer", "stylize", "__version__"]

@@ -90,7 +90,7 @@ def fold(z: Tensor) -> Tensor:
     return 1 - (1 - torch.remainder(z, 2)).abs()
 
 
-def initial_image(cfg: Config, content: Tensor, style_img: Image.Image) -> Tensor:
+def initial_image(cfg: Config, content: Tensor, style_img: Image.Image | None) -> Tensor:
     """G at the start: the content, uniform noise (seeded), the style or an image file."""
     _, _, h, w = content.shape
     if cfg.init == "content":
@@ -160,6 +160,44 @@ def optimize(net: VGGFeatures, init: Tensor, a_C: Mapping[str, Tensor], grams_S:
     return best_G
 
 
+def prepare_image(image: str | Path | Image.Image, size: int) -> Image.Image:
+    """Load an image (path or PIL) as RGB with its long edge resized to ``size``."""
+    return resize_long_edge(load_image(image), size)
+
+
+class Stylizer:
+    """The frozen network on its device, loaded once and reused for any number of images.
+
+    ``style_targets`` and ``content_targets`` compute a target once; ``run`` optimises one G.
+    A batch keeps one Stylizer and the style targets of each style.
+    """
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.device = resolve_device(cfg.device)
+        self.net = build_network(cfg, self.device)
+
+    def style_targets(self, style: Image.Image) -> dict[str, Tensor]:
+        """The style Grams of a prepared style image, one per style layer."""
+        S = to_tensor(style, self.device)
+        return style_targets(self.net, S, tuple(n for n, _ in self.cfg.style_layers))
+
+    def run(self, content: Image.Image, grams_S: Mapping[str, Tensor], style: Image.Image | None = None,
+            progress: Progress | None = None) -> Image.Image:
+        """Stylize a prepared content image towards precomputed style Grams; return G.
+
+        ``style`` (prepared) is needed only for init='style'.
+        """
+        cfg = self.cfg
+        torch.manual_seed(cfg.seed)
+        C = to_tensor(content, self.device)
+        a_C = content_targets(self.net, C, cfg.content_layers)
+        if cfg.init == "style" and style is None:
+            raise InputError("init='style' needs the style image")
+        G = optimize(self.net, initial_image(cfg, C, style), a_C, grams_S, cfg, progress)
+        return to_pil(G)
+
+
 def stylize(content: str | Path | Image.Image, style: str | Path | Image.Image, *,
             progress: Progress | None = None, **options) -> Image.Image:
     """Stylize ``content`` with ``style``; return the generated image.
@@ -168,14 +206,7 @@ def stylize(content: str | Path | Image.Image, style: str | Path | Image.Image, 
     called with an ``Iterate`` after every evaluation of J.
     """
     cfg = Config(**options)
-    device = resolve_device(cfg.device)
-    torch.manual_seed(cfg.seed)
-    content_img = resize_long_edge(load_image(content), cfg.size)
-    style_img = resize_long_edge(load_image(style), cfg.size)
-    net = build_network(cfg, device)
-    C = to_tensor(content_img, device)
-    S = to_tensor(style_img, device)
-    a_C = content_targets(net, C, cfg.content_layers)
-    grams_S = style_targets(net, S, tuple(n for n, _ in cfg.style_layers))
-    G = optimize(net, initial_image(cfg, C, style_img), a_C, grams_S, cfg, progress)
-    return to_pil(G)
+    content_img = prepare_image(content, cfg.size)
+    style_img = prepare_image(style, cfg.size)
+    st = Stylizer(cfg)
+    return st.run(content_img, st.style_targets(style_img), style_img, progress)
