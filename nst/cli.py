@@ -79,7 +79,7 @@ def main(content: Path, style: Path, output: Path, save_every: int | None, quiet
     \b
     Example:
       nst examples/astronaut.jpg examples/style_strokes.jpg -o out.jpg
-      nst photo.jpg painting.jpg -o out.png --size 512 --style-weight 3e3
+      nst photo.jpg painting.jpg -o out.png --size 512 --style-weight 30
     """
     try:
         output_format(output)

@@ -69,7 +69,7 @@ class Config:
 
     size: int = 384                     # long edge of the output, pixels
     content_weight: float = 1.0         # alpha
-    style_weight: float = 1e4           # beta
+    style_weight: float = 10.0          # beta: tuned by eye on examples/ (see README)
     content_layers: tuple[str, ...] = ("conv4_2",)
     style_layers: LayerWeights = field(
         default=(("conv1_1", 1.0), ("conv2_1", 1.0), ("conv3_1", 1.0), ("conv4_1", 1.0), ("conv5_1", 1.0)))
