@@ -1,7 +1,12 @@
 """Batches: the job list, naming, sharding, and folder runs through the CLI with one network."""
 
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -303,3 +308,18 @@ def test_interrupt_keeps_finished_outputs(tmp_path, folders, monkeypatch):
     assert r.exit_code == 130
     assert summary(r) == (1, 0, 0) and "--skip-existing" in r.stderr
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["a_zebra.jpg"], "no partial file"
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_example_batch_script(tmp_path, folders):
+    photos, styles = folders
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "NST": f"{sys.executable} -m nst", "PYTHONPATH": str(root)}
+    cmd = ["bash", str(root / "examples" / "batch.sh"), str(photos), str(styles / "waves.jpg"),
+           str(tmp_path / "styled"), *FAST]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "styled").iterdir()) == \
+        ["a_waves.jpg", "b_waves.jpg", "c_waves.jpg", "nst-log.jsonl"]
+    log = [json.loads(line) for line in (tmp_path / "styled" / "nst-log.jsonl").read_text().splitlines()]
+    assert [x["status"] for x in log] == ["done"] * 3
