@@ -15,6 +15,9 @@ INITS = ("content", "noise", "style")
 # Step sizes by optimiser when lr is not given: L-BFGS takes unit steps (its curvature
 # estimate scales them); Adam moves pixels in [0, 1] by about lr per step.
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
+# Batch runs: how the outputs in a directory OUT are named, and their format.
+BATCH_NAME = "{content}_{style}{ext}"
+BATCH_EXT = ".jpg"
 
 LayerWeights = tuple[tuple[str, float], ...]
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 from torch import Tensor
 
 from .errors import InputError, NSTError
@@ -22,6 +24,9 @@ FORMATS: dict[str, tuple[str, dict]] = {
     ".tif": ("TIFF", {"compression": "tiff_deflate"}),
     ".tiff": ("TIFF", {"compression": "tiff_deflate"}),
 }
+# Where save_image stores a description: a PNG iTXt chunk, or this EXIF tag for the other formats.
+PNG_DESCRIPTION = "Description"
+EXIF_IMAGE_DESCRIPTION = 0x010E
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
@@ -43,16 +48,14 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def load_image(path: str | Path | Image.Image) -> Image.Image:
-    """Open an image file (or take a PIL image), apply its EXIF orientation, return RGB."""
-    if isinstance(path, Image.Image):
-        return to_rgb(ImageOps.exif_transpose(path))
+@contextlib.contextmanager
+def open_image(path: str | Path) -> Iterator[Image.Image]:
+    """``Image.open``, loaded, with a missing, unreadable or broken file raised as InputError naming it."""
     path = Path(path)
     try:
         with Image.open(path) as img:
             img.load()
-            img = ImageOps.exif_transpose(img)
-            return to_rgb(img)
+            yield img
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -61,6 +64,14 @@ def load_image(path: str | Path | Image.Image) -> Image.Image:
         raise InputError(f"{path}: not an image Pillow can read") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise InputError(f"{path}: broken image ({e})") from None
+
+
+def load_image(path: str | Path | Image.Image) -> Image.Image:
+    """Open an image file (or take a PIL image), apply its EXIF orientation, return RGB."""
+    if isinstance(path, Image.Image):
+        return to_rgb(ImageOps.exif_transpose(path))
+    with open_image(path) as img:
+        return to_rgb(ImageOps.exif_transpose(img))
 
 
 def resize_long_edge(img: Image.Image, size: int) -> Image.Image:
@@ -98,14 +109,26 @@ def output_format(path: str | Path) -> str:
     return FORMATS[ext][0]
 
 
-def save_image(img: Image.Image, path: str | Path) -> Path:
+def save_image(img: Image.Image, path: str | Path, description: str | None = None) -> Path:
     """Write ``img`` to ``path`` atomically: a temporary file in the same folder, then rename.
 
-    The format comes from the extension (JPEG and WebP at quality 95).
+    The format comes from the extension (JPEG and WebP at quality 95). ``description``, if
+    given, is stored in the file: a PNG iTXt chunk "Description", or the EXIF ImageDescription
+    of a JPEG, WebP or TIFF (ASCII there: encode other text first, e.g. JSON with its escapes).
     """
     path = Path(path)
     fmt = output_format(path)
-    options = FORMATS[path.suffix.lower()][1]
+    options = dict(FORMATS[path.suffix.lower()][1])
+    if description is not None:
+        if fmt == "PNG":
+            options["pnginfo"] = PngImagePlugin.PngInfo()
+            options["pnginfo"].add_itxt(PNG_DESCRIPTION, description)
+        else:
+            if not description.isascii():
+                raise InputError(f"{path}: the {fmt} description must be ASCII")
+            exif = Image.Exif()
+            exif[EXIF_IMAGE_DESCRIPTION] = description
+            options["exif"] = exif
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise InputError(f"{path}: folder {folder} does not exist")
@@ -124,6 +147,15 @@ def save_image(img: Image.Image, path: str | Path) -> Path:
             raise NSTError(f"{path}: cannot write ({e.strerror or e})") from e
         raise
     return path
+
+
+def read_description(path: str | Path) -> str | None:
+    """The description save_image stored in an image file, or None if it has none."""
+    with open_image(path) as img:
+        value = img.info.get(PNG_DESCRIPTION) if img.format == "PNG" else img.getexif().get(EXIF_IMAGE_DESCRIPTION)
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    return value.rstrip("\0") if isinstance(value, str) else None
 
 
 def _umask() -> int:

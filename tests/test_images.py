@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from nst.errors import InputError
-from nst.images import load_image, resize_long_edge, save_image, to_pil, to_tensor
+from nst.images import load_image, read_description, resize_long_edge, save_image, to_pil, to_tensor
 
 
 def test_exif_orientation_applied(tmp_path):
@@ -100,3 +100,21 @@ def test_save_is_atomic_on_failure(tmp_path, monkeypatch):
         save_image(Image.new("RGB", (2, 2)), target)
     assert target.read_bytes() == b"old"
     assert [f.name for f in tmp_path.iterdir()] == ["out.png"]
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".png", ".webp", ".tif"])
+def test_description_round_trip(tmp_path, ext):
+    text = '{"nst": "0.1.0", "path": "caf\\u00e9.jpg"}'
+    p = save_image(Image.new("RGB", (9, 7), (10, 200, 30)), tmp_path / f"out{ext}", description=text)
+    assert read_description(p) == text
+    plain = save_image(Image.new("RGB", (9, 7)), tmp_path / f"plain{ext}")
+    assert read_description(plain) is None
+
+
+def test_png_description_may_be_unicode(tmp_path):
+    p = save_image(Image.new("RGB", (4, 4)), tmp_path / "u.png", description="café ☕")
+    assert read_description(p) == "café ☕"
+    with pytest.raises(InputError, match="ASCII"):
+        save_image(Image.new("RGB", (4, 4)), tmp_path / "u.jpg", description="café")
+    with pytest.raises(InputError, match="no such file"):
+        read_description(tmp_path / "missing.png")

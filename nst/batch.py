@@ -1,0 +1,372 @@
+"""Batch style transfer: inputs to a sorted job list, naming, sharding, and one network for all jobs."""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import string
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image
+from torch import Tensor
+
+from . import provenance
+from .config import BATCH_EXT, BATCH_NAME, Config
+from .errors import InputError, NSTError
+from .images import FORMATS, output_format, save_image
+from .transfer import Iterate, Stylizer, prepare_image
+
+# A style is a blend: (path, weight) pairs; a single style is one pair with weight 1.0.
+Style = tuple[tuple[Path, float], ...]
+# The fields of a name template (see output_name).
+NAME_FIELDS = ("content", "style", "ext", "index", "parent", "dir")
+# How many styles' targets a run keeps; jobs come style by style, so one is enough without blends.
+STYLE_CACHE = 16
+
+
+@dataclass(frozen=True)
+class Job:
+    """One output: a content image stylized with a style (blend), written to ``output``."""
+
+    content: Path
+    style: Style
+    output: Path
+    index: int = 0      # position in the whole (unsharded) job list
+
+    @property
+    def style_label(self) -> str:
+        """The style's file name, or a blend's joined with '+'."""
+        return "+".join(p.name for p, _ in self.style)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The jobs of a run, style by style, and whether OUT is a directory."""
+
+    jobs: tuple[Job, ...]
+    into_dir: bool
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """A finished job: status is "done", "skipped" (its output existed) or "failed"."""
+
+    job: Job
+    status: str
+    seconds: float = 0.0
+    J: float | None = None          # of the returned image (the lowest J seen)
+    J_content: float | None = None
+    J_style: float | None = None
+    error: str | None = None
+    exception: BaseException | None = field(default=None, compare=False, repr=False)
+
+    def to_json(self) -> dict:
+        """A JSON-ready record: index, content, style, output, status, seconds, J, J_content, J_style, error."""
+        job = self.job
+        style = (str(job.style[0][0]) if len(job.style) == 1 and job.style[0][1] == 1.0
+                 else [[str(p), w] for p, w in job.style])
+        return {"index": job.index, "content": str(job.content), "style": style, "output": str(job.output),
+                "status": self.status, "seconds": round(self.seconds, 3), "J": self.J,
+                "J_content": self.J_content, "J_style": self.J_style, "error": self.error}
+
+
+def image_extensions() -> frozenset[str]:
+    """Lower-case extensions of the files Pillow can open ('.jpg', '.png', ...): a directory's images."""
+    return frozenset(ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN)
+
+
+def list_images(folder: Path, recursive: bool = False, exclude: Path | None = None) -> list[Path]:
+    """The images in ``folder`` (in its subfolders too if ``recursive``), sorted by relative path.
+
+    Hidden files are left out, and so is anything under ``exclude`` (the output folder) when
+    it is a subfolder, so that outputs do not become inputs of a re-run.
+    """
+    exts = image_extensions()
+    skip = exclude.resolve() if exclude is not None else None
+    if skip == folder.resolve():
+        skip = None
+    found = []
+    for p in folder.rglob("*") if recursive else folder.iterdir():
+        rel = p.relative_to(folder)
+        if any(part.startswith(".") for part in rel.parts) or p.suffix.lower() not in exts or not p.is_file():
+            continue
+        if skip is not None and p.resolve().is_relative_to(skip):
+            continue
+        found.append((rel.as_posix(), p))
+    return [p for _, p in sorted(found)]
+
+
+def expand(paths: Iterable[str | Path], recursive: bool = False, exclude: Path | None = None
+           ) -> list[tuple[Path, str]]:
+    """Each path, or a directory's images: (image, its folder relative to the directory, or '.').
+
+    A path that is not a directory is taken as an image even if it is missing or broken: it
+    fails when its job runs. A directory without images is an InputError. Duplicates are dropped.
+    """
+    out: list[tuple[Path, str]] = []
+    seen: set[Path] = set()
+    for path in map(Path, paths):
+        if path.is_dir():
+            images = list_images(path, recursive, exclude)
+            if not images:
+                hint = "" if recursive or not any(p.is_dir() for p in path.iterdir()) else \
+                    " (it has subfolders: add --recursive)"
+                raise InputError(f"{path}: no images in this directory{hint}")
+            items = [(p, p.parent.relative_to(path).as_posix()) for p in images]
+        else:
+            items = [(path, ".")]
+        for p, rel in items:
+            key = p.resolve()
+            if key not in seen:
+                seen.add(key)
+                out.append((p, rel))
+    return out
+
+
+def check_style(style: Iterable[tuple[str | Path, float]]) -> Style:
+    """A blend as a Style: paths, finite weights >= 0, not all zero."""
+    pairs = tuple((Path(p), float(w)) for p, w in style)
+    weights = [w for _, w in pairs]
+    if not pairs or any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
+        raise InputError(f"style blend {[(str(p), w) for p, w in pairs]!r}: weights must be finite, "
+                         "non-negative and not all zero")
+    return pairs
+
+
+def normalize_ext(ext: str) -> str:
+    """'png', '.PNG' -> '.png'; InputError unless it is an output format."""
+    e = ext.lower() if ext.startswith(".") else "." + ext.lower()
+    if e not in FORMATS:
+        raise InputError(f"extension {ext!r} is not allowed; expected one of {', '.join(sorted(FORMATS))}")
+    return e
+
+
+def check_template(template: str) -> None:
+    """InputError unless ``template`` is a format string over NAME_FIELDS only."""
+    try:
+        names = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as e:
+        raise InputError(f"name template {template!r}: {e}") from None
+    for name in names:
+        if name not in NAME_FIELDS:
+            raise InputError(f"name template {template!r}: unknown field {{{name}}}; allowed: "
+                             + " ".join(f"{{{f}}}" for f in NAME_FIELDS))
+
+
+def output_name(template: str, content: Path, style: Style, ext: str, index: int = 0, folder: str = ".") -> str:
+    """A relative output path from the template.
+
+    Fields: {content} the content's stem, {style} the style's stem (a blend's joined with '+'),
+    {ext} the output extension with its dot, {index} the job's position in the whole job list
+    (format specs work: {index:04d}), {parent} the content's folder name, {dir} the content's
+    folder relative to the CONTENT directory it was found in ('.' at its top).
+    """
+    check_template(template)
+    values = dict(content=content.stem, style="+".join(p.stem for p, _ in style), ext=ext, index=index,
+                  parent=content.absolute().parent.name, dir=folder)
+    try:
+        name = template.format(**values)
+    except (ValueError, TypeError) as e:
+        raise InputError(f"name template {template!r}: {e}") from None
+    rel = Path(name)
+    if not name or rel.is_absolute() or ".." in rel.parts:
+        raise InputError(f"name template {template!r} gives {name!r}; names must stay inside OUT")
+    return name
+
+
+def writes_into_dir(contents: Sequence[str | Path], styles: Sequence, output: str | Path) -> bool:
+    """Whether OUT is a directory: several contents, a content or style directory, or OUT an
+    existing directory or ending in '/'. Otherwise OUT is the one output file."""
+    return (len(contents) > 1 or Path(output).is_dir() or str(output).endswith(("/", os.sep))
+            or any(Path(p).is_dir() for p in contents)
+            or any(isinstance(s, (str, Path)) and Path(s).is_dir() for s in styles))
+
+
+def plan(contents: Sequence[str | Path], styles: Sequence[str | Path | Iterable[tuple[str | Path, float]]],
+         output: str | Path, *, name: str = BATCH_NAME, ext: str = BATCH_EXT, recursive: bool = False,
+         protect: Iterable[str | Path] = ()) -> Plan:
+    """The jobs of ``nst CONTENT... STYLE -o OUT``: every content with every style, style by style.
+
+    Contents and styles are images or directories of images (see ``expand``); a style may
+    also be a blend, (path, weight) pairs. OUT is a file for one content file and one style
+    file, else a directory whose outputs are named by ``name`` with extension ``ext``
+    (see ``output_name``). Raises InputError for colliding outputs, an output that would
+    overwrite an input (or a path in ``protect``), and bad names.
+    """
+    into_dir = writes_into_dir(contents, styles, output)
+    output = Path(output)
+    exclude = output if into_dir else None
+    found = expand(contents, recursive, exclude)
+    style_list: list[Style] = []
+    for s in styles:
+        if isinstance(s, (str, Path)):
+            style_list += [((p, 1.0),) for p, _ in expand([s], recursive, exclude)]
+        else:
+            style_list.append(check_style(s))
+    if not found or not style_list:
+        raise InputError("no content or no style given")
+    if into_dir:
+        if output.exists() and not output.is_dir():
+            raise InputError(f"{output}: exists and is not a directory; this run writes its images into a directory")
+        if not output.exists() and output.suffix.lower() in FORMATS:
+            raise InputError(f"{output}: this run makes several images, so OUT is a directory; "
+                             "give a folder name, not an image file")
+        check_template(name)
+        ext = normalize_ext(ext)
+        pairs = [(c, folder, s) for s in style_list for c, folder in found]
+        jobs = tuple(Job(c, s, output / output_name(name, c, s, ext, i, folder), i)
+                     for i, (c, folder, s) in enumerate(pairs))
+        for job in jobs:
+            output_format(job.output)
+    else:
+        output_format(output)
+        jobs = (Job(found[0][0], style_list[0], output, 0),)
+    _check_outputs(jobs, protect)
+    return Plan(jobs, into_dir)
+
+
+def _check_outputs(jobs: Sequence[Job], protect: Iterable[str | Path]) -> None:
+    """InputError if two jobs share an output or an output is an input (same path or same file)."""
+    named = {("content", j.content) for j in jobs} | {("style", p) for j in jobs for p, _ in j.style}
+    named |= {("input", Path(p)) for p in protect}
+    inputs: dict[object, str] = {}
+    for kind, p in sorted(named, key=str):
+        inputs[p.resolve()] = f"{kind} image {p}"
+        if p.exists():
+            st = p.stat()
+            inputs[(st.st_dev, st.st_ino)] = f"{kind} image {p}"
+    by_output: dict[Path, Job] = {}
+    for job in jobs:
+        key = job.output.resolve()
+        hit = inputs.get(key)
+        if hit is None and job.output.exists():
+            st = job.output.stat()
+            hit = inputs.get((st.st_dev, st.st_ino))
+        if hit is not None:
+            raise InputError(f"{job.output}: is the {hit}; refusing to overwrite an input")
+        other = by_output.setdefault(key, job)
+        if other is not job:
+            raise InputError(f"{other.content} with {other.style_label} and {job.content} with {job.style_label} "
+                             f"would both be written to {job.output}; put {{dir}}, {{parent}} or {{index}} "
+                             "in the name template")
+
+
+def parse_shard(spec: str) -> tuple[int, int]:
+    """'K/N' -> (K, N), K counting from 0: 0/4, 1/4, 2/4, 3/4 are the four shards."""
+    k, sep, n = spec.partition("/")
+    try:
+        k_, n_ = int(k), int(n)
+    except ValueError:
+        k_, n_ = -1, 0
+    if not sep or n_ < 1 or not 0 <= k_ < n_:
+        raise InputError(f"shard {spec!r} is not allowed; expected K/N with 0 <= K < N "
+                         "(K counts from 0: 0/4 .. 3/4)")
+    return k_, n_
+
+
+def shard(jobs: Sequence[Job], k: int, n: int) -> tuple[Job, ...]:
+    """Shard K of N (0-based): the K-th of N contiguous, near-equal slices of the job list.
+
+    Disjoint, and together the N shards are the whole list. The list goes style by style, so
+    a worker meets few styles and computes few style targets.
+    """
+    if n < 1 or not 0 <= k < n:
+        raise InputError(f"shard {k}/{n} is not allowed; expected 0 <= K < N")
+    total = len(jobs)
+    return tuple(jobs[k * total // n:(k + 1) * total // n])
+
+
+def blend_targets(parts: Sequence[tuple[Mapping[str, Tensor], float]]) -> dict[str, Tensor]:
+    """The style Grams of a blend: the weighted mean of each style's Grams, layer by layer.
+
+    Matching the mean minimises the weighted sum of the styles' Gram distances. One style
+    returns its Grams unchanged.
+    """
+    if len(parts) == 1:
+        return dict(parts[0][0])
+    total = sum(w for _, w in parts)
+    return {n: sum(g[n] * (w / total) for g, w in parts) for n in parts[0][0]}
+
+
+class _Targets:
+    """A run's network and style targets: the Stylizer built at first need, each style's Grams once."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self._stylizer: Stylizer | None = None
+        self.image = functools.lru_cache(maxsize=STYLE_CACHE)(self._image)
+        self.grams = functools.lru_cache(maxsize=STYLE_CACHE)(self._grams)
+        self.blend = functools.lru_cache(maxsize=STYLE_CACHE)(self._blend)
+
+    def stylizer(self) -> Stylizer:
+        if self._stylizer is None:
+            self._stylizer = Stylizer(self.cfg)
+        return self._stylizer
+
+    def _image(self, path: Path) -> Image.Image:
+        return prepare_image(path, self.cfg.size)
+
+    def _grams(self, path: Path) -> dict[str, Tensor]:
+        return self.stylizer().style_targets(self.image(path))
+
+    def _blend(self, style: Style) -> dict[str, Tensor]:
+        return blend_targets([(self.grams(p), w) for p, w in style])
+
+
+def run_batch(jobs: Iterable[Job], cfg: Config, *, skip_existing: bool = False, make_dirs: bool = True,
+              on_iterate: Callable[[Job, Iterate], None] | None = None) -> Iterator[JobResult]:
+    """Run the jobs with one network, yielding a JobResult as each finishes.
+
+    The network is built once, at the first job with work to do; each style's targets are
+    computed once. A job whose output exists is skipped if ``skip_existing`` (outputs are
+    written atomically, so an existing one is complete). A job that fails (a bad, unreadable
+    or vanished input, a write error, ...) yields a "failed" result and the run goes on; errors
+    in building the network (bad weights or device) concern every job and are raised. Each
+    output holds its provenance (see nst.provenance). ``make_dirs`` creates missing folders
+    of outputs. ``on_iterate(job, iterate)`` is called after every evaluation of J.
+    """
+    targets = _Targets(cfg)
+    for job in jobs:
+        start = time.perf_counter()
+        if skip_existing and job.output.exists():
+            yield JobResult(job, "skipped")
+            continue
+        try:
+            content = prepare_image(job.content, cfg.size)
+            first_style = targets.image(job.style[0][0])
+            for p, _ in job.style[1:]:
+                targets.image(p)
+        except Exception as e:  # a bad input fails its job only
+            yield _failed(job, e, start)
+            continue
+        stylizer = targets.stylizer()  # raises for bad weights or device: every job would fail
+        best: list[Iterate] = []
+
+        def progress(it: Iterate, job: Job = job) -> None:
+            if not best or it.J < best[0].J:  # optimize returns the first G with the lowest J
+                best[:] = [it]
+            if on_iterate is not None:
+                on_iterate(job, it)
+
+        try:
+            image = stylizer.run(content, targets.blend(job.style), first_style, progress)
+            if make_dirs:
+                job.output.parent.mkdir(parents=True, exist_ok=True)
+            rec = provenance.record(cfg, job.content, job.style, stylizer.device)
+            save_image(image, job.output, description=provenance.dumps(rec))
+        except Exception as e:  # e.g. out of memory, a full disk: this job fails, the next may not
+            yield _failed(job, e, start)
+            continue
+        b = best[0]
+        yield JobResult(job, "done", time.perf_counter() - start, b.J, b.J_content, b.J_style)
+
+
+def _failed(job: Job, e: Exception, start: float) -> JobResult:
+    message = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    if not isinstance(e, NSTError):  # not one of ours: say what it was
+        message = f"{type(e).__name__}: {message}" if message else type(e).__name__
+    return JobResult(job, "failed", time.perf_counter() - start, error=message, exception=e)
