@@ -175,7 +175,7 @@ def test_folder_with_a_corrupt_file(tmp_path, folders):
         assert x["style"] == str(styles / "zebra.png")
         if x["status"] == "done":
             assert (out / x["output"].rsplit("/", 1)[-1]).is_file() and x["error"] is None
-            assert x["J"] == pytest.approx(x["J_content"] + 1e4 * x["J_style"], rel=1e-4)
+            assert x["J"] == pytest.approx(x["J_content"] + Config().style_weight * x["J_style"], rel=1e-4)
             assert x["seconds"] > 0
         else:
             assert "broken.jpg" in x["error"] and x["J"] is None and not (out / "broken_zebra.jpg").exists()
