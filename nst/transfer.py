@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from torch import Tensor
 
 from .config import Config
 from .costs import content_cost, style_cost, style_gram, total_cost
-from .errors import InputError
+from .errors import InputError, NSTError
 from .images import load_image, resize_long_edge, to_pil, to_tensor
 from .vgg import VGGFeatures
 
@@ -165,6 +166,26 @@ def prepare_image(image: str | Path | Image.Image, size: int) -> Image.Image:
     return resize_long_edge(load_image(image), size)
 
 
+_OOM_MESSAGES = ("out of memory", "can't allocate memory", "cannot allocate memory")
+
+
+@contextlib.contextmanager
+def memory_guard(size: int, device: torch.device) -> Iterator[None]:
+    """Turn running out of memory (CUDA, MPS or CPU) into an NSTError naming the size and a smaller one.
+
+    Memory grows with the pixel count, so half the pixels (the long edge / sqrt 2) is suggested.
+    """
+    try:
+        yield
+    except (RuntimeError, MemoryError) as e:  # torch.OutOfMemoryError is a RuntimeError
+        if not (isinstance(e, MemoryError) or any(m in str(e).lower() for m in _OOM_MESSAGES)):
+            raise
+        smaller = max(16, int(size / math.sqrt(2)) // 16 * 16)
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        raise NSTError(f"out of memory on {device} at --size {size}; try --size {smaller}") from e
+
+
 class Stylizer:
     """The frozen network on its device, loaded once and reused for any number of images.
 
@@ -179,8 +200,9 @@ class Stylizer:
 
     def style_targets(self, style: Image.Image) -> dict[str, Tensor]:
         """The style Grams of a prepared style image, one per style layer."""
-        S = to_tensor(style, self.device)
-        return style_targets(self.net, S, tuple(n for n, _ in self.cfg.style_layers))
+        with memory_guard(max(style.size), self.device):
+            S = to_tensor(style, self.device)
+            return style_targets(self.net, S, tuple(n for n, _ in self.cfg.style_layers))
 
     def run(self, content: Image.Image, grams_S: Mapping[str, Tensor], style: Image.Image | None = None,
             progress: Progress | None = None) -> Image.Image:
@@ -190,11 +212,13 @@ class Stylizer:
         """
         cfg = self.cfg
         torch.manual_seed(cfg.seed)
-        C = to_tensor(content, self.device)
-        a_C = content_targets(self.net, C, cfg.content_layers)
         if cfg.init == "style" and style is None:
             raise InputError("init='style' needs the style image")
-        G = optimize(self.net, initial_image(cfg, C, style), a_C, grams_S, cfg, progress)
+        with memory_guard(cfg.size, self.device):
+            C = to_tensor(content, self.device)
+            a_C = content_targets(self.net, C, cfg.content_layers)
+        with memory_guard(cfg.size, self.device):
+            G = optimize(self.net, initial_image(cfg, C, style), a_C, grams_S, cfg, progress)
         return to_pil(G)
 
 
