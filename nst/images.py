@@ -6,6 +6,7 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Iterator
+from typing import BinaryIO
 from pathlib import Path
 
 import numpy as np
@@ -129,13 +130,25 @@ def save_image(img: Image.Image, path: str | Path, description: str | None = Non
             exif = Image.Exif()
             exif[EXIF_IMAGE_DESCRIPTION] = description
             options["exif"] = exif
+    with atomic_write(path) as f:
+        img.save(f, format=fmt, **options)
+    return path
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | Path) -> Iterator[BinaryIO]:
+    """Open a temporary file beside ``path`` for writing; rename it to ``path`` only if the block succeeds.
+
+    An interrupted or failed write leaves no half-written file. OSError becomes NSTError naming ``path``.
+    """
+    path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise InputError(f"{path}: folder {folder} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
-            img.save(f, format=fmt, **options)
+            yield f
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; use the usual mode
         os.replace(tmp, path)
     except BaseException as e:
@@ -146,7 +159,6 @@ def save_image(img: Image.Image, path: str | Path, description: str | None = Non
         if isinstance(e, OSError):
             raise NSTError(f"{path}: cannot write ({e.strerror or e})") from e
         raise
-    return path
 
 
 def read_description(path: str | Path) -> str | None:
