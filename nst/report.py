@@ -1,0 +1,197 @@
+"""Pictures of a style transfer run: contact sheets, animations and loss plots (Gatys et al., 2016)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont, ImageOps
+
+from .errors import InputError, NSTError
+from .images import atomic_write, to_rgb
+
+# Contact sheet layout: pixels of white around each thumbnail, and the strip below it for its label.
+PAD = 4
+LABEL_HEIGHT = 16
+# Loss plot formats by file extension (matplotlib's format names).
+PLOT_FORMATS = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".svg": "svg", ".pdf": "pdf"}
+
+
+def contact_sheet(frames: Sequence[Image.Image], labels: Sequence[str] | None = None,
+                  columns: int | None = None, thumb: int = 192) -> Image.Image:
+    """A grid of ``frames`` on white, with ``labels`` below.
+
+    Every cell is the size of the last frame (the final image) resized so its long edge is
+    ``thumb``, plus PAD (and LABEL_HEIGHT when labels are given); each frame is fitted into it,
+    keeping its aspect ratio, and centred. The sheet has a PAD margin on the right and bottom too.
+    ``columns`` defaults to ceil(sqrt(len(frames))) and is at most len(frames). Returns an RGB image.
+    """
+    n = len(frames)
+    if n == 0:
+        raise InputError("contact sheet: no frames")
+    if labels is not None and len(labels) != n:
+        raise InputError(f"contact sheet: {len(labels)} labels for {n} frames; give one label per frame")
+    if columns is None:
+        columns = math.ceil(math.sqrt(n))
+    if not isinstance(columns, int) or columns < 1:
+        raise InputError(f"contact sheet: columns={columns!r}; must be a positive integer")
+    if not isinstance(thumb, int) or thumb < 1:
+        raise InputError(f"contact sheet: thumb={thumb!r}; must be a positive integer")
+    columns = min(columns, n)
+    rows = math.ceil(n / columns)
+    box = _fit(frames[-1].size, thumb)
+    cell_w = box[0] + PAD
+    cell_h = box[1] + PAD + (LABEL_HEIGHT if labels is not None else 0)
+    sheet = Image.new("RGB", (columns * cell_w + PAD, rows * cell_h + PAD), "white")
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default()
+    for k, frame in enumerate(frames):
+        x0, y0 = PAD + (k % columns) * cell_w, PAD + (k // columns) * cell_h
+        small = ImageOps.contain(to_rgb(frame), box, Image.Resampling.LANCZOS)
+        sheet.paste(small, (x0 + (box[0] - small.width) // 2, y0 + (box[1] - small.height) // 2))
+        if labels is not None:
+            text = _clip(draw, str(labels[k]), font, box[0])
+            draw.text((x0, y0 + box[1] + 2), text, fill="black", font=font)
+    return sheet
+
+
+def save_animation(frames: Sequence[Image.Image], path: str | Path, duration_ms: int = 80,
+                   hold_last_ms: int = 1500) -> Path:
+    """Write ``frames`` as a GIF that loops forever, all at the last frame's size, the last held longer.
+
+    Each frame shows for ``duration_ms`` (GIF stores 10 ms steps), the last for ``hold_last_ms``; Pillow
+    quantises each to an adaptive palette and merges consecutive identical frames (adding their times).
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".gif":
+        raise InputError(f"{path}: an animation must be a .gif file, not {path.suffix or '(no extension)'!r}")
+    if len(frames) == 0:
+        raise InputError(f"{path}: no frames to animate")
+    for name, value in (("duration_ms", duration_ms), ("hold_last_ms", hold_last_ms)):
+        if not isinstance(value, int) or value < 1:
+            raise InputError(f"{path}: {name}={value!r}; must be a positive number of milliseconds")
+    size = frames[-1].size
+    images = [to_rgb(f) if f.size == size else to_rgb(f).resize(size, Image.Resampling.BICUBIC) for f in frames]
+    durations = [duration_ms] * (len(images) - 1) + [hold_last_ms]
+    with atomic_write(path) as f:
+        images[0].save(f, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0)
+    return path
+
+
+def load_log(path: str | Path) -> dict:
+    """Read a run log written by the CLI's --log (JSON with an "evaluations" list)."""
+    path = Path(path)
+    try:
+        log = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a run log") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"{path}: not a JSON run log ({e})") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
+    if not isinstance(log, dict) or not isinstance(log.get("evaluations"), list):
+        raise InputError(f"{path}: not a run log: expected a JSON object with an \"evaluations\" list")
+    return log
+
+
+def plot_log(log: Mapping, path: str | Path, title: str | None = None) -> Path:
+    """Plot a run log to ``path`` (.png, .jpg, .svg or .pdf): the weighted cost terms and each
+    style layer's cost against evaluation number, log y axes, dashed lines where the scale changes.
+
+    Only positive values are drawn (a log axis cannot show the rest). Needs matplotlib.
+    """
+    path = Path(path)
+    fmt = PLOT_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(f"{path}: unknown plot extension {path.suffix or '(none)'!r}; allowed: "
+                         + ", ".join(sorted(PLOT_FORMATS)))
+    evaluations = log.get("evaluations") if isinstance(log, Mapping) else None
+    if not isinstance(evaluations, list) or not all(isinstance(e, Mapping) for e in evaluations):
+        raise InputError("run log: expected a mapping with an \"evaluations\" list of objects")
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
+    except ImportError as e:
+        raise NSTError("the loss plot needs matplotlib: pip install matplotlib") from e
+
+    settings = log.get("settings") or {}
+    alpha = float(settings.get("content_weight", 1.0))
+    beta = float(settings.get("style_weight", 1.0))
+    tv = float(settings.get("tv_weight", 0.0))
+    xs = [e.get("i", k + 1) for k, e in enumerate(evaluations)]
+
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    FigureCanvasAgg(fig)  # no pyplot: no global state, nothing to close
+    left, right = fig.subplots(1, 2)
+    _line(left, xs, _values(evaluations, "J"), "J")
+    _line(left, xs, _values(evaluations, "J_content", alpha), f"α·J_content (α={alpha:g})")
+    _line(left, xs, _values(evaluations, "J_style", beta), f"β·J_style (β={beta:g})")
+    tv_terms = _values(evaluations, "J_tv", tv)
+    if any(v is not None and v != 0 for v in tv_terms):
+        _line(left, xs, tv_terms, f"tv·J_tv (tv={tv:g})")
+    layers: dict[str, None] = {}
+    for e in evaluations:
+        layers.update(dict.fromkeys(e.get("style_layers") or {}))
+    for name in layers:
+        _line(right, xs, [_number((e.get("style_layers") or {}).get(name), name) for e in evaluations], name)
+    for ax, heading in ((left, "cost terms (their sum is J)"), (right, r"style cost per layer $J_{style}^{l}$")):
+        ax.set_title(heading)
+        ax.set_xlabel("evaluation i")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if ax.lines:
+            ax.set_yscale("log")
+            ax.legend(fontsize="small")
+        else:
+            ax.text(0.5, 0.5, "no positive values", ha="center", va="center", transform=ax.transAxes)
+        for k in range(1, len(evaluations)):
+            if evaluations[k].get("scale") != evaluations[k - 1].get("scale"):
+                size = evaluations[k].get("size")
+                ax.axvline(xs[k], color="grey", linestyle="--", linewidth=0.8)
+                if isinstance(size, (list, tuple)) and len(size) == 2:
+                    ax.text(xs[k], 0.98, f" {size[0]}×{size[1]}", transform=ax.get_xaxis_transform(),
+                            va="top", ha="left", fontsize="small", color="grey")
+    if title:
+        fig.suptitle(title)
+    with atomic_write(path) as f:
+        fig.savefig(f, format=fmt)
+    return path
+
+
+def _fit(size: tuple[int, int], long_edge: int) -> tuple[int, int]:
+    """``size`` scaled so its long edge is ``long_edge``, keeping the aspect ratio."""
+    scale = long_edge / max(size)
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+
+def _clip(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> str:
+    """``text``, shortened with an ellipsis until it fits ``width`` pixels."""
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while text and draw.textlength(text + "…", font=font) > width:
+        text = text[:-1]
+    return text + "…"
+
+
+def _number(value, key: str) -> float | None:
+    """A log value as a float, None if absent; anything else is an InputError naming ``key``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"run log: {key}={value!r}; must be a number")
+    return float(value)
+
+
+def _values(evaluations: list, key: str, weight: float = 1.0) -> list[float | None]:
+    return [None if (v := _number(e.get(key), key)) is None else weight * v for e in evaluations]
+
+
+def _line(ax, xs: list, ys: list[float | None], label: str) -> None:
+    """Plot the positive, finite points of a series (a log axis cannot show the rest); skip it if none."""
+    points = [(x, y) for x, y in zip(xs, ys) if y is not None and math.isfinite(y) and y > 0]
+    if points:
+        ax.plot(*zip(*points), label=label, linewidth=1.2)

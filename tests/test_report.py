@@ -1,0 +1,119 @@
+"""Contact sheets, GIF animations, run logs and loss plots."""
+
+import json
+import sys
+
+import pytest
+from PIL import Image
+
+from nst.errors import InputError, NSTError
+from nst.report import LABEL_HEIGHT, PAD, contact_sheet, load_log, plot_log, save_animation
+
+COLOURS = [(220, 20, 20), (20, 200, 40), (30, 40, 220), (240, 200, 10), (150, 20, 160)]
+SIZES = [(20, 20), (40, 30), (30, 50), (64, 64), (40, 20)]  # the last sets the cells: 2:1
+
+
+def frames():
+    return [Image.new("RGB", s, c) for s, c in zip(SIZES, COLOURS)]
+
+
+def close(a, b, tol=12):
+    return all(abs(x - y) <= tol for x, y in zip(a, b))
+
+
+def test_contact_sheet_grid_and_cells():
+    thumb = 32
+    sheet = contact_sheet(frames(), labels=[f"i={k} J=3.1" for k in range(5)], thumb=thumb)
+    columns, rows = 3, 2  # ceil(sqrt(5)) columns
+    cell_w, cell_h = thumb + PAD, thumb // 2 + PAD + LABEL_HEIGHT
+    assert sheet.mode == "RGB"
+    assert sheet.size == (columns * cell_w + PAD, rows * cell_h + PAD)
+    for k, colour in enumerate(COLOURS):
+        x0, y0 = PAD + (k % columns) * cell_w, PAD + (k // columns) * cell_h
+        assert close(sheet.getpixel((x0 + thumb // 2, y0 + thumb // 4)), colour)
+    assert sheet.getpixel((sheet.width - 1, sheet.height - 1)) == (255, 255, 255)
+
+
+def test_contact_sheet_columns_without_labels():
+    sheet = contact_sheet(frames(), columns=5, thumb=16)
+    assert sheet.size == (5 * (16 + PAD) + PAD, 8 + 2 * PAD)
+
+
+def test_contact_sheet_bad_input():
+    with pytest.raises(InputError, match="labels"):
+        contact_sheet(frames(), labels=["a", "b"])
+    with pytest.raises(InputError, match="no frames"):
+        contact_sheet([])
+    with pytest.raises(InputError, match="columns"):
+        contact_sheet(frames(), columns=0)
+
+
+def test_animation_round_trip(tmp_path):
+    path = save_animation(frames(), tmp_path / "run.gif", duration_ms=80, hold_last_ms=1500)
+    assert path == tmp_path / "run.gif"
+    assert [p.name for p in tmp_path.iterdir()] == ["run.gif"]  # no temporary file left
+    with Image.open(path) as gif:
+        assert gif.n_frames == 5
+        assert gif.info["loop"] == 0
+        for k in range(gif.n_frames):
+            gif.seek(k)
+            assert gif.size == SIZES[-1]
+            assert gif.info["duration"] == (1500 if k == 4 else 80)
+            assert close(gif.convert("RGB").getpixel((5, 12)), COLOURS[k])
+
+
+def test_animation_wrong_extension(tmp_path):
+    with pytest.raises(InputError, match=r"\.gif"):
+        save_animation(frames(), tmp_path / "run.png")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_load_log_bad_files(tmp_path):
+    with pytest.raises(InputError, match="missing.json"):
+        load_log(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(InputError, match="bad.json"):
+        load_log(bad)
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps({"evaluations": 3}))
+    with pytest.raises(InputError, match="wrong.json"):
+        load_log(wrong)
+
+
+def make_log():
+    evaluations = []
+    for i in range(1, 21):
+        scale = 0 if i <= 10 else 1
+        side = 96 if scale == 0 else 192
+        evaluations.append({
+            "i": i, "scale": scale, "size": [side, side], "J": 1000 / i, "J_content": 0.0 if i == 1 else 5 / i,
+            "J_style": 90 / i, "J_tv": 0.01, "seconds": 0.1,
+            "style_layers": {f"conv{l}_1": 10.0 ** (2 - l) / i for l in range(1, 6)},
+        })
+    return {"nst": "0.1.0", "settings": {"content_weight": 1.0, "style_weight": 10.0, "tv_weight": 0.0},
+            "evaluations": evaluations}
+
+
+def test_plot_log_png(tmp_path):
+    log_path = tmp_path / "run.json"
+    log_path.write_text(json.dumps(make_log()))
+    path = plot_log(load_log(log_path), tmp_path / "loss.png", title="a run")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["loss.png", "run.json"]
+    with Image.open(path) as img:
+        assert img.format == "PNG"
+        assert 400 <= img.width <= 4000 and 200 <= img.height <= 3000
+        assert img.width > img.height  # two panels side by side
+
+
+def test_plot_log_wrong_extension(tmp_path):
+    with pytest.raises(InputError, match=r"\.gif"):
+        plot_log(make_log(), tmp_path / "loss.gif")
+
+
+def test_plot_log_without_matplotlib(tmp_path, monkeypatch):
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")] + ["matplotlib"]:
+        monkeypatch.setitem(sys.modules, name, None)
+    with pytest.raises(NSTError, match="pip install matplotlib"):
+        plot_log(make_log(), tmp_path / "loss.png")
+    assert list(tmp_path.iterdir()) == []
