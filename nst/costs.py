@@ -68,11 +68,20 @@ def style_cost(a_S: Sequence[Tensor], a_G: Sequence[Tensor], weights: Sequence[f
     """
     if len(a_S) != len(a_G) or not a_G:
         raise ValueError(f"need one style target per layer: {len(a_S)} targets, {len(a_G)} layers")
-    lam = torch.tensor([1.0] * len(a_G) if weights is None else [float(w) for w in weights], dtype=torch.float64)
-    if len(lam) != len(a_G) or (lam < 0).any() or lam.sum() <= 0:
-        raise ValueError(f"style layer weights must be {len(a_G)} non-negative numbers with a positive sum")
+    return weighted_style_cost([layer_style_cost(s, g) for s, g in zip(a_S, a_G)], weights)
+
+
+def weighted_style_cost(J_layers: Sequence[Tensor], weights: Sequence[float] | None = None) -> Tensor:
+    """sum_l lambda_l J_layers[l], lambda normalised to sum 1 (equal if None): style_cost from
+    the per-layer costs J_style^l, for a caller that also reports each layer's cost."""
+    if not J_layers:
+        raise ValueError("need at least one style layer")
+    lam = torch.tensor([1.0] * len(J_layers) if weights is None else [float(w) for w in weights],
+                       dtype=torch.float64)
+    if len(lam) != len(J_layers) or (lam < 0).any() or lam.sum() <= 0:
+        raise ValueError(f"style layer weights must be {len(J_layers)} non-negative numbers with a positive sum")
     lam = lam / lam.sum()
-    return sum(float(w) * layer_style_cost(s, g) for w, s, g in zip(lam, a_S, a_G))
+    return sum(float(w) * J for w, J in zip(lam, J_layers))
 
 
 def total_cost(J_content: Tensor, J_style: Tensor, alpha: float, beta: float) -> Tensor:
