@@ -7,18 +7,18 @@ import math
 import os
 import string
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
-from torch import Tensor
 
 from . import provenance
 from .config import BATCH_EXT, BATCH_NAME, Config
 from .errors import InputError, NSTError
 from .images import FORMATS, output_format, save_image
-from .transfer import Iterate, Stylizer, prepare_image
+from .images import load_image
+from .transfer import Iterate, Stylizer, StyleTargets, Targets, prepare_image
 
 # A style is a blend: (path, weight) pairs; a single style is one pair with weight 1.0.
 Style = tuple[tuple[Path, float], ...]
@@ -135,6 +135,32 @@ def check_style(style: Iterable[tuple[str | Path, float]]) -> Style:
         raise InputError(f"style blend {[(str(p), w) for p, w in pairs]!r}: weights must be finite, "
                          "non-negative and not all zero")
     return pairs
+
+
+def parse_style(spec: str | Path) -> Path | Style:
+    """The STYLE argument: an existing file or directory as it is; otherwise a blend
+    'a.jpg+b.jpg:0.5' of image files, each with an optional weight (default 1), or one path.
+
+    A path that exists is never split, so a file named 'a+b.jpg' is one style.
+    """
+    path = Path(spec)
+    text = str(spec)
+    if path.exists() or "+" not in text and ":" not in text:
+        return path
+    pairs = []
+    for part in text.split("+"):
+        name, sep, weight = part.rpartition(":")
+        try:
+            pairs.append((Path(name), float(weight)) if sep and name else (Path(part), 1.0))
+        except ValueError:
+            pairs.append((Path(part), 1.0))
+    if len(pairs) == 1 and pairs[0][1] == 1.0:
+        return pairs[0][0]
+    for p, _ in pairs:
+        if not str(p) or p.is_dir():
+            raise InputError(f"style blend {text!r}: {str(p)!r} is not an image file; a blend joins image "
+                             "files with '+', e.g. a.jpg+b.jpg:0.5")
+    return check_style(pairs)
 
 
 def normalize_ext(ext: str) -> str:
@@ -280,41 +306,23 @@ def shard(jobs: Sequence[Job], k: int, n: int) -> tuple[Job, ...]:
     return tuple(jobs[k * total // n:(k + 1) * total // n])
 
 
-def blend_targets(parts: Sequence[tuple[Mapping[str, Tensor], float]]) -> dict[str, Tensor]:
-    """The style Grams of a blend: the weighted mean of each style's Grams, layer by layer.
-
-    Matching the mean minimises the weighted sum of the styles' Gram distances. One style
-    returns its Grams unchanged.
-    """
-    if len(parts) == 1:
-        return dict(parts[0][0])
-    total = sum(w for _, w in parts)
-    return {n: sum(g[n] * (w / total) for g, w in parts) for n in parts[0][0]}
-
-
 class _Targets:
-    """A run's network and style targets: the Stylizer built at first need, each style's Grams once."""
+    """A run's network and style targets: the Stylizer built at first need, each style image
+    loaded once and its Grams computed once per size (see StyleTargets)."""
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
-        self._stylizer: Stylizer | None = None
-        self.image = functools.lru_cache(maxsize=STYLE_CACHE)(self._image)
-        self.grams = functools.lru_cache(maxsize=STYLE_CACHE)(self._grams)
-        self.blend = functools.lru_cache(maxsize=STYLE_CACHE)(self._blend)
+        self._targets: StyleTargets | None = None
+        self.image = functools.lru_cache(maxsize=STYLE_CACHE)(load_image)
 
     def stylizer(self) -> Stylizer:
-        if self._stylizer is None:
-            self._stylizer = Stylizer(self.cfg)
-        return self._stylizer
+        if self._targets is None:
+            self._targets = StyleTargets(Stylizer(self.cfg), maxsize=4 * STYLE_CACHE)
+        return self._targets.stylizer
 
-    def _image(self, path: Path) -> Image.Image:
-        return prepare_image(path, self.cfg.size)
-
-    def _grams(self, path: Path) -> dict[str, Tensor]:
-        return self.stylizer().style_targets(self.image(path))
-
-    def _blend(self, style: Style) -> dict[str, Tensor]:
-        return blend_targets([(self.grams(p), w) for p, w in style])
+    def of(self, style: Style) -> Targets:
+        self.stylizer()
+        return self._targets.of([(p, self.image(p), w) for p, w in style])
 
 
 def run_batch(jobs: Iterable[Job], cfg: Config, *, skip_existing: bool = False, make_dirs: bool = True,
@@ -337,8 +345,7 @@ def run_batch(jobs: Iterable[Job], cfg: Config, *, skip_existing: bool = False, 
             continue
         try:
             content = prepare_image(job.content, cfg.size)
-            first_style = targets.image(job.style[0][0])
-            for p, _ in job.style[1:]:
+            for p, _ in job.style:
                 targets.image(p)
         except Exception as e:  # a bad input fails its job only
             yield _failed(job, e, start)
@@ -347,13 +354,14 @@ def run_batch(jobs: Iterable[Job], cfg: Config, *, skip_existing: bool = False, 
         best: list[Iterate] = []
 
         def progress(it: Iterate, job: Job = job) -> None:
-            if not best or it.J < best[0].J:  # optimize returns the first G with the lowest J
+            # The image returned is the first G with the lowest J at the final (finest) scale.
+            if not best or it.scale > best[0].scale or it.J < best[0].J:
                 best[:] = [it]
             if on_iterate is not None:
                 on_iterate(job, it)
 
         try:
-            image = stylizer.run(content, targets.blend(job.style), first_style, progress)
+            image = stylizer.run(content, targets.of(job.style), targets.image(job.style[0][0]), progress)
             if make_dirs:
                 job.output.parent.mkdir(parents=True, exist_ok=True)
             rec = provenance.record(cfg, job.content, job.style, stylizer.device)

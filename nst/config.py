@@ -8,9 +8,13 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .errors import InputError
-from .vgg import MODELS, POOLINGS, check_layers
+from .vgg import LAYER_INDEX, MODELS, POOLINGS, check_layers
 
 OPTIMIZERS = ("lbfgs", "adam")
+PRESERVE_COLOR = ("none", "luminance", "histogram")
+# lambda_l by depth rank of the style layers (shallowest first), before normalising: deeper
+# layers weighted more follow the style softly, shallower ones strongly, in finer texture.
+EMPHASIS = ("soft", "balanced", "strong")
 INITS = ("content", "noise", "style")
 # Step sizes by optimiser when lr is not given: L-BFGS takes unit steps (its curvature
 # estimate scales them); Adam moves pixels in [0, 1] by about lr per step.
@@ -85,6 +89,11 @@ class Config:
     model: str = "vgg19-normalized"     # see nst.vgg.MODELS
     weights: str | None = None          # a local state dict instead of the model's own weights
     pooling: str = "avg"                # avg (Gatys et al. recommend it) | max
+    style_emphasis: str = "balanced"    # soft | balanced | strong: lambda by layer depth (see EMPHASIS)
+    style_scale: float = 1.0            # style long edge = style_scale x the content's
+    preserve_color: str = "none"        # none | luminance | histogram (Gatys et al. 2017)
+    tv_weight: float = 0.0              # weight of the total-variation term J_tv
+    scales: int = 1                     # coarse-to-fine levels, sqrt(2) apart; 1: single scale
 
     def __post_init__(self) -> None:
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 - frozen dataclass
@@ -92,7 +101,16 @@ class Config:
         set_("style_layers", parse_layer_weights(self.style_layers))
         _check(self.size >= 16, "size", self.size, "an integer >= 16")
         _check(self.iterations >= 1, "iterations", self.iterations, "an integer >= 1")
-        for k in ("content_weight", "style_weight"):
+        _check(self.scales >= 1, "scales", self.scales, "an integer >= 1")
+        _check(math.isfinite(self.style_scale) and self.style_scale > 0, "style_scale", self.style_scale,
+               "a number > 0")
+        _check(self.preserve_color in PRESERVE_COLOR, "preserve_color", self.preserve_color,
+               " | ".join(PRESERVE_COLOR))
+        _check(self.style_emphasis in EMPHASIS, "style_emphasis", self.style_emphasis, " | ".join(EMPHASIS))
+        if self.style_emphasis != "balanced" and len({w for _, w in self.style_layers}) > 1:
+            raise InputError(f"style_emphasis={self.style_emphasis!r} sets the layer weights; give it or "
+                             f"weights in style_layers ({format_layer_weights(self.style_layers)}), not both")
+        for k in ("content_weight", "style_weight", "tv_weight"):
             v = getattr(self, k)
             _check(math.isfinite(v) and v >= 0, k, v, "a finite number >= 0")
         _check(self.lr is None or (math.isfinite(self.lr) and self.lr > 0), "lr", self.lr, "a number > 0")
@@ -107,6 +125,17 @@ class Config:
     @property
     def step_size(self) -> float:
         return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
+
+    @property
+    def style_lambdas(self) -> tuple[float, ...]:
+        """lambda_l of each style layer, in the order of style_layers (normalised by the costs)."""
+        if self.style_emphasis == "balanced":
+            return tuple(w for _, w in self.style_layers)
+        by_depth = sorted(self.style_layers, key=lambda nw: LAYER_INDEX[nw[0]])
+        rank = {n: r for r, (n, _) in enumerate(by_depth, start=1)}
+        if self.style_emphasis == "strong":  # shallowest layer weighted most
+            rank = {n: len(rank) + 1 - r for n, r in rank.items()}
+        return tuple(float(rank[n]) for n, _ in self.style_layers)
 
     @classmethod
     def option_names(cls) -> tuple[str, ...]:

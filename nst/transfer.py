@@ -1,20 +1,23 @@
-"""The optimisation loop of Gatys et al. (CVPR 2016) and the public ``stylize()``."""
+"""The optimisation loop of Gatys et al. (CVPR 2016), coarse to fine, and the public ``stylize()``."""
 
 from __future__ import annotations
 
 import contextlib
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
+from . import color
 from .config import Config
-from .costs import content_cost, style_cost, style_gram, total_cost
+from .costs import content_cost, layer_style_cost, style_gram, total_cost, weighted_style_cost
 from .errors import InputError, NSTError
 from .images import load_image, resize_long_edge, to_pil, to_tensor
 from .vgg import VGGFeatures
@@ -24,16 +27,27 @@ from .vgg import VGGFeatures
 class Iterate:
     """One evaluation of J(G), handed to the progress callback."""
 
-    i: int             # 1-based evaluation count
+    i: int             # 1-based evaluation count over the whole run (all scales)
     total: int         # evaluations in the run
-    J: float
+    J: float           # the objective: alpha J_content + beta J_style + tv_weight J_tv
     J_content: float
     J_style: float
+    J_tv: float
+    style_layers: Mapping[str, float]  # J_style^l of each style layer (before lambda)
     seconds: float     # since the optimisation started
+    scale: int         # 0-based level of the coarse-to-fine schedule
     image: Tensor      # current G, (1, 3, H, W) RGB in [0, 1], detached; copy it to keep it
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of G at this scale."""
+        return self.image.shape[-1], self.image.shape[-2]
 
 
 Progress = Callable[[Iterate], None]
+# The Gram targets for a content of a given long edge: (long edge, content RGB (1, 3, H, W)) -> Grams.
+# The content is given because colour preservation makes the targets depend on it.
+Targets = Callable[[int, Tensor], Mapping[str, Tensor]]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -67,18 +81,46 @@ def build_network(cfg: Config, device: torch.device) -> VGGFeatures:
     return VGGFeatures(layers, model=cfg.model, weights=cfg.weights, pooling=cfg.pooling).to(device)
 
 
-@torch.no_grad()
-def content_targets(net: VGGFeatures, content: Tensor, layers: tuple[str, ...]) -> dict[str, Tensor]:
-    """a_C for each content layer, computed once."""
-    feats = net(content)
-    return {n: feats[n] for n in layers}
+def schedule(cfg: Config) -> list[tuple[int, int]]:
+    """The coarse-to-fine schedule: (long edge, evaluations of J) for each scale, coarsest first.
+
+    Scales are a factor sqrt(2) apart in long edge (half the pixels each step down), ending at
+    cfg.size and never below 64 px; the evaluations are split as measured in benchmarks/README.md.
+    """
+    sizes = [cfg.size]
+    while len(sizes) < cfg.scales and round(sizes[0] / math.sqrt(2)) >= 64:
+        sizes.insert(0, round(sizes[0] / math.sqrt(2)))
+    evals = split_evaluations(cfg.iterations, len(sizes))
+    return list(zip(sizes, evals))
 
 
-@torch.no_grad()
-def style_targets(net: VGGFeatures, style: Tensor, layers: tuple[str, ...]) -> dict[str, Tensor]:
-    """The style Gram of S for each style layer (see costs.style_gram), computed once."""
-    feats = net(style)
-    return {n: style_gram(feats[n]) for n in layers}
+def split_evaluations(total: int, n: int) -> list[int]:
+    """``total`` evaluations over ``n`` scales, coarsest first: equal shares, the rest to the finest."""
+    share = total // n
+    return [share] * (n - 1) + [total - share * (n - 1)]
+
+
+def blend_targets(parts: Sequence[tuple[Mapping[str, Tensor], float]]) -> dict[str, Tensor]:
+    """The style Grams of a blend: the weighted mean of each style's Grams, layer by layer.
+
+    Matching the mean minimises the weighted sum of the styles' Gram distances. One style
+    returns its Grams unchanged.
+    """
+    if len(parts) == 1:
+        return dict(parts[0][0])
+    total = sum(w for _, w in parts)
+    return {n: sum(g[n] * (w / total) for g, w in parts) for n in parts[0][0]}
+
+
+def total_variation(G: Tensor) -> Tensor:
+    """J_tv: the mean squared difference between neighbouring pixels of G, (1, C, H, W) -> scalar.
+
+    Not in Gatys et al. (2016): a small weight of it removes the high-frequency noise that the
+    optimisation leaves (Mahendran & Vedaldi 2015; jcjohnson/neural-style's -tv_weight).
+    """
+    dh = (G[..., 1:, :] - G[..., :-1, :]).pow(2).mean()
+    dw = (G[..., :, 1:] - G[..., :, :-1]).pow(2).mean()
+    return dh + dw
 
 
 def fold(z: Tensor) -> Tensor:
@@ -91,74 +133,98 @@ def fold(z: Tensor) -> Tensor:
     return 1 - (1 - torch.remainder(z, 2)).abs()
 
 
-def initial_image(cfg: Config, content: Tensor, style_img: Image.Image | None) -> Tensor:
-    """G at the start: the content, uniform noise (seeded), the style or an image file."""
-    _, _, h, w = content.shape
-    if cfg.init == "content":
-        return content.clone()
-    if cfg.init == "noise":
-        gen = torch.Generator().manual_seed(cfg.seed)  # on the CPU: the same noise on every device
-        return torch.rand(content.shape, generator=gen).to(content)
-    img = style_img if cfg.init == "style" else load_image(cfg.init)
-    return to_tensor(img.resize((w, h), Image.Resampling.BICUBIC), content.device, content.dtype)
+def resize_tensor(x: Tensor, size: tuple[int, int]) -> Tensor:
+    """(1, C, H, W) -> (1, C, *size) bicubic, antialiased when shrinking, clamped to [0, 1]."""
+    if tuple(x.shape[-2:]) == size:
+        return x
+    return F.interpolate(x, size=size, mode="bicubic", align_corners=False, antialias=True).clamp_(0, 1)
 
 
 class _BudgetSpent(Exception):
-    """Raised inside the closure once --iterations evaluations are done."""
+    """Raised inside the closure once a scale's evaluations are done."""
+
+
+@dataclass
+class _Run:
+    """Counts of a whole coarse-to-fine run, shared by its scales."""
+
+    total: int
+    progress: Progress | None
+    start: float
+    count: int = 0
 
 
 def optimize(net: VGGFeatures, init: Tensor, a_C: Mapping[str, Tensor], grams_S: Mapping[str, Tensor],
-             cfg: Config, progress: Progress | None = None) -> Tensor:
-    """Minimise J(G) = alpha J_content + beta J_style over G's pixels.
+             cfg: Config, evaluations: int, run: _Run | None = None, scale: int = 0,
+             show: Callable[[Tensor], Tensor] | None = None) -> Tensor:
+    """Minimise J(G) = alpha J_content + beta J_style + tv_weight J_tv over G's pixels at one scale.
 
-    Runs exactly cfg.iterations evaluations of J and returns the G with the lowest J seen,
-    (1, 3, H, W) in [0, 1].
+    ``init``: (1, C, H, W) in [0, 1], C = 3, or C = 1 for a luminance-only G (shown to the
+    network as grey). Runs exactly ``evaluations`` evaluations of J and returns the G with the
+    lowest J seen, shaped like ``init``. ``show`` maps G to the RGB image given to progress.
     """
+    run = run or _Run(evaluations, None, time.perf_counter())
     z = init.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
     style_names = [n for n, _ in cfg.style_layers]
-    lambdas = [w for _, w in cfg.style_layers]
+    lambdas = cfg.style_lambdas
     targets_S = [grams_S[n] for n in style_names]
-    count = 0
+    done = 0
     best_J = math.inf
     best_G = init.detach().clone()
-    start = time.perf_counter()
+    autocast = _autocast(init.device)
 
     def closure() -> Tensor:
-        nonlocal count, best_J
-        if count >= cfg.iterations:
+        nonlocal done, best_J
+        if done >= evaluations:
             raise _BudgetSpent
         optimizer.zero_grad(set_to_none=True)
         G = fold(z)
-        feats = net(G)
+        with autocast:
+            feats = net(G.expand(-1, 3, -1, -1))
+        # Costs in float32 whatever the network ran in: Grams of bfloat16 features lose too much.
+        feats = {n: f.float() for n, f in feats.items()}
         # Several content layers: J_content is their mean.
         J_content = sum(content_cost(a_C[n], feats[n]) for n in cfg.content_layers) / len(cfg.content_layers)
-        J_style = style_cost(targets_S, [feats[n] for n in style_names], lambdas)
+        J_layers = [layer_style_cost(s, feats[n]) for s, n in zip(targets_S, style_names)]
+        J_style = weighted_style_cost(J_layers, lambdas)
         J = total_cost(J_content, J_style, cfg.content_weight, cfg.style_weight)
+        J_tv = total_variation(G) if cfg.tv_weight else G.new_zeros(())
+        J = J + cfg.tv_weight * J_tv
         J.backward()
-        count += 1
+        done += 1
+        run.count += 1
         J_value = J.item()
         if J_value < best_J:
             best_J = J_value
             best_G.copy_(G.detach())
-        if progress is not None:
-            progress(Iterate(count, cfg.iterations, J_value, J_content.item(), J_style.item(),
-                             time.perf_counter() - start, G.detach()))
+        if run.progress is not None:
+            image = G.detach() if show is None else show(G.detach())
+            run.progress(Iterate(run.count, run.total, J_value, J_content.item(), J_style.item(), J_tv.item(),
+                                 dict(zip(style_names, (float(j) for j in torch.stack(J_layers).tolist()))),
+                                 time.perf_counter() - run.start, scale, image))
         return J
 
     if cfg.optimizer == "lbfgs":
         # Strong-Wolfe line search: without it, unit steps can diverge into noise. Tolerances 0:
         # run the whole budget (the loss scale depends on alpha and beta); the closure stops it.
-        optimizer = torch.optim.LBFGS([z], lr=cfg.step_size, max_iter=cfg.iterations, max_eval=cfg.iterations,
+        optimizer = torch.optim.LBFGS([z], lr=cfg.step_size, max_iter=evaluations, max_eval=evaluations,
                                       tolerance_grad=0.0, tolerance_change=0.0, history_size=50,
                                       line_search_fn="strong_wolfe")
     else:
         optimizer = torch.optim.Adam([z], lr=cfg.step_size)
     try:
-        while count < cfg.iterations:
+        while done < evaluations:
             optimizer.step(closure)
     except _BudgetSpent:
         pass
     return best_G
+
+
+def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """bfloat16 convolutions on CUDA (measured: benchmarks/README.md); float32 elsewhere."""
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def prepare_image(image: str | Path | Image.Image, size: int) -> Image.Image:
@@ -189,8 +255,8 @@ def memory_guard(size: int, device: torch.device) -> Iterator[None]:
 class Stylizer:
     """The frozen network on its device, loaded once and reused for any number of images.
 
-    ``style_targets`` and ``content_targets`` compute a target once; ``run`` optimises one G.
-    A batch keeps one Stylizer and the style targets of each style.
+    ``style_targets`` computes the Grams of one style image; ``run`` optimises one G for a
+    content image, coarse to fine. A batch keeps one Stylizer and caches the style targets.
     """
 
     def __init__(self, cfg: Config) -> None:
@@ -198,39 +264,122 @@ class Stylizer:
         self.device = resolve_device(cfg.device)
         self.net = build_network(cfg, self.device)
 
-    def style_targets(self, style: Image.Image) -> dict[str, Tensor]:
-        """The style Grams of a prepared style image, one per style layer."""
-        with memory_guard(max(style.size), self.device):
-            S = to_tensor(style, self.device)
-            return style_targets(self.net, S, tuple(n for n, _ in self.cfg.style_layers))
+    def style_targets(self, style: Image.Image, size: int, content: Tensor | None = None) -> dict[str, Tensor]:
+        """The Grams of ``style`` (RGB, any size) for a content of long edge ``size``.
 
-    def run(self, content: Image.Image, grams_S: Mapping[str, Tensor], style: Image.Image | None = None,
+        The style is resized to cfg.style_scale x size on its long edge. With colour
+        preservation the style is first matched to ``content`` (RGB (1, 3, H, W) at that size):
+        its colours (histogram) or its luminance (luminance), so ``content`` is required then.
+        """
+        cfg = self.cfg
+        if cfg.preserve_color != "none" and content is None:
+            raise InputError(f"preserve_color={cfg.preserve_color!r} needs the content image for the style targets")
+        long_edge = max(16, round(cfg.style_scale * size))
+        with memory_guard(long_edge, self.device), torch.no_grad():
+            S = to_tensor(resize_long_edge(style, long_edge), self.device)
+            if cfg.preserve_color == "histogram":
+                S = color.match_color(S, content.to(S))
+            elif cfg.preserve_color == "luminance":
+                S = color.gray_to_rgb(color.match_luminance(color.luminance(S), color.luminance(content.to(S))))
+            with _autocast(self.device):
+                feats = self.net(S)
+            return {n: style_gram(feats[n].float()) for n, _ in cfg.style_layers}
+
+    def run(self, content: Image.Image, targets: Targets, style: Image.Image | None = None,
             progress: Progress | None = None) -> Image.Image:
-        """Stylize a prepared content image towards precomputed style Grams; return G.
+        """Stylize a content image (long edge cfg.size) towards ``targets``; return G.
 
-        ``style`` (prepared) is needed only for init='style'.
+        ``targets(long_edge, content)`` gives the style Grams at each scale of the schedule.
+        ``style`` is needed only for init='style'.
         """
         cfg = self.cfg
         torch.manual_seed(cfg.seed)
         if cfg.init == "style" and style is None:
             raise InputError("init='style' needs the style image")
+        luminance = cfg.preserve_color == "luminance"
+        plan = schedule(cfg)
+        run = _Run(sum(n for _, n in plan), progress, time.perf_counter())
         with memory_guard(cfg.size, self.device):
-            C = to_tensor(content, self.device)
-            a_C = content_targets(self.net, C, cfg.content_layers)
-        with memory_guard(cfg.size, self.device):
-            G = optimize(self.net, initial_image(cfg, C, style), a_C, grams_S, cfg, progress)
+            C_full = to_tensor(content, self.device)
+            G = _initial_image(cfg, C_full, style)
+            if luminance:
+                G = color.luminance(G)
+        for scale, (long_edge, evaluations) in enumerate(plan):
+            with memory_guard(long_edge, self.device):
+                C = to_tensor(resize_long_edge(content, long_edge), self.device)
+                seen = color.gray_to_rgb(color.luminance(C)) if luminance else C
+                with torch.no_grad(), _autocast(self.device):
+                    a_C = {n: f.float() for n, f in self.net(seen).items() if n in cfg.content_layers}
+                show = (lambda Y, C=C: color.combine_luminance(Y, C)) if luminance else None
+                G = optimize(self.net, resize_tensor(G, tuple(C.shape[-2:])), a_C, targets(long_edge, C), cfg,
+                             evaluations, run, scale, show)
+        if luminance:
+            G = color.combine_luminance(G, C_full)
         return to_pil(G)
 
 
-def stylize(content: str | Path | Image.Image, style: str | Path | Image.Image, *,
+def _initial_image(cfg: Config, content: Tensor, style_img: Image.Image | None) -> Tensor:
+    """G at the start, at the full size: the content, uniform noise (seeded), the style or an image file."""
+    _, _, h, w = content.shape
+    if cfg.init == "content":
+        return content.clone()
+    if cfg.init == "noise":
+        gen = torch.Generator().manual_seed(cfg.seed)  # on the CPU: the same noise on every device
+        return torch.rand(content.shape, generator=gen).to(content)
+    img = style_img if cfg.init == "style" else load_image(cfg.init)
+    return to_tensor(img.resize((w, h), Image.Resampling.BICUBIC), content.device, content.dtype)
+
+
+class StyleTargets:
+    """Style Grams for any number of runs: each style image's Grams computed once per size (the
+    last ``maxsize`` kept), blended by weight. With colour preservation the Grams depend on the
+    content, so they are computed for each content instead."""
+
+    def __init__(self, stylizer: Stylizer, maxsize: int = 64) -> None:
+        self.stylizer = stylizer
+        self.maxsize = maxsize
+        self._cache: OrderedDict[tuple[Hashable, int], dict[str, Tensor]] = OrderedDict()
+
+    def grams(self, key: Hashable, style: Image.Image, size: int, content: Tensor) -> dict[str, Tensor]:
+        """The Grams of ``style`` (named by ``key``) for a content of long edge ``size``."""
+        if self.stylizer.cfg.preserve_color != "none":
+            return self.stylizer.style_targets(style, size, content)
+        if (key, size) in self._cache:
+            self._cache.move_to_end((key, size))
+        else:
+            self._cache[key, size] = self.stylizer.style_targets(style, size)
+            if len(self._cache) > self.maxsize:
+                self._cache.popitem(last=False)
+        return self._cache[key, size]
+
+    def of(self, styles: Sequence[tuple[Hashable, Image.Image, float]]) -> Targets:
+        """The Targets of a style or blend given as (key, image, weight) triples."""
+        return lambda size, content: blend_targets([(self.grams(key, img, size, content), w)
+                                                    for key, img, w in styles])
+
+
+StyleInput = str | Path | Image.Image
+
+
+def style_parts(style: StyleInput | Sequence[tuple[StyleInput, float]]) -> list[tuple[StyleInput, float]]:
+    """One style, or a blend as (style, weight) pairs -> [(style, weight), ...], weights checked."""
+    parts = [(style, 1.0)] if isinstance(style, (str, Path, Image.Image)) else [(s, float(w)) for s, w in style]
+    weights = [w for _, w in parts]
+    if not parts or any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
+        raise InputError(f"style blend weights {weights}: must be finite, non-negative and not all zero")
+    return parts
+
+
+def stylize(content: StyleInput, style: StyleInput | Sequence[tuple[StyleInput, float]], *,
             progress: Progress | None = None, **options) -> Image.Image:
     """Stylize ``content`` with ``style``; return the generated image.
 
-    ``options`` are the fields of ``nst.Config`` (same defaults as the CLI); ``progress`` is
-    called with an ``Iterate`` after every evaluation of J.
+    ``style`` is an image (path or PIL) or a blend: a sequence of (image, weight) pairs, whose
+    Gram targets are mixed by weight. ``options`` are the fields of ``nst.Config`` (same
+    defaults as the CLI); ``progress`` is called with an ``Iterate`` after every evaluation of J.
     """
     cfg = Config(**options)
     content_img = prepare_image(content, cfg.size)
-    style_img = prepare_image(style, cfg.size)
+    styles = [(i, load_image(s), w) for i, (s, w) in enumerate(style_parts(style))]
     st = Stylizer(cfg)
-    return st.run(content_img, st.style_targets(style_img), style_img, progress)
+    return st.run(content_img, StyleTargets(st).of(styles), styles[0][1], progress)

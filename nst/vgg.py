@@ -159,15 +159,17 @@ class VGGFeatures(nn.Module):
             features.load_state_dict(state)
         except RuntimeError as e:
             raise WeightsError(f"weights do not fit VGG19: {str(e).splitlines()[0]}") from e
+        self._wanted = {LAYER_INDEX[n]: n for n in self.layers}
         for i, m in enumerate(features):
             if isinstance(m, nn.ReLU):
-                # Not in place: the preceding conv's output may be one of the returned activations.
-                features[i] = nn.ReLU(inplace=False)
+                # In place (saves one activation's memory) unless the conv output it would
+                # overwrite is one of the returned activations.
+                features[i] = nn.ReLU(inplace=i - 1 not in self._wanted)
             elif isinstance(m, nn.MaxPool2d) and pooling == "avg":
                 # Gatys et al. 2016: average pooling gives smoother, more appealing results.
                 features[i] = nn.AvgPool2d(kernel_size=2, stride=2)
-        self.features = features.eval().requires_grad_(False)
-        self._wanted = {LAYER_INDEX[n]: n for n in self.layers}
+        # channels_last: oneDNN and cuDNN run these convolutions faster in NHWC (benchmarks/README.md).
+        self.features = features.eval().requires_grad_(False).to(memory_format=torch.channels_last)
         self.model = model
         if model == "vgg19-normalized":
             self.register_buffer("mean", torch.tensor(_CAFFE_MEAN_BGR).view(1, 3, 1, 1))
@@ -184,7 +186,7 @@ class VGGFeatures(nn.Module):
         return (rgb - self.mean) * self.scale
 
     def forward(self, rgb: Tensor) -> dict[str, Tensor]:
-        x = self.preprocess(rgb)
+        x = self.preprocess(rgb).contiguous(memory_format=torch.channels_last)
         out: dict[str, Tensor] = {}
         for i, module in enumerate(self.features):
             x = module(x)

@@ -16,10 +16,11 @@ from conftest import make_content, make_style
 from PIL import Image
 
 from nst import stylize, transfer
-from nst.batch import Job, blend_targets, output_name, parse_shard, plan, run_batch, shard
+from nst.batch import Job, output_name, parse_shard, plan, run_batch, shard
 from nst.cli import main
 from nst.config import Config
 from nst.errors import InputError
+from nst.transfer import blend_targets
 
 FAST = ["--size", "32", "--iterations", "2", "--device", "cpu"]
 
@@ -196,7 +197,7 @@ def test_one_network_and_one_style_target_per_style(tmp_path, folders, monkeypat
     real_build, real_targets = transfer.build_network, transfer.Stylizer.style_targets
     monkeypatch.setattr(transfer, "build_network", lambda *a: builds.append(1) or real_build(*a))
     monkeypatch.setattr(transfer.Stylizer, "style_targets",
-                        lambda self, img: targets.append(img.size) or real_targets(self, img))
+                        lambda self, img, size, content=None: targets.append(img.size) or real_targets(self, img, size))
     r = invoke(photos, styles, "-o", tmp_path / "out", *FAST, "--quiet")
     assert r.exit_code == 0 and r.stdout == "" and r.stderr == ""
     assert len(list((tmp_path / "out").iterdir())) == 6
@@ -323,3 +324,18 @@ def test_example_batch_script(tmp_path, folders):
         ["a_waves.jpg", "b_waves.jpg", "c_waves.jpg", "nst-log.jsonl"]
     log = [json.loads(line) for line in (tmp_path / "styled" / "nst-log.jsonl").read_text().splitlines()]
     assert [x["status"] for x in log] == ["done"] * 3
+
+
+def test_parse_style_blends_and_literal_paths(tmp_path):
+    from nst.batch import parse_style
+
+    a, b = tmp_path / "a.jpg", tmp_path / "a+b.jpg"
+    b.write_bytes(b"")
+    assert parse_style(str(b)) == b, "an existing file is never split"
+    assert parse_style(str(a)) == a
+    assert parse_style(f"{a}:2+{tmp_path / 'c.png'}") == ((a, 2.0), (tmp_path / "c.png", 1.0))
+    assert parse_style(f"{a}:0.5") == ((a, 0.5),)
+    with pytest.raises(InputError, match="not an image file"):
+        parse_style(f"{a}+{tmp_path}")
+    with pytest.raises(InputError, match="weights"):
+        parse_style(f"{a}:-1+{a}")

@@ -79,3 +79,105 @@ def test_config_parses_layer_specs():
     assert cfg.content_layers == ("conv4_2", "relu5_1")
     assert cfg.style_layers == (("conv1_1", 2.0), ("conv2_1", 1.0))
     assert Config(style_layers={"conv3_1": 0.5}).style_layers == (("conv3_1", 0.5),)
+
+
+# --- coarse to fine, colour, style scale, TV, emphasis, blends -----------------------------
+
+from nst import color  # noqa: E402
+from nst.costs import style_gram  # noqa: E402
+from nst.images import resize_long_edge, to_tensor  # noqa: E402
+from nst.transfer import Stylizer, schedule, total_variation  # noqa: E402
+
+
+def test_schedule_sqrt2_apart_ending_at_size():
+    plan = schedule(Config(size=512, scales=3, iterations=100))
+    assert [s for s, _ in plan] == [256, 362, 512]
+    assert sum(n for _, n in plan) == 100
+    assert schedule(Config(size=512, scales=1, iterations=7)) == [(512, 7)]
+    assert [s for s, _ in schedule(Config(size=100, scales=5))] == [71, 100], "never below 64 px"
+
+
+def test_coarse_to_fine_runs_every_scale_in_order(content_path, style_path):
+    img, its = run(content_path, style_path, size=96, scales=2, iterations=6)
+    assert img.size == (96, 80)
+    assert [it.i for it in its] == list(range(1, 7)) and {it.total for it in its} == {6}
+    assert [it.scale for it in its] == [0, 0, 0, 1, 1, 1]
+    assert its[0].size == (68, 57) and its[-1].size == (96, 80)
+
+
+def test_iterate_reports_each_style_layer(content_path, style_path):
+    _, its = run(content_path, style_path, iterations=2, style_layers="conv1_1:3,conv2_1")
+    it = its[-1]
+    assert list(it.style_layers) == ["conv1_1", "conv2_1"]
+    assert it.J_style == pytest.approx(0.75 * it.style_layers["conv1_1"] + 0.25 * it.style_layers["conv2_1"],
+                                       rel=1e-5)
+
+
+def test_total_variation_analytic():
+    G = torch.zeros(1, 1, 3, 4)
+    assert total_variation(G).item() == 0
+    G[..., :, 2:] = 1.0  # one vertical edge: 3 of the 9 horizontal neighbour pairs differ by 1
+    assert total_variation(G).item() == pytest.approx(3 / 9)
+
+
+def test_tv_weight_enters_J(content_path, style_path):
+    _, its = run(content_path, style_path, iterations=3, tv_weight=50.0)
+    for it in its:
+        assert it.J_tv > 0
+        assert it.J == pytest.approx(it.J_content + 10 * it.J_style + 50.0 * it.J_tv, rel=1e-5)
+
+
+def test_style_emphasis_sets_lambdas_by_depth():
+    assert Config().style_lambdas == (1.0,) * 5
+    assert Config(style_emphasis="soft").style_lambdas == (1.0, 2.0, 3.0, 4.0, 5.0)
+    assert Config(style_emphasis="strong").style_lambdas == (5.0, 4.0, 3.0, 2.0, 1.0)
+    assert Config(style_emphasis="soft", style_layers="conv3_1,conv1_1").style_lambdas == (2.0, 1.0)
+    with pytest.raises(InputError, match="not both"):
+        Config(style_emphasis="soft", style_layers="conv1_1:2,conv2_1")
+
+
+def grams_by_hand(st, image, size):
+    with torch.no_grad():
+        feats = st.net(to_tensor(resize_long_edge(image, size)))
+    return {n: style_gram(feats[n]) for n, _ in st.cfg.style_layers}
+
+
+def test_style_scale_resizes_the_style_relative_to_the_content(style_path):
+    st = Stylizer(Config(device="cpu", style_scale=2.0, style_layers="conv1_1,conv2_1"))
+    style = Image.open(style_path).convert("RGB")
+    got = st.style_targets(style, 40)
+    want = grams_by_hand(st, style, 80)
+    for n in want:
+        torch.testing.assert_close(got[n], want[n])
+
+
+def test_histogram_mode_matches_the_style_colours_to_the_content(content_path, style_path):
+    st = Stylizer(Config(device="cpu", preserve_color="histogram", style_layers="conv1_1"))
+    style = Image.open(style_path).convert("RGB")
+    C = to_tensor(Image.open(content_path).convert("RGB"))
+    with pytest.raises(InputError, match="content"):
+        st.style_targets(style, 40)
+    got = st.style_targets(style, 40, C)["conv1_1"]
+    with torch.no_grad():
+        want = style_gram(st.net(color.match_color(to_tensor(style), C))["conv1_1"])
+    torch.testing.assert_close(got, want)
+
+
+def test_luminance_mode_keeps_the_content_colours(content_path, style_path):
+    img, its = run(content_path, style_path, iterations=4, preserve_color="luminance")
+    C = to_tensor(resize_long_edge(Image.open(content_path).convert("RGB"), 40))
+    out = to_tensor(img)
+    iq_out, iq_content = color.rgb_to_yiq(out)[:, 1:], color.rgb_to_yiq(C)[:, 1:]
+    unclipped = (out > 0.02).all(1, keepdim=True) & (out < 0.98).all(1, keepdim=True)
+    diff = (iq_out - iq_content).abs()[unclipped.expand_as(iq_out)]
+    assert diff.max() < 0.02, "chroma is the content's (up to 8-bit rounding)"
+    assert not torch.allclose(color.luminance(out), color.luminance(C), atol=0.02), "luminance was stylized"
+
+
+def test_blend_of_two_styles(content_path, style_path, tmp_path):
+    other = tmp_path / "other.png"
+    Image.new("RGB", (40, 40), (250, 120, 0)).save(other)
+    img, its = run(content_path, [(style_path, 2.0), (other, 1.0)], iterations=3)
+    assert img.size == (40, 33) and len(its) == 3
+    with pytest.raises(InputError, match="weights"):
+        run(content_path, [(style_path, -1.0), (other, 1.0)])
