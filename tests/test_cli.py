@@ -132,3 +132,72 @@ def test_other_runtime_errors_are_not_called_out_of_memory(tmp_path, content_pat
     monkeypatch.setattr(transfer, "optimize", broken)
     line = one_line_error(invoke(content_path, style_path, "-o", tmp_path / "o.jpg", *FAST), code=1)
     assert "something else" in line and "out of memory" not in line
+
+
+def test_log_gif_contact_sheet_and_plot(tmp_path, content_path, style_path):
+    import json
+
+    out, log, gif, sheet, plot = (tmp_path / n for n in ("o.png", "run.json", "run.gif", "sheet.jpg", "plot.png"))
+    r = invoke(content_path, style_path, "-o", out, *FAST, "--save-every", "2", "-q",
+               "--log", log, "--gif", gif, "--contact-sheet", sheet)
+    assert r.exit_code == 0, r.output
+    rec = json.loads(log.read_text())
+    assert rec["settings"]["iterations"] == 6 and rec["settings"]["content"] == str(content_path)
+    evs = rec["evaluations"]
+    assert [e["i"] for e in evs] == list(range(1, 7))
+    assert set(evs[0]) >= {"J", "J_content", "J_style", "J_tv", "style_layers", "seconds", "scale", "size"}
+    assert list(evs[0]["style_layers"]) == ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
+    assert all(a["seconds"] <= b["seconds"] for a, b in zip(evs, evs[1:]))
+    with Image.open(gif) as im:
+        assert im.format == "GIF" and im.size == (40, 33) and im.n_frames >= 2  # i=1, 2, 4, 6 and the output
+    with Image.open(sheet) as im:
+        assert im.format == "JPEG"
+    r = invoke("plot", log, "-o", plot)
+    assert r.exit_code == 0, r.output
+    with Image.open(plot) as im:
+        assert im.format == "PNG"
+
+
+def test_plot_needs_a_log(tmp_path):
+    line = one_line_error(invoke("plot", tmp_path / "none.json", "-o", tmp_path / "p.png"))
+    assert "none.json" in line
+
+
+def test_run_records_are_for_one_image(tmp_path, content_path, style_path):
+    line = one_line_error(invoke(content_path, content_path.parent, "-o", tmp_path / "d", *FAST,
+                                 "--log", tmp_path / "l.json"))
+    assert "--log" in line and "one image" in line
+    line = one_line_error(invoke(content_path, style_path, "-o", tmp_path / "o.jpg", *FAST, "--gif", tmp_path / "a.png"))
+    assert "a.png" in line and ".gif" in line
+
+
+def test_style_blend_argument(tmp_path, content_path, style_path):
+    import json
+
+    other = tmp_path / "other.png"
+    Image.new("RGB", (40, 40), (250, 120, 0)).save(other)
+    out = tmp_path / "blend.png"
+    r = invoke(content_path, f"{style_path}:2+{other}", "-o", out, *FAST, "-q")
+    assert r.exit_code == 0, r.output
+    settings = json.loads(invoke("info", out).stdout)["settings"]
+    assert settings["style"] == [[str(style_path), 2.0], [str(other), 1.0]]
+    line = one_line_error(invoke(content_path, f"{style_path}+{tmp_path / 'nowhere.png'}", "-o", out, *FAST))
+    assert "nowhere.png" in line
+
+
+def test_style_controls_conflict(tmp_path, content_path, style_path):
+    line = one_line_error(invoke(content_path, style_path, "-o", tmp_path / "o.jpg", *FAST,
+                                 "--style-emphasis", "soft", "--style-layers", "conv1_1:2,conv2_1"))
+    assert "not both" in line
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--preserve-color", "sepia"], "sepia"),
+    (["--scales", "0"], "--scales"),
+    (["--style-scale", "0"], "--style-scale"),
+])
+def test_bad_style_controls_are_usage_errors(tmp_path, content_path, style_path, args, match):
+    r = invoke(content_path, style_path, "-o", tmp_path / "o.jpg", *FAST, *args)
+    assert r.exit_code == 2 and "Traceback" not in r.stderr
+    assert match in r.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "o.jpg").exists()
