@@ -2,7 +2,8 @@
 
 from .config import Config
 from .errors import InputError, NSTError, WeightsError
-from .transfer import Iterate, Stylizer, stylize
+from .transfer import Iterate, Stylizer, StyleTargets, stylize
 
 __version__ = "0.1.0"
-__all__ = ["Config", "Iterate", "InputError", "NSTError", "WeightsError", "Stylizer", "stylize", "__version__"]
+__all__ = ["Config", "Iterate", "InputError", "NSTError", "WeightsError", "Stylizer", "StyleTargets", "stylize",
+           "__version__"]

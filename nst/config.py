@@ -74,6 +74,7 @@ def format_layer_weights(layers: LayerWeights) -> str:
 class Config:
     """Every setting of a run. The CLI and ``stylize`` take their defaults from here."""
 
+    # size, iterations, scales and tv_weight: measured in benchmarks/README.md (about 80 s on 2 cores)
     size: int = 384                     # long edge of the output, pixels
     content_weight: float = 1.0         # alpha
     style_weight: float = 10.0          # beta: tuned by eye on examples/ (see README)
@@ -81,7 +82,7 @@ class Config:
     style_layers: LayerWeights = field(
         default=(("conv1_1", 1.0), ("conv2_1", 1.0), ("conv3_1", 1.0), ("conv4_1", 1.0), ("conv5_1", 1.0)))
     optimizer: str = "lbfgs"
-    iterations: int = 300               # function evaluations (forward + backward passes)
+    iterations: int = 80                # evaluations of J (forward + backward passes), all scales
     lr: float | None = None             # None: DEFAULT_LR[optimizer]
     init: str = "content"               # content | noise | style | path of an image
     seed: int = 0
@@ -92,8 +93,8 @@ class Config:
     style_emphasis: str = "balanced"    # soft | balanced | strong: lambda by layer depth (see EMPHASIS)
     style_scale: float = 1.0            # style long edge = style_scale x the content's
     preserve_color: str = "none"        # none | luminance | histogram (Gatys et al. 2017)
-    tv_weight: float = 0.0              # weight of the total-variation term J_tv
-    scales: int = 1                     # coarse-to-fine levels, sqrt(2) apart; 1: single scale
+    tv_weight: float = 0.0              # weight of J_tv; small weights made no visible difference
+    scales: int = 3                     # coarse-to-fine levels, sqrt(2) apart; 1: single scale
 
     def __post_init__(self) -> None:
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 - frozen dataclass
