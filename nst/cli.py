@@ -16,7 +16,8 @@ from . import __version__, provenance, report
 from .batch import NAME_FIELDS, Job, JobResult, normalize_ext, parse_shard, parse_style, run_batch
 from .batch import plan as make_plan
 from .batch import shard as take_shard
-from .config import BATCH_EXT, BATCH_NAME, EMPHASIS, INITS, OPTIMIZERS, PRESERVE_COLOR, Config, format_layer_weights
+from .config import (BATCH_EXT, BATCH_NAME, EMPHASIS, INITS, OPTIMIZERS, PRESERVE_COLOR, Config,
+                     format_layer_weights)
 from .errors import InputError, NSTError
 from .images import FORMATS, atomic_write, load_image, output_format, save_image, to_pil
 from .transfer import Iterate
@@ -174,7 +175,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
               help="Coarse-to-fine levels, sqrt(2) apart in size; --scales 1 optimises at the full size only.")
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=D.optimizer, show_default=True)
 @click.option("--iterations", type=click.IntRange(min=1), default=D.iterations, show_default=True,
-              help="Evaluations of J (forward+backward passes).")
+              help="Evaluations of J (forward+backward passes), over all scales.")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=D.lr,
               help="Step size [default: 1 for lbfgs, 0.02 for adam].")
 @click.option("--init", default=D.init, show_default=True, metavar="|".join(INITS) + "|PATH",
@@ -232,10 +233,11 @@ def main(content: tuple[Path, ...], style: Path, output: str, save_every: int | 
     Each CONTENT, and STYLE, is an image or a directory of images (sorted by name; --recursive
     descends into subfolders). STYLE may also be a blend of images joined with '+', each with an
     optional weight: 'a.jpg:2+b.jpg' mixes a.jpg's style twice as strongly as b.jpg's into one
-    output, while a directory of styles gives one output per style. OUT is a directory, created if missing, when there are several
-    CONTENTs, when a CONTENT or STYLE is a directory, or when OUT is a directory or ends in '/';
-    its files are named by --name in the format of --ext. The network is loaded once, and each
-    style's targets are computed once. Every output stores the settings that made it.
+    output, while a directory of styles gives one output per style. OUT is a directory, created
+    if missing, when there are several CONTENTs, when a CONTENT or STYLE is a directory, or when
+    OUT is a directory or ends in '/'; its files are named by --name in the format of --ext. The
+    network is loaded once, and each style's targets are computed once per size. Every output
+    stores the settings that made it.
 
     A bad, unreadable or vanished input is reported in one line and skipped, and the run goes on;
     a summary line ends a directory run. Exit status: 0 all done (or skipped), 1 a job failed,
@@ -274,9 +276,10 @@ def main(content: tuple[Path, ...], style: Path, output: str, save_every: int | 
         if any(extras.values()):
             if not single:
                 flags = ", ".join(k for k, v in extras.items() if v)
-                raise InputError(f"{flags} record the run of one image, but this run writes into the directory {output}")
-            if gif_path is not None and gif_path.suffix.lower() != ".gif":
-                raise InputError(f"{gif_path}: --gif writes a .gif file")
+                raise InputError(f"{flags} record the run of one image, but this run writes into the "
+                                 f"directory {output}")
+            if gif_path is not None:  # bad names fail now, not after the run
+                report.check_animation_path(gif_path)
             if sheet_path is not None:
                 output_format(sheet_path)
             record = _Record(save_every, gif_path is not None or sheet_path is not None)

@@ -1,4 +1,4 @@
-"""Colour preservation for style transfer (Gatys et al. 2017, "Controlling Perceptual Factors in Neural Style Transfer")."""
+"""Colour preservation (Gatys et al. 2017, "Controlling Perceptual Factors in Neural Style Transfer")."""
 
 from __future__ import annotations
 

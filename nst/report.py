@@ -64,9 +64,7 @@ def save_animation(frames: Sequence[Image.Image], path: str | Path, duration_ms:
     Each frame shows for ``duration_ms`` (GIF stores 10 ms steps), the last for ``hold_last_ms``; Pillow
     quantises each to an adaptive palette and merges consecutive identical frames (adding their times).
     """
-    path = Path(path)
-    if path.suffix.lower() != ".gif":
-        raise InputError(f"{path}: an animation must be a .gif file, not {path.suffix or '(no extension)'!r}")
+    path = check_animation_path(path)
     if len(frames) == 0:
         raise InputError(f"{path}: no frames to animate")
     for name, value in (("duration_ms", duration_ms), ("hold_last_ms", hold_last_ms)):
@@ -77,6 +75,14 @@ def save_animation(frames: Sequence[Image.Image], path: str | Path, duration_ms:
     durations = [duration_ms] * (len(images) - 1) + [hold_last_ms]
     with atomic_write(path) as f:
         images[0].save(f, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0)
+    return path
+
+
+def check_animation_path(path: str | Path) -> Path:
+    """``path`` as a Path if it names a .gif file; InputError otherwise."""
+    path = Path(path)
+    if path.suffix.lower() != ".gif":
+        raise InputError(f"{path}: an animation must be a .gif file, not {path.suffix or '(no extension)'!r}")
     return path
 
 
