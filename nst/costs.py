@@ -11,7 +11,7 @@ from torch import Tensor
 def _chw(a: Tensor) -> Tensor:
     """Accept (n_C, n_H, n_W) or (1, n_C, n_H, n_W); return (n_C, n_H, n_W)."""
     if a.dim() == 4 and a.shape[0] == 1:
-        return a[0]
+        return a.squeeze(0)  # a view whose backward is a view too (a[0] would zero-fill and copy)
     if a.dim() != 3:
         raise ValueError(f"activations must be (n_C, n_H, n_W) or (1, n_C, n_H, n_W), got {tuple(a.shape)}")
     return a
@@ -31,7 +31,28 @@ def content_cost(a_C: Tensor, a_G: Tensor) -> Tensor:
 
 def gram_matrix(A: Tensor) -> Tensor:
     """G_gram = A A^T for the unrolled activations A: (n_C, n_H*n_W) -> (n_C, n_C)."""
-    return A @ A.T
+    return _Gram.apply(A) if A.requires_grad else A @ A.T
+
+
+class _Gram(torch.autograd.Function):
+    """A A^T with a one-product backward: dJ/dA = (g + g^T) A for g = dJ/dG_gram.
+
+    Autograd of ``A @ A.T`` takes two products (one per operand), in the layout of neither
+    operand; the Grams are most of the cost of J beyond the network (benchmarks/README.md).
+    """
+
+    @staticmethod
+    def forward(ctx, A: Tensor) -> Tensor:
+        ctx.save_for_backward(A)
+        return A @ A.T
+
+    @staticmethod
+    def backward(ctx, g: Tensor) -> Tensor:
+        (A,) = ctx.saved_tensors
+        g = g + g.T
+        # In A's own memory layout: a channels_last activation unrolls to a transposed A, and a
+        # gradient in the same layout spares a conversion before the network's backward.
+        return (A.T @ g).T if A.stride(0) < A.stride(1) else g @ A
 
 
 def style_gram(a: Tensor) -> Tensor:

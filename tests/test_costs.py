@@ -104,3 +104,18 @@ def test_costs_have_gradients():
     aG = t(rng.normal(size=(2, 3, 3))).requires_grad_()
     (content_cost(aC, aG) + layer_style_cost(aC, aG)).backward()
     assert aG.grad is not None and aG.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_gram_gradient_matches_autograd_of_A_At(layout):
+    a = torch.randn(1, 4, 3, 5, dtype=torch.float64)
+    if layout == "channels_last":
+        a = a.contiguous(memory_format=torch.channels_last)
+    A = a[0].reshape(4, 15).requires_grad_(True)
+    W = torch.randn(4, 4, dtype=torch.float64)
+    assert torch.autograd.gradcheck(gram_matrix, (A,))
+    (gram_matrix(A) * W).sum().backward()
+    B = A.detach().clone().requires_grad_(True)
+    ((B @ B.T) * W).sum().backward()
+    torch.testing.assert_close(A.grad, B.grad)
+    assert A.grad.stride() == A.stride(), "the gradient keeps the activation's memory layout"
