@@ -82,7 +82,7 @@ class Config:
     style_layers: LayerWeights = field(
         default=(("conv1_1", 1.0), ("conv2_1", 1.0), ("conv3_1", 1.0), ("conv4_1", 1.0), ("conv5_1", 1.0)))
     optimizer: str = "lbfgs"
-    iterations: int = 80                # evaluations of J (forward + backward passes), all scales
+    iterations: int = 60                # evaluations of J (forward + backward passes), all scales
     lr: float | None = None             # None: DEFAULT_LR[optimizer]
     init: str = "content"               # content | noise | style | path of an image
     seed: int = 0
@@ -94,7 +94,7 @@ class Config:
     style_scale: float = 1.0            # style long edge = style_scale x the content's
     preserve_color: str = "none"        # none | luminance | histogram (Gatys et al. 2017)
     tv_weight: float = 0.0              # weight of J_tv; small weights made no visible difference
-    scales: int = 3                     # coarse-to-fine levels, sqrt(2) apart; 1: single scale
+    scales: int = 1                     # coarse-to-fine levels, sqrt(2) apart; 1: single scale (as fast)
 
     def __post_init__(self) -> None:
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 - frozen dataclass
