@@ -51,7 +51,7 @@ def main() -> None:
     wall = time.perf_counter() - start
     if a.out:
         img.save(a.out)
-    final = [it for it in its if it.scale == len(split) - 1]
+    final = [it for it in its if it.scale == its[-1].scale]  # fewer scales than asked below 128 px
     marks = {k: [round(final[k - 1].seconds, 1), round(final[k - 1].J, 4)] for k in MARKS if k <= len(final)}
     print(json.dumps({"size": a.size, "split": split, "first_step": a.first_step, "bf16": a.bf16,
                       "wall_s": round(wall, 1), "first_full_size_s": round(final[0].seconds, 1),
