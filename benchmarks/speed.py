@@ -29,7 +29,7 @@ from torchvision.models import vgg19
 from nst import Config, stylize
 from nst.costs import content_cost, style_cost, total_cost
 from nst.images import load_image, to_tensor
-from nst.transfer import Stylizer, StyleTargets, _autocast, optimize, prepare_image, schedule
+from nst.transfer import Stylizer, _autocast, optimize, prepare_image, schedule
 from nst.vgg import LAYER_INDEX, load_weights
 
 ROOT = Path(__file__).resolve().parent.parent

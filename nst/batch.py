@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import math
 import os
 import string
 import time
@@ -18,7 +17,7 @@ from .config import BATCH_EXT, BATCH_NAME, Config
 from .errors import InputError, NSTError
 from .images import FORMATS, output_format, save_image
 from .images import load_image
-from .transfer import Iterate, Stylizer, StyleTargets, Targets, prepare_image
+from .transfer import Iterate, Stylizer, StyleTargets, prepare_image, style_parts
 
 # A style is a blend: (path, weight) pairs; a single style is one pair with weight 1.0.
 Style = tuple[tuple[Path, float], ...]
@@ -128,13 +127,8 @@ def expand(paths: Iterable[str | Path], recursive: bool = False, exclude: Path |
 
 
 def check_style(style: Iterable[tuple[str | Path, float]]) -> Style:
-    """A blend as a Style: paths, finite weights >= 0, not all zero."""
-    pairs = tuple((Path(p), float(w)) for p, w in style)
-    weights = [w for _, w in pairs]
-    if not pairs or any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
-        raise InputError(f"style blend {[(str(p), w) for p, w in pairs]!r}: weights must be finite, "
-                         "non-negative and not all zero")
-    return pairs
+    """A blend as a Style: paths, finite weights >= 0, not all zero (checked by style_parts)."""
+    return tuple((Path(p), w) for p, w in style_parts(list(style)))
 
 
 def parse_style(spec: str | Path) -> Path | Style:
@@ -307,22 +301,19 @@ def shard(jobs: Sequence[Job], k: int, n: int) -> tuple[Job, ...]:
 
 
 class _Targets:
-    """A run's network and style targets: the Stylizer built at first need, each style image
-    loaded once and its Grams computed once per size (see StyleTargets)."""
+    """A run's style targets: each style image loaded once, and the Stylizer (built at first
+    need) with its StyleTargets, which compute each style's Grams once per size."""
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
-        self._targets: StyleTargets | None = None
+        self._styles: StyleTargets | None = None
         self.image = functools.lru_cache(maxsize=STYLE_CACHE)(load_image)
 
-    def stylizer(self) -> Stylizer:
-        if self._targets is None:
-            self._targets = StyleTargets(Stylizer(self.cfg), maxsize=4 * STYLE_CACHE)
-        return self._targets.stylizer
-
-    def of(self, style: Style) -> Targets:
-        self.stylizer()
-        return self._targets.of([(p, self.image(p), w) for p, w in style])
+    @property
+    def styles(self) -> StyleTargets:
+        if self._styles is None:
+            self._styles = StyleTargets(Stylizer(self.cfg), maxsize=4 * STYLE_CACHE)
+        return self._styles
 
 
 def run_batch(jobs: Iterable[Job], cfg: Config, *, skip_existing: bool = False, make_dirs: bool = True,
@@ -350,7 +341,7 @@ def run_batch(jobs: Iterable[Job], cfg: Config, *, skip_existing: bool = False, 
         except Exception as e:  # a bad input fails its job only
             yield _failed(job, e, start)
             continue
-        stylizer = targets.stylizer()  # raises for bad weights or device: every job would fail
+        stylizer = targets.styles.stylizer  # raises for bad weights or device: every job would fail
         best: list[Iterate] = []
 
         def progress(it: Iterate, job: Job = job) -> None:
@@ -361,7 +352,8 @@ def run_batch(jobs: Iterable[Job], cfg: Config, *, skip_existing: bool = False, 
                 on_iterate(job, it)
 
         try:
-            image = stylizer.run(content, targets.of(job.style), targets.image(job.style[0][0]), progress)
+            style = targets.styles.of([(p, targets.image(p), w) for p, w in job.style])
+            image = stylizer.run(content, style, targets.image(job.style[0][0]), progress)
             if make_dirs:
                 job.output.parent.mkdir(parents=True, exist_ok=True)
             rec = provenance.record(cfg, job.content, job.style, stylizer.device)

@@ -6,8 +6,8 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Iterator
-from typing import BinaryIO
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch

@@ -168,7 +168,7 @@ class VGGFeatures(nn.Module):
             elif isinstance(m, nn.MaxPool2d) and pooling == "avg":
                 # Gatys et al. 2016: average pooling gives smoother, more appealing results.
                 features[i] = nn.AvgPool2d(kernel_size=2, stride=2)
-        # channels_last: oneDNN and cuDNN run these convolutions faster in NHWC (benchmarks/README.md).
+        # channels_last (NHWC): with the in-place ReLUs, 0-3 % faster on the CPU (benchmarks/README.md).
         self.features = features.eval().requires_grad_(False).to(memory_format=torch.channels_last)
         self.model = model
         if model == "vgg19-normalized":
