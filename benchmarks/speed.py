@@ -29,7 +29,10 @@ from torchvision.models import vgg19
 from nst import Config, stylize
 from nst.costs import content_cost, style_cost, total_cost
 from nst.images import load_image, to_tensor
-from nst.transfer import Stylizer, _autocast, optimize, prepare_image, schedule
+from nst.device import autocast
+from nst.optim import minimize
+from nst.schedule import schedule
+from nst.transfer import Stylizer, prepare_image
 from nst.vgg import LAYER_INDEX, load_weights
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,7 +60,7 @@ def setup(size: int, **kw) -> Setup:
     cfg = Config(size=size, scales=1, **kw)
     st = Stylizer(cfg)
     C = to_tensor(prepare_image(CONTENT, size), st.device)
-    with torch.no_grad(), _autocast(st.device):
+    with torch.no_grad(), autocast(st.device, st.dtype):
         a_C = {n: f.float() for n, f in st.net(C).items() if n in cfg.content_layers}
     grams = st.style_targets(load_image(STYLE), size)
     return Setup(cfg, st, C, a_C, grams)
@@ -83,7 +86,7 @@ def floor_pass(s: Setup, net: torch.nn.Module | None = None):
 
     def once():
         if net is None:
-            with _autocast(s.st.device):
+            with autocast(s.st.device, s.st.dtype):
                 out = sum(f.float().square().sum() for f in s.st.net(x).values())
         else:
             out = net(x).square().sum()
@@ -104,13 +107,14 @@ def torchvision_features(s: Setup) -> torch.nn.Module:
 
 def nst_evaluations(s: Setup, evals: int):
     """``evals`` evaluations of J in nst's own loop at one scale, as a function."""
-    return lambda: optimize(s.st.net, s.C, s.a_C, s.grams, s.cfg, evals)
+    objective = s.st.objective(s.C, s.grams)
+    return lambda: minimize(objective, s.C, evals, optimizer=s.cfg.optimizer, lr=s.cfg.step_size)
 
 
 def full_J(s: Setup, G: torch.Tensor) -> float:
     """nst's total_cost (alpha J_content + beta J_style) of an image at full size, same layers and weights."""
     cfg = s.cfg
-    with torch.no_grad(), _autocast(s.st.device):
+    with torch.no_grad(), autocast(s.st.device, s.st.dtype):
         feats = {n: f.float() for n, f in s.st.net(G).items()}
     Jc = sum(content_cost(s.a_C[n], feats[n]) for n in cfg.content_layers) / len(cfg.content_layers)
     names = [n for n, _ in cfg.style_layers]

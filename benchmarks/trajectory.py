@@ -17,9 +17,8 @@ import json
 import time
 from pathlib import Path
 
-import torch
 
-from nst import stylize, transfer
+from nst import optim, schedule, stylize
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKS = (10, 20, 30, 50, 75, 100, 150, 200, 300)
@@ -30,7 +29,7 @@ def main() -> None:
     p.add_argument("--size", type=int, default=384)
     p.add_argument("--split", default="300", help="evaluations per scale, coarsest first, comma-separated")
     p.add_argument("--first-step", type=float, default=None,
-                   help="L-BFGS's first step (nst.transfer.FIRST_STEP); 0: torch's own, lr / sum|g|")
+                   help="L-BFGS's first step (nst.optim.FIRST_STEP); 0: torch's own, lr / sum|g|")
     p.add_argument("--bf16", action="store_true", help="run the network under bfloat16 autocast on the CPU")
     p.add_argument("--tv-weight", type=float, default=0.0)
     p.add_argument("--content", default=str(ROOT / "examples" / "astronaut.jpg"))
@@ -38,16 +37,15 @@ def main() -> None:
     p.add_argument("--out", help="also save the image")
     a = p.parse_args()
     split = [int(x) for x in a.split.split(",")]
-    transfer.split_evaluations = lambda total, n: split[-n:]
+    schedule.split_evaluations = lambda total, n: split[-n:]
     if a.first_step is not None:  # 0: k = 1, torch's first step (the image is square: 3 size^2 values)
-        transfer.FIRST_STEP = a.first_step or 1 / (3 * a.size * a.size)
-    if a.bf16:
-        transfer._autocast = lambda device: torch.autocast("cpu", dtype=torch.bfloat16)
+        optim.FIRST_STEP = a.first_step or 1 / (3 * a.size * a.size)
 
     its = []
     start = time.perf_counter()
     img = stylize(a.content, a.style, size=a.size, iterations=sum(split), scales=len(split),
-                  tv_weight=a.tv_weight, device="cpu", progress=its.append)
+                  tv_weight=a.tv_weight, device="cpu", precision="bfloat16" if a.bf16 else "float32",
+                  progress=its.append)
     wall = time.perf_counter() - start
     if a.out:
         img.save(a.out)

@@ -2,7 +2,8 @@
 
 from .config import Config
 from .errors import InputError, NSTError, WeightsError
-from .transfer import Iterate, Stylizer, StyleTargets, stylize
+from .targets import StyleTargets
+from .transfer import Iterate, Stylizer, stylize
 
 __version__ = "0.1.0"
 __all__ = ["Config", "Iterate", "InputError", "NSTError", "WeightsError", "Stylizer", "StyleTargets", "stylize",

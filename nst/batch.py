@@ -17,7 +17,8 @@ from .config import BATCH_EXT, BATCH_NAME, Config
 from .errors import InputError, NSTError
 from .images import FORMATS, output_format, save_image
 from .images import load_image
-from .transfer import Iterate, Stylizer, StyleTargets, prepare_image, style_parts
+from .targets import StyleTargets
+from .transfer import Iterate, Stylizer, prepare_image, style_parts
 
 # A style is a blend: (path, weight) pairs; a single style is one pair with weight 1.0.
 Style = tuple[tuple[Path, float], ...]

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from .device import PRECISIONS
 from .errors import InputError
 from .vgg import LAYER_INDEX, MODELS, POOLINGS, check_layers
 
@@ -95,6 +96,7 @@ class Config:
     preserve_color: str = "none"        # none | luminance | histogram (Gatys et al. 2017)
     tv_weight: float = 0.0              # weight of J_tv; small weights made no visible difference
     scales: int = 1                     # coarse-to-fine levels, sqrt(2) apart; 1: single scale (as fast)
+    precision: str = "auto"             # the network's dtype: auto | float32 | bfloat16 (nst.device)
 
     def __post_init__(self) -> None:
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 - frozen dataclass
@@ -117,6 +119,7 @@ class Config:
         _check(self.lr is None or (math.isfinite(self.lr) and self.lr > 0), "lr", self.lr, "a number > 0")
         _check(self.optimizer in OPTIMIZERS, "optimizer", self.optimizer, " | ".join(OPTIMIZERS))
         _check(self.model in MODELS, "model", self.model, " | ".join(MODELS))
+        _check(self.precision in PRECISIONS, "precision", self.precision, " | ".join(PRECISIONS))
         _check(self.pooling in POOLINGS, "pooling", self.pooling, " | ".join(POOLINGS))
         if self.init not in INITS and not Path(self.init).is_file():
             raise InputError(f"init {self.init!r}: not one of {', '.join(INITS)} nor an image file")

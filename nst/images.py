@@ -174,3 +174,11 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def resize_tensor(x: Tensor, size: tuple[int, int]) -> Tensor:
+    """(1, C, H, W) -> (1, C, *size) bicubic, antialiased when shrinking, clamped to [0, 1]."""
+    if tuple(x.shape[-2:]) == size:
+        return x
+    return torch.nn.functional.interpolate(x, size=size, mode="bicubic", align_corners=False,
+                                           antialias=True).clamp_(0, 1)

@@ -20,7 +20,7 @@ from nst.batch import Job, output_name, parse_shard, plan, run_batch, shard
 from nst.cli import main
 from nst.config import Config
 from nst.errors import InputError
-from nst.transfer import blend_targets
+from nst.targets import blend_targets
 
 FAST = ["--size", "32", "--iterations", "2", "--device", "cpu"]
 

@@ -116,7 +116,7 @@ def test_out_of_memory_is_one_line_naming_sizes(tmp_path, content_path, style_pa
         raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: "
                            "you tried to allocate 68719476736 bytes. Error code 12 (Cannot allocate memory)")
 
-    monkeypatch.setattr(transfer, "optimize", no_memory)
+    monkeypatch.setattr(transfer, "minimize", no_memory)
     out = tmp_path / "o.jpg"
     line = one_line_error(invoke(content_path, style_path, "-o", out, "--size", "40", "--device", "cpu"), code=1)
     assert "out of memory" in line and "--size 40" in line and "--size 16" in line
@@ -129,7 +129,7 @@ def test_other_runtime_errors_are_not_called_out_of_memory(tmp_path, content_pat
     def broken(*args, **kwargs):
         raise RuntimeError("something else")
 
-    monkeypatch.setattr(transfer, "optimize", broken)
+    monkeypatch.setattr(transfer, "minimize", broken)
     line = one_line_error(invoke(content_path, style_path, "-o", tmp_path / "o.jpg", *FAST), code=1)
     assert "something else" in line and "out of memory" not in line
 

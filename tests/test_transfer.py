@@ -7,7 +7,7 @@ from PIL import Image
 
 from nst import Config, Iterate, stylize
 from nst.errors import InputError
-from nst.transfer import fold
+from nst.optim import fold
 
 TINY = dict(size=40, iterations=6, device="cpu")
 
@@ -86,7 +86,9 @@ def test_config_parses_layer_specs():
 from nst import color  # noqa: E402
 from nst.costs import style_gram  # noqa: E402
 from nst.images import resize_long_edge, to_tensor  # noqa: E402
-from nst.transfer import Stylizer, schedule, total_variation  # noqa: E402
+from nst.objective import total_variation  # noqa: E402
+from nst.schedule import schedule  # noqa: E402
+from nst.transfer import Stylizer  # noqa: E402
 
 
 def test_schedule_sqrt2_apart_ending_at_size():
@@ -184,10 +186,7 @@ def test_blend_of_two_styles(content_path, style_path, tmp_path):
 
 
 def test_bfloat16_network_keeps_costs_in_float32(content_path, style_path, monkeypatch):
-    """The CUDA path runs the network under bfloat16 autocast; emulated here on the CPU."""
-    from nst import transfer
-
-    monkeypatch.setattr(transfer, "_autocast", lambda device: torch.autocast("cpu", dtype=torch.bfloat16))
-    img, its = run(content_path, style_path, iterations=8)
+    """--precision bfloat16: the network under bfloat16 autocast (CUDA's default), the costs in float32."""
+    img, its = run(content_path, style_path, iterations=8, precision="bfloat16")
     assert its[-1].J < its[0].J and all(np.isfinite(it.J) for it in its)
     assert its[0].J_content == pytest.approx(0.0, abs=1e-3), "content targets from the same bf16 network"

@@ -1,0 +1,57 @@
+"""Style targets: each style image's Grams computed once per size and blended by weight."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from PIL import Image
+from torch import Tensor
+
+if TYPE_CHECKING:
+    from .transfer import Stylizer
+
+# The Gram targets for a content of a given long edge: (long edge, content RGB (1, 3, H, W)) -> Grams.
+# The content is given because colour preservation makes the targets depend on it.
+Targets = Callable[[int, Tensor], Mapping[str, Tensor]]
+
+
+def blend_targets(parts: Sequence[tuple[Mapping[str, Tensor], float]]) -> dict[str, Tensor]:
+    """The style Grams of a blend: the weighted mean of each style's Grams, layer by layer.
+
+    Matching the mean minimises the weighted sum of the styles' Gram distances. One style
+    returns its Grams unchanged.
+    """
+    if len(parts) == 1:
+        return dict(parts[0][0])
+    total = sum(w for _, w in parts)
+    return {n: sum(g[n] * (w / total) for g, w in parts) for n in parts[0][0]}
+
+
+class StyleTargets:
+    """Style Grams for any number of runs: each style image's Grams computed once per size (the
+    last ``maxsize`` kept), blended by weight. With colour preservation the Grams depend on the
+    content, so they are computed for each content instead."""
+
+    def __init__(self, stylizer: Stylizer, maxsize: int = 64) -> None:
+        self.stylizer = stylizer
+        self.maxsize = maxsize
+        self._cache: OrderedDict[tuple[Hashable, int], dict[str, Tensor]] = OrderedDict()
+
+    def grams(self, key: Hashable, style: Image.Image, size: int, content: Tensor) -> dict[str, Tensor]:
+        """The Grams of ``style`` (named by ``key``) for a content of long edge ``size``."""
+        if self.stylizer.cfg.preserve_color != "none":
+            return self.stylizer.style_targets(style, size, content)
+        if (key, size) in self._cache:
+            self._cache.move_to_end((key, size))
+        else:
+            self._cache[key, size] = self.stylizer.style_targets(style, size)
+            if len(self._cache) > self.maxsize:
+                self._cache.popitem(last=False)
+        return self._cache[key, size]
+
+    def of(self, styles: Sequence[tuple[Hashable, Image.Image, float]]) -> Targets:
+        """The Targets of a style or blend given as (key, image, weight) triples."""
+        return lambda size, content: blend_targets([(self.grams(key, img, size, content), w)
+                                                    for key, img, w in styles])
