@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .device import PRECISIONS
 from .errors import InputError
+from .memory import parse_memory
 from .vgg import LAYER_INDEX, MODELS, POOLINGS, check_layers
 
 OPTIMIZERS = ("lbfgs", "adam")
@@ -23,6 +24,8 @@ DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
 # Batch runs: how the outputs in a directory OUT are named, and their format.
 BATCH_NAME = "{content}_{style}{ext}"
 BATCH_EXT = ".jpg"
+# The smallest tile edge --tile accepts: smaller tiles are mostly halo.
+TILE_MIN = 16
 
 LayerWeights = tuple[tuple[str, float], ...]
 
@@ -95,8 +98,12 @@ class Config:
     style_scale: float = 1.0            # style long edge = style_scale x the content's
     preserve_color: str = "none"        # none | luminance | histogram (Gatys et al. 2017)
     tv_weight: float = 0.0              # weight of J_tv; small weights made no visible difference
-    scales: int = 1                     # coarse-to-fine levels, sqrt(2) apart; 1: single scale (as fast)
+    # coarse-to-fine levels: N sqrt(2) apart, or auto: one scale up to 1023 px, above it a pyramid
+    # from 512-1023 px doubling to the size, half the evaluations of each level at the next (nst.schedule)
+    scales: int | str = "auto"
     precision: str = "auto"             # the network's dtype: auto | float32 | bfloat16 (nst.device)
+    tile: int | str = "auto"            # auto | off | N: tiles of N px (nst.tiling); auto: when memory needs it
+    max_memory: int | str | None = None  # bytes or '4G' (nst.memory); None: a safe fraction of what is free
 
     def __post_init__(self) -> None:
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 - frozen dataclass
@@ -104,7 +111,10 @@ class Config:
         set_("style_layers", parse_layer_weights(self.style_layers))
         _check(self.size >= 16, "size", self.size, "an integer >= 16")
         _check(self.iterations >= 1, "iterations", self.iterations, "an integer >= 1")
-        _check(self.scales >= 1, "scales", self.scales, "an integer >= 1")
+        set_("scales", _auto_or_int(self.scales, "scales", 1, "auto or an integer >= 1"))
+        set_("tile", _auto_or_int(self.tile, "tile", TILE_MIN, f"auto, off or an integer >= {TILE_MIN}", off=True))
+        if self.max_memory is not None:
+            set_("max_memory", parse_memory(self.max_memory))
         _check(math.isfinite(self.style_scale) and self.style_scale > 0, "style_scale", self.style_scale,
                "a number > 0")
         _check(self.preserve_color in PRESERVE_COLOR, "preserve_color", self.preserve_color,
@@ -144,6 +154,18 @@ class Config:
     @classmethod
     def option_names(cls) -> tuple[str, ...]:
         return tuple(f.name for f in fields(cls))
+
+
+def _auto_or_int(value, name: str, least: int, allowed: str, off: bool = False) -> int | str:
+    """'auto' (and 'off' if allowed) as they are; an integer (or its digits) >= least as an int."""
+    if value in ("auto", "off") and (off or value == "auto"):
+        return value
+    try:
+        n = int(value) if not isinstance(value, (bool, float)) else None
+    except (TypeError, ValueError):
+        n = None
+    _check(n is not None and n >= least, name, value, allowed)
+    return n
 
 
 def _check(ok: bool, name: str, value, allowed: str) -> None:

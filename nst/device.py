@@ -82,10 +82,12 @@ _OOM_MESSAGES = ("out of memory", "can't allocate memory", "cannot allocate memo
 
 
 @contextlib.contextmanager
-def memory_guard(size: int, device: torch.device) -> Iterator[None]:
-    """Turn running out of memory (CUDA, MPS or CPU) into an NSTError naming the size and a smaller one.
-
-    Memory grows with the pixel count, so half the pixels (the long edge / sqrt 2) is suggested.
+def memory_guard(size: int, device: torch.device, budget: int | None = None, tile: str | int = "auto"
+                 ) -> Iterator[None]:
+    """Turn running out of memory (CUDA, MPS or CPU) into an NSTError naming the size, the memory
+    budget and tiling, and what to try: a smaller --max-memory (nst plans tiles and the
+    optimiser's state within it; the memory ran out because something else took it or the
+    plan's estimate was short), --tile auto, or half the pixels (the long edge / sqrt 2).
     """
     try:
         yield
@@ -95,4 +97,11 @@ def memory_guard(size: int, device: torch.device) -> Iterator[None]:
         smaller = max(16, int(size / math.sqrt(2)) // 16 * 16)
         if device.type == "cuda":
             torch.cuda.empty_cache()
-        raise NSTError(f"out of memory on {device} at --size {size}; try --size {smaller}") from e
+        try_ = []
+        if budget is not None:
+            try_.append(f"a smaller --max-memory than {budget / 2**30:.1f}G")
+        if tile != "auto":
+            try_.append("--tile auto")
+        try_.append(f"--size {smaller}")
+        raise NSTError(f"out of memory on {device} at --size {size}; try {', '.join(try_[:-1])}"
+                       f"{' or ' if len(try_) > 1 else ''}{try_[-1]}") from e

@@ -75,14 +75,19 @@ def load_image(path: str | Path | Image.Image) -> Image.Image:
         return to_rgb(ImageOps.exif_transpose(img))
 
 
+def long_edge_size(size: tuple[int, int], long_edge: int) -> tuple[int, int]:
+    """(width, height) of an image of ``size`` (width, height) resized to ``long_edge``, aspect kept."""
+    w, h = size
+    scale = long_edge / max(w, h)
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
 def resize_long_edge(img: Image.Image, size: int) -> Image.Image:
     """Resize so the long edge is ``size`` pixels, keeping the aspect ratio (bicubic; Lanczos when shrinking)."""
-    w, h = img.size
-    scale = size / max(w, h)
-    new = (max(1, round(w * scale)), max(1, round(h * scale)))
+    new = long_edge_size(img.size, size)
     if new == img.size:
         return img
-    method = Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.BICUBIC
+    method = Image.Resampling.LANCZOS if size < max(img.size) else Image.Resampling.BICUBIC
     return img.resize(new, method)
 
 

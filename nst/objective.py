@@ -117,20 +117,24 @@ class Objective:
 
     def __call__(self, G: Tensor) -> Evaluation:
         cfg = self.cfg
-        G = G.detach().requires_grad_(True)
-        seen = G.expand(-1, 3, -1, -1)
-        J_content, J_layers, grad_seen = self.network(seen.detach())
-        J_tv = total_variation(G)
-        J_temporal = self.temporal(G) if self.temporal is not None else J_tv.new_zeros(())
-        pixel = cfg.tv_weight * J_tv + (self.temporal.weight * J_temporal if self.temporal is not None else 0)
+        G = G.detach()
+        J_content, J_layers, grad = self.network(G.expand(-1, 3, -1, -1))
+        if G.shape[1] != 3:  # grey G seen as RGB: the expand's backward sums the channels
+            grad = grad.sum(1, keepdim=True)
+        # The pixel terms' graph only where they have a weight: at large sizes it is several
+        # image-sized tensors (the memory is planned: nst.memory).
+        with torch.set_grad_enabled(cfg.tv_weight > 0 or self.temporal is not None):
+            G = G.requires_grad_(torch.is_grad_enabled())
+            J_tv = total_variation(G)
+            J_temporal = self.temporal(G) if self.temporal is not None else J_tv.new_zeros(())
+            pixel = cfg.tv_weight * J_tv + (self.temporal.weight * J_temporal if self.temporal is not None else 0)
         if isinstance(pixel, Tensor) and pixel.requires_grad:
-            torch.autograd.backward([seen, pixel], [grad_seen, torch.ones_like(pixel)])
-        else:
-            seen.backward(grad_seen)
+            pixel.backward()
+            grad = grad + G.grad
         values = torch.stack([J_content, *J_layers, J_tv.detach(), J_temporal.detach()]).tolist()  # one sync
         Jc, layers, Jtv, Jt = values[0], values[1:-2], values[-2], values[-1]
         J_style = sum(w * j for w, j in zip(self.lambdas, layers))
         J = cfg.content_weight * Jc + cfg.style_weight * J_style + cfg.tv_weight * Jtv
         if self.temporal is not None:
             J += self.temporal.weight * Jt
-        return Evaluation(J, Jc, J_style, dict(zip(self.style_names, layers)), Jtv, Jt, G.grad)
+        return Evaluation(J, Jc, J_style, dict(zip(self.style_names, layers)), Jtv, Jt, grad)

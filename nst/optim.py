@@ -6,6 +6,7 @@ not know whether the gradient came from the whole image or from tiles.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,12 +31,25 @@ def fold(z: Tensor) -> Tensor:
     return 1 - (1 - torch.remainder(z, 2)).abs()
 
 
+def _fold_scaled(z: Tensor, k: float) -> Tensor:
+    """fold(z k) in one image-sized buffer (the loop's memory is planned: nst.memory)."""
+    G = z.detach() * k
+    return G.remainder_(2).neg_().add_(1).abs_().neg_().add_(1)  # 1 - |1 - (z k mod 2)|
+
+
+def _fold_scaled_backward(z: Tensor, k: float, grad: Tensor) -> Tensor:
+    """dJ/dz from dJ/dG for G = fold(z k): grad sign(1 - (z k mod 2)) k, the same floats as
+    autograd through fold (its chain multiplies by -1 twice, which is exact), in one buffer."""
+    g = z.detach() * k
+    return g.remainder_(2).neg_().add_(1).sign_().mul_(grad).mul_(k)
+
+
 @dataclass
 class Outcome:
     """What a call of ``minimize`` did: the best G, its evaluation, and how many evaluations ran."""
 
     best: Tensor                   # the G with the lowest J seen (the init if no evaluation ran)
-    best_evaluation: Evaluation | None
+    best_evaluation: Evaluation | None  # its grad is None (not kept)
     evaluations: int               # evaluations of J done
     stopped: bool                  # should_stop() ended it before the budget was spent
 
@@ -73,16 +87,16 @@ def minimize(objective: Callable[[Tensor], Evaluation], init: Tensor, evaluation
             outcome.stopped = outcome.evaluations < evaluations
             raise _Stop
         opt.zero_grad(set_to_none=True)
-        G = fold(z * k)
-        ev = objective(G.detach())
-        G.backward(ev.grad)
+        G = _fold_scaled(z, k)
+        ev = objective(G)
+        z.grad = _fold_scaled_backward(z, k, ev.grad)
         outcome.evaluations += 1
         if ev.J < best_J:
             best_J = ev.J
-            best.copy_(G.detach())
-            outcome.best_evaluation = ev
+            best.copy_(G)
+            outcome.best_evaluation = dataclasses.replace(ev, grad=None)  # an image-sized tensor less to keep
         if on_evaluation is not None:
-            on_evaluation(ev, G.detach())
+            on_evaluation(ev, G)
         return torch.tensor(ev.J, dtype=torch.float64)
 
     if optimizer == "lbfgs":

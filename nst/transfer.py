@@ -6,6 +6,7 @@ J and its gradient (nst.objective), the loop (nst.optim) and the style targets (
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -16,16 +17,18 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from . import color
-from .config import Config
+from . import color, memory
+from .config import DEFAULT_LR, Config
 from .costs import style_gram
 from .device import autocast, memory_guard, resolve_device, resolve_precision
 from .errors import InputError
-from .images import load_image, resize_long_edge, resize_tensor, to_pil, to_tensor
+from .images import load_image, long_edge_size, resize_long_edge, resize_tensor, to_pil, to_tensor
+from .memory import NetworkMemory, Plan
 from .objective import Evaluation, FeatureCost, Objective, Temporal
-from .optim import minimize
-from .schedule import schedule
+from .optim import HISTORY_SIZE, minimize
+from .schedule import expected_seconds, schedule
 from .targets import StyleTargets, Targets
+from .tiling import Geometry, TiledFeatureCost, tiled_grams
 from .vgg import VGGFeatures
 
 
@@ -44,6 +47,8 @@ class Iterate:
     scale: int         # 0-based level of the coarse-to-fine schedule
     image: Tensor      # current G, (1, 3, H, W) RGB in [0, 1], detached; copy it to keep it
     J_temporal: float = 0.0  # video frames only (nst.objective.Temporal)
+    plan: Plan | None = None  # how this scale runs: tiles, optimiser, history (nst.memory)
+    eta: float | None = None  # expected seconds of the whole optimisation, from the first evaluation of each scale
 
     @property
     def size(self) -> tuple[int, int]:
@@ -77,6 +82,21 @@ class Stylizer:
         self.device = resolve_device(cfg.device)
         self.dtype = resolve_precision(cfg.precision, self.device)  # the network's; costs are float32
         self.net = build_network(cfg, self.device)
+        self.geometry = Geometry.of(self.net)
+        self.memory = NetworkMemory.of(self.net, cfg.content_layers)
+        # Every big allocation is planned against this (bytes; nst.memory).
+        self.budget = cfg.max_memory if cfg.max_memory is not None else memory.default_budget(self.device)
+
+    def guard(self) -> contextlib.AbstractContextManager:
+        """Running out of memory -> one NSTError naming the size, --max-memory and --tile."""
+        return memory_guard(self.cfg.size, self.device, self.budget, self.cfg.tile)
+
+    def plan(self, height: int, width: int, channels: int = 3) -> Plan:
+        """How a scale of G (channels x height x width) runs within what is left of the budget now."""
+        cfg = self.cfg
+        return memory.plan_scale(self.memory, self.geometry.stride, self.geometry.halo, height, width, channels,
+                                 free=self.budget - memory.in_use(self.device), tile=cfg.tile,
+                                 optimizer=cfg.optimizer, history_size=HISTORY_SIZE)
 
     def style_targets(self, style: Image.Image, size: int, content: Tensor | None = None) -> dict[str, Tensor]:
         """The Grams of ``style`` (RGB, any size) for a content of long edge ``size``.
@@ -89,21 +109,33 @@ class Stylizer:
         if cfg.preserve_color != "none" and content is None:
             raise InputError(f"preserve_color={cfg.preserve_color!r} needs the content image for the style targets")
         long_edge = max(16, round(cfg.style_scale * size))
-        with memory_guard(cfg.size, self.device), torch.no_grad():
+        names = [n for n, _ in cfg.style_layers]
+        with self.guard(), torch.no_grad():
             S = to_tensor(resize_long_edge(style, long_edge), self.device)
             if cfg.preserve_color == "histogram":
                 S = color.match_color(S, content.to(S))
             elif cfg.preserve_color == "luminance":
                 S = color.gray_to_rgb(color.match_luminance(color.luminance(S), color.luminance(content.to(S))))
+            tile = memory.forward_tile(self.memory, self.geometry.stride, self.geometry.halo, *S.shape[-2:],
+                                       free=self.budget - memory.in_use(self.device), tile=cfg.tile)
+            if tile is not None:  # a large style: its Grams summed over tiles (nst.tiling)
+                return tiled_grams(self.net, S, names, tile, self.dtype)
             with autocast(self.device, self.dtype):
                 feats = self.net(S)
-            return {n: style_gram(feats[n].float()) for n, _ in cfg.style_layers}
+            return {n: style_gram(feats[n].float()) for n in names}
 
-    def objective(self, content: Tensor, grams_S: Mapping[str, Tensor], temporal: Temporal | None = None
-                  ) -> Objective:
+    def objective(self, content: Tensor, grams_S: Mapping[str, Tensor], temporal: Temporal | None = None,
+                  plan: Plan | None = None) -> Objective:
         """J and its gradient at one scale: ``content`` is the RGB image the network sees as the
-        content (1, 3, H, W), ``grams_S`` the style targets at that size."""
-        network = FeatureCost(self.net, self.cfg, content, grams_S, self.dtype)
+        content (1, 3, H, W), ``grams_S`` the style targets at that size. ``plan`` (default: made
+        now for an RGB G) says whether the network's part is evaluated untiled or tile by tile."""
+        if plan is None:
+            plan = self.plan(*content.shape[-2:])
+        if plan.tile is None:
+            network = FeatureCost(self.net, self.cfg, content, grams_S, self.dtype)
+        else:
+            network = TiledFeatureCost(self.net, self.cfg, content, grams_S, self.dtype, tile=plan.tile,
+                                       cache_content=plan.cache_content)
         return Objective(network, self.cfg, [n for n, _ in self.cfg.style_layers], temporal)
 
     def run(self, content: Image.Image, targets: Targets, style: Image.Image | None = None,
@@ -119,38 +151,63 @@ class Stylizer:
         if cfg.init == "style" and style is None:
             raise InputError("init='style' needs the style image")
         luminance = cfg.preserve_color == "luminance"
-        plan = schedule(cfg)
-        total = sum(n for _, n in plan)
+        scales = schedule(cfg)
+        total = sum(n for _, n in scales)
         start = time.perf_counter()
         count = 0
-        with memory_guard(cfg.size, self.device):
-            C_full = to_tensor(content, self.device)
-            G = _initial_image(cfg, C_full, style)
+        with self.guard():
+            G = _initial_image(cfg, to_tensor(content, self.device), style)  # full size, resized below
             if luminance:
                 G = color.luminance(G)
-            for scale, (long_edge, evaluations) in enumerate(plan):
+            # What each scale's evaluations cost relative to each other, for the ETA: forecast now,
+            # each replaced by the plan actually made when its scale starts.
+            work = [self.plan(*_shape(content, long_edge), G.shape[1]).work for long_edge, _ in scales]
+            eta: float | None = None
+            for scale, (long_edge, evaluations) in enumerate(scales):
                 C = to_tensor(resize_long_edge(content, long_edge), self.device)
+                G = resize_tensor(G, tuple(C.shape[-2:]))
                 seen = color.gray_to_rgb(color.luminance(C)) if luminance else C
-                objective = self.objective(seen, targets(long_edge, C))
+                grams = targets(long_edge, C)
+                plan = self.plan(*C.shape[-2:], G.shape[1])  # after the targets: they hold memory too
+                objective = self.objective(seen, grams, plan=plan)
+                del grams
+                work[scale] = plan.work
+                scale_start = time.perf_counter()
 
-                def on_evaluation(ev: Evaluation, G: Tensor, C: Tensor = C, scale: int = scale) -> None:
-                    nonlocal count
+                def on_evaluation(ev: Evaluation, G: Tensor, C: Tensor = C, scale: int = scale, plan: Plan = plan,
+                                  scale_start: float = scale_start) -> None:
+                    nonlocal count, eta
                     count += 1
+                    now = time.perf_counter()
+                    if count == sum(n for _, n in scales[:scale]) + 1:  # the first at this scale
+                        eta = expected_seconds(now - start, now - scale_start, scale, [n for _, n in scales], work)
                     if progress is not None:
                         image = color.combine_luminance(G, C) if luminance else G
                         progress(Iterate(count, total, ev.J, ev.J_content, ev.J_style, ev.J_tv, ev.style_layers,
-                                         time.perf_counter() - start, scale, image, ev.J_temporal))
+                                         now - start, scale, image, ev.J_temporal, plan, eta))
 
-                outcome = minimize(objective, resize_tensor(G, tuple(C.shape[-2:])), evaluations,
-                                   optimizer=cfg.optimizer, lr=cfg.step_size, on_evaluation=on_evaluation,
-                                   should_stop=should_stop)
+                outcome = minimize(objective, G, evaluations, optimizer=plan.optimizer,
+                                   lr=_step_size(cfg, plan.optimizer), history_size=max(1, plan.history_size),
+                                   on_evaluation=on_evaluation, should_stop=should_stop)
+                del objective
                 G = outcome.best
                 if outcome.stopped:
                     break
-        G = resize_tensor(G, tuple(C_full.shape[-2:]))  # a run stopped at a coarse scale
-        if luminance:
-            G = color.combine_luminance(G, C_full)
+            G = resize_tensor(G, (content.height, content.width))  # a run stopped at a coarse scale
+            if luminance:
+                G = color.combine_luminance(G, to_tensor(content, self.device))
         return to_pil(G)
+
+
+def _shape(image: Image.Image, long_edge: int) -> tuple[int, int]:
+    """(height, width) of ``image`` resized to ``long_edge`` (as resize_long_edge does)."""
+    w, h = long_edge_size(image.size, long_edge)
+    return h, w
+
+
+def _step_size(cfg: Config, optimizer: str) -> float:
+    """The step size for ``optimizer``: cfg's, unless the plan switched optimiser (then its default)."""
+    return cfg.step_size if optimizer == cfg.optimizer else DEFAULT_LR[optimizer]
 
 
 def _initial_image(cfg: Config, content: Tensor, style_img: Image.Image | None) -> Tensor:

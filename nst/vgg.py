@@ -11,7 +11,8 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
-from torchvision.models import VGG19_Weights, vgg19
+from torchvision.models import VGG19_Weights
+from torchvision.models.vgg import cfgs, make_layers
 
 from .errors import InputError, NSTError, WeightsError
 
@@ -152,7 +153,9 @@ class VGGFeatures(nn.Module):
         if pooling not in POOLINGS:
             raise InputError(f"unknown pooling {pooling!r}; allowed: {', '.join(POOLINGS)}")
         last = max(LAYER_INDEX[n] for n in self.layers)
-        features = vgg19(weights=None).features[: last + 1]
+        # Only the convolutional part: vgg19() would also build its 0.5 GB classifier, a peak of
+        # memory that planning against --max-memory would have to count.
+        features = make_layers(cfgs["E"])[: last + 1]
         state = load_weights(model, weights)
         state = {k: v for k, v in state.items() if int(k.split(".")[0]) <= last}
         try:

@@ -1,0 +1,287 @@
+"""The memory budget (``max_memory``) and, for each scale, the plan that fits it (``tile``).
+
+A plan decides, before a scale starts, everything that is big: whether the network's part of J
+is evaluated on the whole image or tile by tile (nst.tiling) and with what tile, whether the
+content activations are cached per tile or recomputed, and the optimiser's image-sized state
+(L-BFGS's history, or Adam when no useful history fits). Every estimate is in bytes:
+
+- one network evaluation (forward + backward) of an h x w input: EVAL_FACTOR x the float32
+  outputs of its layers, F(h, w); a forward pass without gradients (tiles' pass 1, targets):
+  FORWARD_FACTOR x the largest layer's output plus the returned layers. The factors were
+  measured (benchmarks/README.md, "Memory against size") and carry a margin.
+- the loop, in image-sized tensors V (4 bytes x the values of G): L-BFGS LBFGS_VECTORS V plus
+  2 V per curvature pair of its history; Adam ADAM_VECTORS V (measured the same way).
+- tiled: the gradient accumulated over the tiles (one RGB V), and the content layers'
+  activations if cached.
+
+On the CPU the budget is the process's resident memory (what ``ps`` shows as RSS), so what is
+already in use (PyTorch itself, the network, the images) counts: the plan gets the budget less
+the RSS at the time it is made. On a GPU it is the memory PyTorch allocates there.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from .errors import InputError, NSTError
+
+# Of the memory available when a run starts, the default budget takes this fraction (other
+# programs keep the rest); on a GPU nothing else usually runs, but the CUDA context needs room.
+SAFE_FRACTION = {"cpu": 0.75, "cuda": 0.9, "mps": 0.75}
+
+# Calibrated by measurement (benchmarks/README.md, "Memory against size"), with margin.
+EVAL_FACTOR = 2.2        # a forward + backward's peak over the float32 outputs of the layers
+FORWARD_FACTOR = 2.5     # a forward pass's peak (no gradients) over its largest output ...
+LBFGS_VECTORS = 15       # torch's L-BFGS with nst's loop, history apart (14 measured)
+ADAM_VECTORS = 8         # Adam with nst's loop (7 measured)
+
+HISTORY_SIZE = 50        # L-BFGS's curvature pairs when memory allows (nst.optim.HISTORY_SIZE)
+MIN_HISTORY = 5          # fewer pairs than this: Adam instead (see benchmarks/README.md)
+AUTO_TILE_MAX = 1024          # the largest interior auto-tiling picks: leaves memory for the history
+AUTO_TILE_MIN = 128           # the smallest: below it the halos cost more than the interiors
+
+_UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+
+
+def parse_memory(text: str | int | float) -> int:
+    """'4G', '4GiB', '4gb', '512M', '1.5G', '3000000000' -> bytes (K, M, G, T are powers of 1024)."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        value, unit = float(text), ""
+    else:
+        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)(i?b)?\s*", str(text), re.IGNORECASE)
+        if m is None:
+            raise InputError(f"memory size {text!r} is not allowed; expected a number with an optional "
+                             f"unit K, M, G or T, e.g. 4G or 512M")
+        value, unit = float(m.group(1)), m.group(2).lower()
+    n = int(value * _UNITS[unit])
+    if n < 2**26 or not math.isfinite(value):
+        raise InputError(f"memory size {text!r} is not allowed; expected at least 64M")
+    return n
+
+
+def format_bytes(n: float) -> str:
+    """Bytes for people: '4.0 GiB', '512 MiB'."""
+    if abs(n) >= 2**30:
+        return f"{n / 2**30:.1f} GiB"
+    return f"{n / 2**20:.0f} MiB"
+
+
+def _meminfo(key: str) -> int | None:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def in_use(device: torch.device) -> int:
+    """The memory this process holds now on ``device``: resident memory on the CPU, PyTorch's
+    allocations on a GPU."""
+    if device.type == "cuda":
+        return torch.cuda.memory_allocated(device)
+    if device.type == "mps":
+        return torch.mps.current_allocated_memory()
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):  # not Linux: the peak so far, an overestimate
+        import resource
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return rss if os.uname().sysname == "Darwin" else rss * 1024
+
+
+def available(device: torch.device) -> int:
+    """Memory free for this process on ``device`` now (on the CPU: MemAvailable of /proc/meminfo)."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+    if device.type == "mps":
+        return max(0, torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory())
+    avail = _meminfo("MemAvailable")
+    if avail is None:
+        try:
+            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            avail = 8 * 2**30  # no way to tell: assume a modest machine
+    return avail
+
+
+def default_budget(device: torch.device) -> int:
+    """What is in use now plus SAFE_FRACTION of what is available: ``max_memory`` when not given."""
+    return in_use(device) + int(SAFE_FRACTION.get(device.type, 0.75) * available(device))
+
+
+@dataclass(frozen=True)
+class NetworkMemory:
+    """The network's memory as a function of its input size: per layer (channels, total stride)
+    of every module's output, and which outputs are returned (by name, with their stride)."""
+
+    layers: tuple[tuple[int, int], ...]           # (channels, stride) of each module's extra output
+    returned: tuple[tuple[str, int, int], ...]    # (name, channels, stride)
+    content: tuple[tuple[str, int, int], ...]     # (name, channels, stride) of the content layers
+
+    @classmethod
+    def of(cls, net, content_layers) -> NetworkMemory:
+        from .vgg import LAYER_INDEX
+        c, s, layers, by_index = 3, 1, [(3, 1)], {}
+        for i, m in enumerate(net.features):
+            if isinstance(m, nn.Conv2d):
+                c = m.out_channels
+                layers.append((c, s))
+            elif isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
+                s *= 2
+                # max pooling keeps its indices (int64) for the backward: 2 floats' worth each
+                layers.append((c * (3 if isinstance(m, nn.MaxPool2d) else 1), s))
+            elif isinstance(m, nn.ReLU) and not m.inplace:
+                layers.append((c, s))
+            by_index[i] = (c, s)
+        returned = tuple((n, *by_index[LAYER_INDEX[n]]) for n in net.layers)
+        content = tuple(r for r in returned if r[0] in content_layers)
+        return cls(tuple(layers), returned, content)
+
+    @staticmethod
+    def _floats(spec, h: int, w: int) -> int:
+        return sum(c * (h // s) * (w // s) for c, s in spec)
+
+    def evaluation(self, h: int, w: int) -> int:
+        """Peak bytes of one forward + backward pass (with the costs) of an h x w input."""
+        return int(EVAL_FACTOR * 4 * self._floats(self.layers, h, w))
+
+    def forward(self, h: int, w: int) -> int:
+        """Peak bytes of a forward pass without gradients of an h x w input, its returned layers kept."""
+        largest = max(c * (h // s) * (w // s) for c, s in self.layers)
+        return int(4 * (FORWARD_FACTOR * largest + self._floats([(c, s) for _, c, s in self.returned], h, w)))
+
+    def content_cache(self, h: int, w: int) -> int:
+        """Bytes of the content layers' activations of an h x w image (the per-tile cache)."""
+        return 4 * self._floats([(c, s) for _, c, s in self.content], h, w)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one scale runs: untiled or tiled, the optimiser and its history, within ``budget``."""
+
+    height: int
+    width: int
+    tile: int | None             # the tiles' interior edge in pixels; None: untiled
+    tiles: int                   # how many (1 untiled)
+    halo: int                    # pixels of context on each cut side of a tile
+    optimizer: str
+    history_size: int            # L-BFGS's curvature pairs (0 for Adam)
+    cache_content: bool          # tiled: content activations kept per tile (else recomputed)
+    work: float                  # network pixels processed per evaluation, forward + backward units
+    estimate: int                # planned peak bytes on top of what was in use
+    budget: int                  # bytes the plan had (the budget less what was in use)
+    notes: tuple[str, ...] = field(default=())  # departures from the settings, one phrase each
+
+    def to_json(self) -> dict:
+        return {"size": [self.width, self.height], "tile": self.tile, "tiles": self.tiles, "halo": self.halo,
+                "optimizer": self.optimizer, "history_size": self.history_size,
+                "content": "cached" if self.cache_content else "recomputed"}
+
+
+# Relative cost of a tiled evaluation's extra passes, per network pixel, against a forward +
+# backward pass (measured: benchmarks/README.md): pass 1 is a forward pass without gradients;
+# recomputing the content is a forward pass up to the content layer.
+PASS1_COST = 0.33
+CONTENT_COST = 0.3
+
+
+def plan_scale(net: NetworkMemory, stride: int, halo: int, height: int, width: int, channels: int, *,
+               free: int, tile: str | int = "auto", optimizer: str = "lbfgs",
+               history_size: int = HISTORY_SIZE) -> Plan:
+    """The plan for optimising a ``channels`` x ``height`` x ``width`` G within ``free`` bytes.
+
+    ``tile``: 'off' (untiled), 'auto' (tiled only when an untiled evaluation does not fit) or
+    an interior edge in pixels. The order of sacrifice: first the whole image (tiles, as large
+    as fit up to AUTO_TILE_MAX with MIN_HISTORY pairs), then the content cache, then L-BFGS's history
+    (down to MIN_HISTORY), then L-BFGS itself (Adam keeps 2 image-sized tensors, not 2 per pair).
+    Raises NSTError when not even that fits.
+    """
+    from .tiling import splits
+
+    V = 4 * channels * height * width
+    V_rgb = 4 * 3 * height * width
+    pixels = height * width
+
+    def loop(opt: str, hist: int) -> int:
+        return (LBFGS_VECTORS + 2 * hist) * V if opt == "lbfgs" else ADAM_VECTORS * V
+
+    def tiled_peak(t: int) -> tuple[int, int, int]:
+        """(evaluation peak, tile count, network pixels per pass) for interior edge t."""
+        ys, xs = splits(height, t, stride), splits(width, t, stride)
+        hs = [min(height, b + halo) - max(0, a - halo) for a, b in ys]
+        ws = [min(width, b + halo) - max(0, a - halo) for a, b in xs]
+        peak = max(net.evaluation(hh, ww) for hh in hs for ww in ws)
+        return peak + V_rgb, len(ys) * len(xs), sum(hs) * sum(ws)
+
+    untiled = net.content_cache(height, width) + net.evaluation(height, width)
+    long_edge = max(height, width)
+    opts = [optimizer] if optimizer == "adam" else ["lbfgs", "adam"]
+    min_hist = {"lbfgs": min(MIN_HISTORY, history_size), "adam": 0}
+
+    def finish(opt: str, t: int | None, cache: bool, fixed: int, count: int, net_pixels: int) -> Plan:
+        hist = 0
+        if opt == "lbfgs":
+            spare = free - fixed - loop("lbfgs", 0)
+            hist = max(min_hist["lbfgs"], min(history_size, spare // (2 * V)))
+        work = float(pixels) if t is None else net_pixels * (1 + PASS1_COST + (0 if cache else CONTENT_COST))
+        notes = []
+        if t is not None and tile == "auto":
+            notes.append(f"{count} tiles of {t} px (+{halo} px halo): an untiled evaluation needs "
+                         f"{format_bytes(untiled + loop(opt, min_hist[opt]))}")
+        if opt != optimizer:
+            notes.append(f"Adam instead of L-BFGS, whose history of {min_hist['lbfgs']} does not fit")
+        elif opt == "lbfgs" and hist < history_size:
+            notes.append(f"L-BFGS history {hist} instead of {history_size}")
+        return Plan(height, width, t, count, halo if t is not None else 0, opt, hist, cache, work,
+                    fixed + loop(opt, hist), free, tuple(notes))
+
+    tiles_to_try = ([] if tile == "off" else [int(tile)] if tile != "auto" else
+                    list(range(min(AUTO_TILE_MAX, (long_edge - 1) // stride * stride), AUTO_TILE_MIN - 1, -stride)))
+    for opt in opts:  # L-BFGS first, tiled if need be; Adam only when no L-BFGS plan fits
+        if tile in ("auto", "off") and untiled + loop(opt, min_hist[opt]) <= free:
+            return finish(opt, None, True, untiled, 1, pixels)
+        for t in tiles_to_try:
+            peak, count, net_pixels = tiled_peak(t)
+            if peak + loop(opt, min_hist[opt]) > free:
+                continue
+            cache = peak + net.content_cache(height, width) + loop(opt, min_hist[opt]) <= free
+            fixed = peak + (net.content_cache(height, width) if cache else 0)
+            return finish(opt, t, cache, fixed, count, net_pixels)
+    if tile == "off":
+        raise NSTError(f"an untiled evaluation at {width}x{height} needs about "
+                       f"{format_bytes(untiled + loop(opts[-1], 0))}, more than the {format_bytes(free)} left "
+                       f"of --max-memory: use --tile auto, a larger --max-memory or a smaller --size")
+    if not tiles_to_try:  # an image too small for auto's tiles
+        raise NSTError(f"{width}x{height} needs about {format_bytes(untiled + loop(opts[-1], min_hist[opts[-1]]))}, "
+                       f"more than the {format_bytes(free)} left of --max-memory: use a larger --max-memory")
+    t = tiles_to_try[-1]
+    need = tiled_peak(t)[0] + loop(opts[-1], min_hist[opts[-1]])
+    raise NSTError(f"{width}x{height} needs at least {format_bytes(need)} with tiles of {t} px, more than the "
+                   f"{format_bytes(free)} left of --max-memory: use a larger --max-memory or a smaller --size")
+
+
+def forward_tile(net: NetworkMemory, stride: int, halo: int, height: int, width: int, *, free: int,
+                 tile: str | int = "auto") -> int | None:
+    """The tiles' interior edge for a forward pass without gradients (the style targets) of a
+    height x width image within ``free`` bytes, or None for the whole image at once."""
+    if tile == "off":
+        return None
+    if tile != "auto":
+        return int(tile)
+    if net.forward(height, width) <= free:
+        return None
+    for t in range(math.ceil(max(height, width) / stride) * stride, stride - 1, -stride):
+        if net.forward(min(height, t + 2 * halo), min(width, t + 2 * halo)) <= free:
+            return t
+    return stride  # nothing fits: the smallest tiles; running out of memory is reported as such

@@ -1,0 +1,141 @@
+"""The memory budget and the plan of a scale (nst.memory): pure decisions, no large allocation."""
+
+import pytest
+import torch
+
+from nst import Config, memory
+from nst.errors import InputError, NSTError
+from nst.memory import (ADAM_VECTORS, AUTO_TILE_MAX, HISTORY_SIZE, LBFGS_VECTORS, MIN_HISTORY, NetworkMemory,
+                        forward_tile, parse_memory, plan_scale)
+from nst.schedule import auto_schedule, expected_seconds, schedule
+from nst.tiling import Geometry
+from nst.transfer import build_network
+
+GiB = 2**30
+
+
+@pytest.fixture(scope="module")
+def net():
+    cfg = Config(device="cpu")
+    vgg = build_network(cfg, torch.device("cpu"))
+    geo = Geometry.of(vgg)
+    return NetworkMemory.of(vgg, cfg.content_layers), geo.stride, geo.halo
+
+
+def plan(net, size, free, channels=3, **kw):
+    mem, stride, halo = net
+    return plan_scale(mem, stride, halo, size, size, channels, free=free, **kw)
+
+
+def V(size, channels=3):
+    return 4 * channels * size * size
+
+
+@pytest.mark.parametrize("text, value", [
+    ("4G", 4 * GiB), ("4g", 4 * GiB), ("4GiB", 4 * GiB), ("4gb", 4 * GiB), ("512M", 512 * 2**20),
+    ("1.5G", int(1.5 * GiB)), ("3000000000", 3000000000), (2**30, GiB), (" 2 T ", 2 * 2**40),
+])
+def test_parse_memory(text, value):
+    assert parse_memory(text) == value
+
+
+@pytest.mark.parametrize("text", ["", "four", "4X", "-1G", "4GG", "1K", "0"])
+def test_parse_memory_rejects(text):
+    with pytest.raises(InputError, match="memory size"):
+        parse_memory(text)
+
+
+def test_config_fields():
+    assert Config(max_memory="4G").max_memory == 4 * GiB and Config().max_memory is None
+    assert Config(tile="512").tile == 512 and Config(tile="off").tile == "off" and Config().tile == "auto"
+    assert Config(scales="3").scales == 3 and Config().scales == "auto"
+    for bad in (dict(tile=8), dict(tile="big"), dict(tile=1.5), dict(scales=0), dict(scales="off"),
+                dict(max_memory="lots")):
+        with pytest.raises(InputError):
+            Config(**bad)
+
+
+def test_plenty_of_memory_is_untiled_with_the_full_history(net):
+    p = plan(net, 512, free=64 * GiB)
+    assert p.tile is None and p.tiles == 1 and p.optimizer == "lbfgs" and p.history_size == HISTORY_SIZE
+    assert p.notes == () and p.estimate <= p.budget
+
+
+def test_auto_tiles_only_when_an_untiled_evaluation_does_not_fit(net):
+    mem = net[0]
+    untiled = mem.content_cache(1024, 1024) + mem.evaluation(1024, 1024) + (LBFGS_VECTORS + 2 * MIN_HISTORY) * V(1024)
+    assert plan(net, 1024, free=untiled).tile is None
+    p = plan(net, 1024, free=untiled - 1)
+    assert p.tile is not None and p.tiles > 1 and p.tile <= AUTO_TILE_MAX and p.tile % 16 == 0
+    assert p.estimate <= p.budget and p.halo == 80
+    assert any("tiles of" in n for n in p.notes)
+
+
+def test_history_shrinks_before_the_image_is_tiled(net):
+    mem = net[0]
+    untiled = mem.content_cache(512, 512) + mem.evaluation(512, 512)
+    free = untiled + (LBFGS_VECTORS + 2 * 20) * V(512) + 100
+    p = plan(net, 512, free=free)
+    assert p.tile is None and p.optimizer == "lbfgs" and p.history_size == 20
+    assert p.notes == ("L-BFGS history 20 instead of 50",)
+
+
+def test_adam_when_no_useful_history_fits(net):
+    """4096 px under 4 GiB (3 GiB left after PyTorch): L-BFGS's state alone is 15 image-sized
+    tensors (2.8 GiB), so Adam (8) with tiles."""
+    p = plan(net, 4096, free=3 * GiB)
+    assert p.optimizer == "adam" and p.history_size == 0 and p.tile is not None
+    assert p.estimate <= 3 * GiB and not p.cache_content
+    assert any("Adam instead of L-BFGS" in n for n in p.notes)
+    assert plan(net, 4096, free=3 * GiB, optimizer="adam").notes[-1].startswith(f"{p.tiles} tiles")
+
+
+def test_luminance_G_has_a_third_of_the_state(net):
+    rgb, grey = plan(net, 4096, free=6 * GiB), plan(net, 4096, free=6 * GiB, channels=1)
+    assert grey.history_size >= rgb.history_size and grey.estimate <= 6 * GiB
+
+
+def test_forced_tiles_and_off(net):
+    p = plan(net, 512, free=64 * GiB, tile=100)
+    assert p.tile == 100 and p.tiles == 36 and p.notes == ()
+    assert plan(net, 512, free=64 * GiB, tile="off").tile is None
+    with pytest.raises(NSTError, match="--tile auto"):
+        plan(net, 4096, free=4 * GiB, tile="off")
+
+
+def test_nothing_fits_names_max_memory(net):
+    with pytest.raises(NSTError, match="--max-memory"):
+        plan(net, 4096, free=ADAM_VECTORS * V(4096) - 1)
+
+
+def test_forward_tile(net):
+    mem, stride, halo = net
+    assert forward_tile(mem, stride, halo, 512, 512, free=64 * GiB) is None
+    t = forward_tile(mem, stride, halo, 4096, 4096, free=GiB)
+    assert t is not None and t % stride == 0 and mem.forward(t + 2 * halo, t + 2 * halo) <= GiB
+    assert forward_tile(mem, stride, halo, 512, 512, free=64 * GiB, tile=64) == 64
+    assert forward_tile(mem, stride, halo, 4096, 4096, free=1, tile="off") is None
+
+
+def test_default_budget_is_a_fraction_of_what_is_free():
+    cpu = torch.device("cpu")
+    used, free = memory.in_use(cpu), memory.available(cpu)
+    assert 0 < used and 0 < free
+    assert used < memory.default_budget(cpu) <= used + free
+
+
+def test_auto_schedule():
+    assert auto_schedule(384, 60) == [(384, 60)]
+    assert auto_schedule(1023, 60) == [(1023, 60)]
+    assert auto_schedule(1024, 60) == [(512, 40), (1024, 20)]
+    assert auto_schedule(4096, 60) == [(512, 32), (1024, 16), (2048, 8), (4096, 4)]
+    assert auto_schedule(3000, 60) == [(750, 34), (1500, 17), (3000, 9)]
+    assert auto_schedule(4096, 2) == [(2048, 1), (4096, 1)], "one evaluation per level at least; the finest kept"
+    assert schedule(Config(size=4096)) == auto_schedule(4096, 60)
+    assert sum(n for _, n in auto_schedule(8192, 61)) == 61
+
+
+def test_expected_seconds():
+    # 3 s for the first of 10 evaluations at scale 0, then 5 at a scale whose work is 4x.
+    assert expected_seconds(3.5, 3.0, 0, [10, 5], [1.0, 4.0]) == pytest.approx(3.5 + 9 * 3 + 5 * 12)
+    assert expected_seconds(100.0, 12.0, 1, [10, 5], [1.0, 4.0]) == pytest.approx(100 + 4 * 12)
