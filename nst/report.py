@@ -9,14 +9,68 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from . import provenance
 from .errors import InputError, NSTError
-from .images import atomic_write, to_rgb
+from .images import atomic_write, load_image, save_image, to_pil, to_rgb
 
 # Contact sheet layout: pixels of white around each thumbnail, and the strip below it for its label.
 PAD = 4
 LABEL_HEIGHT = 16
 # Loss plot formats by file extension (matplotlib's format names).
 PLOT_FORMATS = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".svg": "svg", ".pdf": "pdf"}
+# float32's machine epsilon: J is computed in float32, so a term below NOISE * J cannot change J's
+# value and is rounding noise. J_content is ~1e-13 at the first evaluation of a run started from
+# the content (G and C differ by rounding in the pixel parametrisation), where the exact value is 0.
+NOISE = 2.0 ** -23
+
+
+def negligible(term: float, J: float) -> bool:
+    """Whether ``term``, a weighted part of ``J`` (alpha * J_content, ...), is rounding noise next to J:
+    shown as 0 and left out of plots."""
+    return abs(term) < NOISE * abs(J)
+
+
+class RunRecord:
+    """What --log, --gif and --contact-sheet keep of one run: every evaluation's costs, and
+    every ``every``-th iterate as a picture (about FRAMES of them when ``every`` is None).
+    Call it with each ``nst.Iterate``; ``write`` the files once the output image is written."""
+
+    FRAMES = 24
+
+    def __init__(self, every: int | None = None, frames: bool = True) -> None:
+        self.every, self.keep_frames = every, frames
+        self.evaluations: list[dict] = []
+        self.frames: list[tuple[int, float, Image.Image]] = []  # (i, J, picture)
+
+    def __call__(self, it) -> None:
+        self.evaluations.append({"i": it.i, "scale": it.scale, "size": list(it.size), "J": it.J,
+                                 "J_content": it.J_content, "J_style": it.J_style, "J_tv": it.J_tv,
+                                 "style_layers": dict(it.style_layers), "seconds": round(it.seconds, 4)})
+        every = self.every or max(1, it.total // self.FRAMES)
+        if self.keep_frames and (it.i == 1 or it.i % every == 0):
+            self.frames.append((it.i, it.J, to_pil(it.image)))
+
+    def write(self, output: str | Path, log: str | Path | None = None, gif: str | Path | None = None,
+              sheet: str | Path | None = None, J: float | None = None) -> list[tuple[Path, str]]:
+        """Write the files asked for, after ``output`` (the final image, the last frame; ``J`` its
+        cost) was written. Returns (path, what it holds) for each file written."""
+        written: list[tuple[Path, str]] = []
+        if log is not None:
+            rec = {**provenance.read(output), "evaluations": self.evaluations}
+            with atomic_write(log) as f:
+                f.write(json.dumps(rec, indent=1).encode())
+            written.append((Path(log), f"the costs of {len(self.evaluations)} evaluations"))
+        if gif is None and sheet is None:
+            return written
+        frames = [img for _, _, img in self.frames] + [load_image(output)]
+        if gif is not None:
+            written.append((save_animation(frames, gif), f"an animation of {len(frames)} frames"))
+        if sheet is not None:
+            final = f"out: J={J:.3g}" if J is not None else "out"
+            labels = [f"{i}: J={j:.3g}" for i, j, _ in self.frames] + [final]
+            save_image(contact_sheet(frames, labels), sheet)
+            written.append((Path(sheet), f"a contact sheet of {len(frames)} iterates"))
+        return written
 
 
 def contact_sheet(frames: Sequence[Image.Image], labels: Sequence[str] | None = None,

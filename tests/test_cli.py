@@ -22,7 +22,7 @@ def test_end_to_end(tmp_path, content_path, style_path):
     assert r.stdout == ""
     with Image.open(out) as im:
         assert im.format == "JPEG" and im.size == (40, 33)
-    m = re.search(r"wrote .*out\.jpg: J (\S+) -> (\S+) in 6 evaluations", r.stderr)
+    m = re.search(r"wrote .*out\.jpg: J (\S+) -> best (\S+) in 6 evaluations", r.stderr)
     assert m, r.stderr
     assert float(m.group(2)) < float(m.group(1))
 
