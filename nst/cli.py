@@ -136,7 +136,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 @click.option("--json", "json_lines", is_flag=True,
               help="Print one JSON object per finished job on stdout (content, style, output, status, "
                    "seconds, J, J_content, J_style, error).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars; print nothing on success.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress; print nothing on success (failures still).")
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
 @click.version_option(__version__, prog_name="nst")
 def main(content: tuple[Path, ...], style: Path, output: str, save_every: int | None, log_path: Path | None,
@@ -163,7 +163,9 @@ def main(content: tuple[Path, ...], style: Path, output: str, save_every: int | 
     A bad, unreadable or vanished input is reported in one line and skipped, and the run goes on;
     a summary line ends a directory run. Exit status: 0 all done (or skipped), 1 a job failed,
     2 bad usage or, for a single image, bad input; 130 interrupted. Progress and messages go to
-    stderr; stdout carries only --json. A content file named info or plot: write ./info or ./plot.
+    stderr (bars on a terminal, plain lines in a file or pipe; J is the best so far, the J of the
+    image written), every file written is named; stdout carries only --json. A content file named
+    info or plot: write ./info or ./plot.
 
     \b
     Examples:

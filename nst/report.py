@@ -159,16 +159,27 @@ def load_log(path: str | Path) -> dict:
 
 
 def plot_log(log: Mapping, path: str | Path, title: str | None = None) -> Path:
-    """Plot a run log to ``path`` (.png, .jpg, .svg or .pdf): the weighted cost terms and each
-    style layer's cost against evaluation number, log y axes, dashed lines where the scale changes.
-
-    Only positive values are drawn (a log axis cannot show the rest). Needs matplotlib.
-    """
+    """Plot a run log to ``path`` (.png, .jpg, .svg or .pdf): the figure of ``loss_figure``."""
     path = Path(path)
     fmt = PLOT_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise InputError(f"{path}: unknown plot extension {path.suffix or '(none)'!r}; allowed: "
                          + ", ".join(sorted(PLOT_FORMATS)))
+    fig = loss_figure(log, title)
+    with atomic_write(path) as f:
+        fig.savefig(f, format=fmt)
+    return path
+
+
+def loss_figure(log: Mapping, title: str | None = None):
+    """A matplotlib Figure of a run log: the weighted cost terms and each style layer's cost
+    against evaluation number, log y axes, dashed lines where the scale changes.
+
+    Only positive values are drawn (a log axis cannot show the rest), and no rounding noise: a
+    point whose weighted term is ``negligible`` next to that evaluation's J (J_content ~1e-13 at
+    the first evaluation from the content) would stretch the axis over ten empty decades.
+    Needs matplotlib.
+    """
     evaluations = log.get("evaluations") if isinstance(log, Mapping) else None
     if not isinstance(evaluations, list) or not all(isinstance(e, Mapping) for e in evaluations):
         raise InputError("run log: expected a mapping with an \"evaluations\" list of objects")
@@ -188,17 +199,21 @@ def plot_log(log: Mapping, path: str | Path, title: str | None = None) -> Path:
     fig = Figure(figsize=(11, 4.2), layout="constrained")
     FigureCanvasAgg(fig)  # no pyplot: no global state, nothing to close
     left, right = fig.subplots(1, 2)
-    _line(left, xs, _values(evaluations, "J"), "J")
-    _line(left, xs, _values(evaluations, "J_content", alpha), f"α·J_content (α={alpha:g})")
-    _line(left, xs, _values(evaluations, "J_style", beta), f"β·J_style (β={beta:g})")
+    Js = _values(evaluations, "J")
+    _line(left, xs, Js, "J")
+    _line(left, xs, _terms(_values(evaluations, "J_content", alpha), Js), f"α·J_content (α={alpha:g})")
+    _line(left, xs, _terms(_values(evaluations, "J_style", beta), Js), f"β·J_style (β={beta:g})")
     tv_terms = _values(evaluations, "J_tv", tv)
     if any(v is not None and v != 0 for v in tv_terms):
-        _line(left, xs, tv_terms, f"tv·J_tv (tv={tv:g})")
+        _line(left, xs, _terms(tv_terms, Js), f"tv·J_tv (tv={tv:g})")
     layers: dict[str, None] = {}
     for e in evaluations:
         layers.update(dict.fromkeys(e.get("style_layers") or {}))
     for name in layers:
-        _line(right, xs, [_number((e.get("style_layers") or {}).get(name), name) for e in evaluations], name)
+        costs = [_number((e.get("style_layers") or {}).get(name), name) for e in evaluations]
+        # beta * J_style^l bounds the layer's weighted term (lambda_l <= 1): below J's noise, it is noise
+        noise = _terms([None if c is None else beta * c for c in costs], Js) if beta > 0 else costs
+        _line(right, xs, [c if n is not None else None for c, n in zip(costs, noise)], name)
     for ax, heading in ((left, "cost terms (their sum is J)"), (right, r"style cost per layer $J_{style}^{l}$")):
         ax.set_title(heading)
         ax.set_xlabel("evaluation i")
@@ -217,9 +232,7 @@ def plot_log(log: Mapping, path: str | Path, title: str | None = None) -> Path:
                             va="top", ha="left", fontsize="small", color="grey")
     if title:
         fig.suptitle(title)
-    with atomic_write(path) as f:
-        fig.savefig(f, format=fmt)
-    return path
+    return fig
 
 
 def _fit(size: tuple[int, int], long_edge: int) -> tuple[int, int]:
@@ -248,6 +261,11 @@ def _number(value, key: str) -> float | None:
 
 def _values(evaluations: list, key: str, weight: float = 1.0) -> list[float | None]:
     return [None if (v := _number(e.get(key), key)) is None else weight * v for e in evaluations]
+
+
+def _terms(terms: list[float | None], Js: list[float | None]) -> list[float | None]:
+    """The weighted terms of J, with None where a term is rounding noise next to its J."""
+    return [None if t is None or (J is not None and negligible(t, J)) else t for t, J in zip(terms, Js)]
 
 
 def _line(ax, xs: list, ys: list[float | None], label: str) -> None:
