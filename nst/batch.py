@@ -344,10 +344,13 @@ def run_batch(jobs: Iterable[Job], cfg: Config, *, skip_existing: bool = False, 
             continue
         stylizer = targets.styles.stylizer  # raises for bad weights or device: every job would fail
         best: list[Iterate] = []
+        plans: dict[int, dict] = {}  # by scale: how it ran (tiles, optimiser), for the provenance
 
         def progress(it: Iterate, job: Job = job) -> None:
             if it.better_than(best[0] if best else None):  # the image Stylizer.run returns
                 best[:] = [it]
+            if it.plan is not None and it.scale not in plans:
+                plans[it.scale] = it.plan.to_json()
             if on_iterate is not None:
                 on_iterate(job, it)
 
@@ -356,7 +359,8 @@ def run_batch(jobs: Iterable[Job], cfg: Config, *, skip_existing: bool = False, 
             image = stylizer.run(content, style, targets.image(job.style[0][0]), progress)
             if make_dirs:
                 job.output.parent.mkdir(parents=True, exist_ok=True)
-            rec = provenance.record(cfg, job.content, job.style, stylizer.device)
+            rec = provenance.record(cfg, job.content, job.style, stylizer.device, list(plans.values()),
+                                    stylizer.budget)
             save_image(image, job.output, description=provenance.dumps(rec))
         except Exception as e:  # e.g. out of memory, a full disk: this job fails, the next may not
             yield _failed(job, e, start)

@@ -14,11 +14,12 @@ from . import __version__, provenance, report
 from .batch import NAME_FIELDS, Job, normalize_ext, parse_shard, parse_style, run_batch
 from .batch import plan as make_plan
 from .batch import shard as take_shard
-from .config import (BATCH_EXT, BATCH_NAME, EMPHASIS, INITS, OPTIMIZERS, PRESERVE_COLOR, Config,
-                     format_layer_weights)
+from .config import (BATCH_EXT, BATCH_NAME, EMPHASIS, INITS, OPTIMIZERS, PRESERVE_COLOR, TILE_MIN, Config,
+                     auto_or_int, format_layer_weights)
 from .console import make_reporter
 from .errors import InputError, NSTError
 from .images import FORMATS, output_format, save_image, to_pil
+from .memory import parse_memory
 from .transfer import Iterate
 from .vgg import MODELS, POOLINGS
 
@@ -46,6 +47,23 @@ def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
 def _ext(ctx: click.Context, param: click.Parameter, value: str) -> str:
     try:
         return normalize_ext(value)
+    except InputError as e:
+        raise click.BadParameter(str(e)) from None
+
+
+def _auto_int(name: str, least: int, off: bool = False):
+    """A click callback for an option that is auto (off) or an integer >= least, checked as Config does."""
+    def check(ctx: click.Context, param: click.Parameter, value: str) -> int | str:
+        try:
+            return auto_or_int(value, name, least, f"auto{', off' if off else ''} or an integer >= {least}", off)
+        except InputError as e:
+            raise click.BadParameter(str(e).replace(f"{name}=", "")) from None
+    return check
+
+
+def _memory(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    try:
+        return None if value is None else parse_memory(value)
     except InputError as e:
         raise click.BadParameter(str(e)) from None
 
@@ -92,8 +110,11 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
                    "the style's colours to the content's first).")
 @click.option("--tv-weight", type=click.FloatRange(min=0), default=D.tv_weight, show_default=True,
               help="Weight of total variation, which smooths away pixel noise.")
-@click.option("--scales", type=click.IntRange(min=1), default=D.scales, show_default=True,
-              help="Coarse-to-fine levels, sqrt(2) apart in size; --scales 1 optimises at the full size only.")
+@click.option("--scales", default=str(D.scales), show_default=True, callback=_auto_int("scales", 1),
+              metavar="auto|N",
+              help="Coarse-to-fine levels: N levels sqrt(2) apart in size (half the evaluations at the full size; "
+                   "1: the full size only); auto: one level up to 1023 px, above it a pyramid from 512-1023 px "
+                   "doubling to the full size, each level with half the evaluations of the one before.")
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=D.optimizer, show_default=True)
 @click.option("--iterations", type=click.IntRange(min=1), default=D.iterations, show_default=True,
               help="Evaluations of J (forward+backward passes), over all scales.")
@@ -108,6 +129,14 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 @click.option("--weights", type=click.Path(path_type=Path), default=D.weights,
               help="Local state dict (torchvision features.N.* keys or AdaIN layout) for --model.")
 @click.option("--pooling", type=click.Choice(POOLINGS), default=D.pooling, show_default=True)
+@click.option("--max-memory", "max_memory", metavar="SIZE", callback=_memory,
+              help="Memory budget, e.g. 4G or 512M: the image is tiled, and the optimiser's state shrunk, to fit "
+                   "it (on the CPU it bounds the process's resident memory). [default: 3/4 of the memory "
+                   "available when the run starts; 9/10 of a GPU's]")
+@click.option("--tile", default=str(D.tile), show_default=True, callback=_auto_int("tile", TILE_MIN, off=True),
+              metavar="auto|off|N",
+              help="Evaluate J on tiles of N px (plus a halo of context; exact, no seams), or off, or auto: "
+                   "only when the whole image does not fit --max-memory.")
 @click.option("--save-every", type=click.IntRange(min=1), default=None, metavar="N",
               help="Also write every N-th iterate next to each output (OUT_0050.jpg, ...).")
 @click.option("--log", "log_path", type=click.Path(path_type=Path), metavar="FILE.json",

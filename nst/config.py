@@ -111,8 +111,8 @@ class Config:
         set_("style_layers", parse_layer_weights(self.style_layers))
         _check(self.size >= 16, "size", self.size, "an integer >= 16")
         _check(self.iterations >= 1, "iterations", self.iterations, "an integer >= 1")
-        set_("scales", _auto_or_int(self.scales, "scales", 1, "auto or an integer >= 1"))
-        set_("tile", _auto_or_int(self.tile, "tile", TILE_MIN, f"auto, off or an integer >= {TILE_MIN}", off=True))
+        set_("scales", auto_or_int(self.scales, "scales", 1, "auto or an integer >= 1"))
+        set_("tile", auto_or_int(self.tile, "tile", TILE_MIN, f"auto, off or an integer >= {TILE_MIN}", off=True))
         if self.max_memory is not None:
             set_("max_memory", parse_memory(self.max_memory))
         _check(math.isfinite(self.style_scale) and self.style_scale > 0, "style_scale", self.style_scale,
@@ -156,7 +156,7 @@ class Config:
         return tuple(f.name for f in fields(cls))
 
 
-def _auto_or_int(value, name: str, least: int, allowed: str, off: bool = False) -> int | str:
+def auto_or_int(value, name: str, least: int, allowed: str, off: bool = False) -> int | str:
     """'auto' (and 'off' if allowed) as they are; an integer (or its digits) >= least as an int."""
     if value in ("auto", "off") and (off or value == "auto"):
         return value

@@ -31,11 +31,13 @@ from tqdm import tqdm
 
 from .batch import JobResult
 from .config import Config
+from .memory import format_bytes
 from .report import negligible
 from .schedule import schedule
 from .transfer import Iterate
 
 PLAIN_INTERVAL = 15.0  # seconds between progress lines of one job when stderr is not a terminal
+ETA_SHOWN = 120.0  # runs expected to take at least this long say so after each scale's first evaluation
 
 
 def make_reporter(cfg: Config, quiet: bool = False, stream: TextIO | None = None,
@@ -116,10 +118,28 @@ class Reporter:
         self._progress(it)
 
     def scale_started(self, it: Iterate) -> None:
-        """The first iterate of a scale of the coarse-to-fine schedule (only said when there are several)."""
-        if self.scales > 1:
+        """The first iterate of a scale of the coarse-to-fine schedule: which scale (when there are
+        several), how it runs where the memory plan departs from the settings (tiles, the
+        optimiser's history), and how long the whole run is expected to take (when that is long)."""
+        line = self._scale_line(it, with_size=self.scales > 1)
+        if line:
+            self.say(f"nst: {self._name()}{line}")
+
+    def _scale_line(self, it: Iterate, with_size: bool) -> str:
+        """'scale 2/4, 1024x1024: 16 tiles of ... (--max-memory 4.0 GiB); expected to take about 47 min in all'."""
+        head = ""
+        if with_size:
             w, h = it.size
-            self.say(f"nst: {self._name()}scale {it.scale + 1}/{self.scales}, {w}x{h}")
+            head = f"scale {it.scale + 1}/{self.scales}, {w}x{h}"
+        rest = []
+        plan = it.plan
+        if plan is not None and plan.notes:
+            budget = f" (--max-memory {format_bytes(plan.max_memory)})" if plan.max_memory else ""
+            rest.append("; ".join(plan.notes) + budget)
+        if it.eta is not None and it.eta >= ETA_SHOWN:
+            rest.append(f"expected to take about {duration(it.eta)} in all")
+        tail = "; ".join(rest)
+        return f"{head}: {tail}" if head and tail else head or tail
 
     def saved(self, path: str | Path) -> None:
         """An intermediate iterate was written (--save-every)."""
@@ -198,7 +218,8 @@ class Reporter:
         if self.quiet or now - self.job.shown < self.interval or it.i >= it.total:
             return
         self.job.shown = now
-        eta = it.seconds / it.i * (it.total - it.i)
+        eta = (max(0.0, it.eta - it.seconds) if it.eta is not None  # the run's own forecast, all scales
+               else it.seconds / it.i * (it.total - it.i))
         self._print(f"nst: {self._name()}{it.i}/{it.total} evaluations, {self._costs(self.job.best)}, "
                     f"{duration(it.seconds)}, ETA {duration(eta)}")
 
@@ -262,6 +283,9 @@ class BarReporter(Reporter):
             if self.inner is None:
                 self.inner = self._bar(it.total, "it", position=0 if self.outer is None else 1)
             self.inner.set_description_str(description, refresh=False)
+        line = self._scale_line(it, with_size=False)
+        if line:
+            self.say(f"nst: {self._name()}{line}")
 
     def _job_done(self) -> None:
         if self.inner is not None and self.job.best is not None:

@@ -36,7 +36,7 @@ from .errors import InputError, NSTError
 SAFE_FRACTION = {"cpu": 0.75, "cuda": 0.9, "mps": 0.75}
 
 # Calibrated by measurement (benchmarks/README.md, "Memory against size"), with margin.
-EVAL_FACTOR = 2.2        # a forward + backward's peak over the float32 outputs of the layers
+EVAL_FACTOR = 1.8        # a forward + backward's peak over the float32 outputs of the layers
 FORWARD_FACTOR = 2.5     # a forward pass's peak (no gradients) over its largest output ...
 LBFGS_VECTORS = 15       # torch's L-BFGS with nst's loop, history apart (14 measured)
 ADAM_VECTORS = 8         # Adam with nst's loop (7 measured)
@@ -182,6 +182,7 @@ class Plan:
     estimate: int                # planned peak bytes on top of what was in use
     budget: int                  # bytes the plan had (the budget less what was in use)
     notes: tuple[str, ...] = field(default=())  # departures from the settings, one phrase each
+    max_memory: int | None = None  # the whole budget (max_memory, or its default), if known
 
     def to_json(self) -> dict:
         return {"size": [self.width, self.height], "tile": self.tile, "tiles": self.tiles, "halo": self.halo,
@@ -198,7 +199,7 @@ CONTENT_COST = 0.3
 
 def plan_scale(net: NetworkMemory, stride: int, halo: int, height: int, width: int, channels: int, *,
                free: int, tile: str | int = "auto", optimizer: str = "lbfgs",
-               history_size: int = HISTORY_SIZE) -> Plan:
+               history_size: int = HISTORY_SIZE, max_memory: int | None = None) -> Plan:
     """The plan for optimising a ``channels`` x ``height`` x ``width`` G within ``free`` bytes.
 
     ``tile``: 'off' (untiled), 'auto' (tiled only when an untiled evaluation does not fit) or
@@ -216,13 +217,14 @@ def plan_scale(net: NetworkMemory, stride: int, halo: int, height: int, width: i
     def loop(opt: str, hist: int) -> int:
         return (LBFGS_VECTORS + 2 * hist) * V if opt == "lbfgs" else ADAM_VECTORS * V
 
-    def tiled_peak(t: int) -> tuple[int, int, int]:
-        """(evaluation peak, tile count, network pixels per pass) for interior edge t."""
+    def tiled_peak(t: int) -> tuple[int, int, int, int]:
+        """(evaluation peak, tile count, network pixels per pass, the interiors' largest edge) for tiles of t."""
         ys, xs = splits(height, t, stride), splits(width, t, stride)
         hs = [min(height, b + halo) - max(0, a - halo) for a, b in ys]
         ws = [min(width, b + halo) - max(0, a - halo) for a, b in xs]
         peak = max(net.evaluation(hh, ww) for hh in hs for ww in ws)
-        return peak + V_rgb, len(ys) * len(xs), sum(hs) * sum(ws)
+        edge = max(b - a for a, b in ys + xs)
+        return peak + V_rgb, len(ys) * len(xs), sum(hs) * sum(ws), edge
 
     untiled = net.content_cache(height, width) + net.evaluation(height, width)
     long_edge = max(height, width)
@@ -244,7 +246,7 @@ def plan_scale(net: NetworkMemory, stride: int, halo: int, height: int, width: i
         elif opt == "lbfgs" and hist < history_size:
             notes.append(f"L-BFGS history {hist} instead of {history_size}")
         return Plan(height, width, t, count, halo if t is not None else 0, opt, hist, cache, work,
-                    fixed + loop(opt, hist), free, tuple(notes))
+                    fixed + loop(opt, hist), free, tuple(notes), max_memory)
 
     tiles_to_try = ([] if tile == "off" else [int(tile)] if tile != "auto" else
                     list(range(min(AUTO_TILE_MAX, (long_edge - 1) // stride * stride), AUTO_TILE_MIN - 1, -stride)))
@@ -252,12 +254,13 @@ def plan_scale(net: NetworkMemory, stride: int, halo: int, height: int, width: i
         if tile in ("auto", "off") and untiled + loop(opt, min_hist[opt]) <= free:
             return finish(opt, None, True, untiled, 1, pixels)
         for t in tiles_to_try:
-            peak, count, net_pixels = tiled_peak(t)
+            peak, count, net_pixels, edge = tiled_peak(t)
             if peak + loop(opt, min_hist[opt]) > free:
                 continue
             cache = peak + net.content_cache(height, width) + loop(opt, min_hist[opt]) <= free
             fixed = peak + (net.content_cache(height, width) if cache else 0)
-            return finish(opt, t, cache, fixed, count, net_pixels)
+            # auto: the tiles as they come out (t = 1008 on 1024 px gives 2 x 2 tiles of 512)
+            return finish(opt, edge if tile == "auto" else t, cache, fixed, count, net_pixels)
     if tile == "off":
         raise NSTError(f"an untiled evaluation at {width}x{height} needs about "
                        f"{format_bytes(untiled + loop(opts[-1], 0))}, more than the {format_bytes(free)} left "

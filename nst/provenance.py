@@ -17,12 +17,15 @@ from .images import read_description
 
 
 def record(cfg: Config, content: str | Path, style: Sequence[tuple[str | Path, float]],
-           device: torch.device | str) -> dict:
-    """What made an output: ``{"nst", "torch", "device", "settings"}``.
+           device: torch.device | str, plans: Sequence[dict] = (), max_memory: int | None = None) -> dict:
+    """What made an output: ``{"nst", "torch", "device", "settings"}``, and ``"scales"``, ``"max_memory"``.
 
     ``settings`` holds every Config field plus ``content`` and ``style`` (absolute paths), so
     ``stylize(**settings)`` repeats a single-style run; a blend's ``style`` is [[path, weight], ...].
     ``device`` is the device the run resolved to (``settings["device"]`` is the one asked for).
+    ``plans``: how each scale ran (nst.memory.Plan.to_json: size, tiles, optimiser, history), and
+    ``max_memory`` the budget in bytes it was planned against (``settings["max_memory"]`` is the
+    one asked for, null for the default): settings that depend on the machine, recorded as used.
     """
     settings = dataclasses.asdict(cfg)
     if cfg.init not in INITS:
@@ -33,7 +36,12 @@ def record(cfg: Config, content: str | Path, style: Sequence[tuple[str | Path, f
     settings = {"content": os.path.abspath(content),
                 "style": styles[0][0] if len(styles) == 1 and styles[0][1] == 1.0 else styles,
                 **settings}
-    return {"nst": __version__, "torch": torch.__version__, "device": str(device), "settings": settings}
+    rec = {"nst": __version__, "torch": torch.__version__, "device": str(device), "settings": settings}
+    if plans:
+        rec["scales"] = list(plans)
+    if max_memory is not None:
+        rec["max_memory"] = max_memory
+    return rec
 
 
 def dumps(rec: dict) -> str:

@@ -101,7 +101,7 @@ class Stylizer:
         cfg = self.cfg
         return memory.plan_scale(self.memory, self.geometry.stride, self.geometry.halo, height, width, channels,
                                  free=self.budget - memory.in_use(self.device), tile=cfg.tile,
-                                 optimizer=cfg.optimizer, history_size=HISTORY_SIZE)
+                                 optimizer=cfg.optimizer, history_size=HISTORY_SIZE, max_memory=self.budget)
 
     def style_targets(self, style: Image.Image, size: int, content: Tensor | None = None) -> dict[str, Tensor]:
         """The Grams of ``style`` (RGB, any size) for a content of long edge ``size``.

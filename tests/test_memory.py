@@ -139,3 +139,12 @@ def test_expected_seconds():
     # 3 s for the first of 10 evaluations at scale 0, then 5 at a scale whose work is 4x.
     assert expected_seconds(3.5, 3.0, 0, [10, 5], [1.0, 4.0]) == pytest.approx(3.5 + 9 * 3 + 5 * 12)
     assert expected_seconds(100.0, 12.0, 1, [10, 5], [1.0, 4.0]) == pytest.approx(100 + 4 * 12)
+
+
+@pytest.mark.parametrize("size, free", [(1024, GiB), (2048, 3 * GiB), (1500, 2 * GiB), (4096, 3 * GiB)])
+def test_the_plan_tiles_as_the_cost_will(net, size, free):
+    """Plan.tile and Plan.tiles describe the tiles TiledFeatureCost makes from Plan.tile."""
+    from nst.tiling import tiles
+    mem, stride, halo = net
+    p = plan_scale(mem, stride, halo, size, size * 3 // 4, 3, free=free)
+    assert p.tile is not None and len(tiles(size, size * 3 // 4, p.tile, Geometry(stride, halo, {}))) == p.tiles
