@@ -240,7 +240,7 @@ def plan_scale(net: NetworkMemory, stride: int, halo: int, height: int, width: i
         notes = []
         if t is not None and tile == "auto":
             notes.append(f"{count} tiles of {t} px (+{halo} px halo): an untiled evaluation needs "
-                         f"{format_bytes(untiled + loop(opt, min_hist[opt]))}")
+                         f"{format_bytes(untiled + loop(opt, min_hist[opt]))} of the {format_bytes(free)} free")
         if opt != optimizer:
             notes.append(f"Adam instead of L-BFGS, whose history of {min_hist['lbfgs']} does not fit")
         elif opt == "lbfgs" and hist < history_size:

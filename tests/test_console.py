@@ -185,3 +185,29 @@ def test_python_dash_m_beside_a_clone_named_nst(tmp_path):
     assert r.returncode == 1, r.stderr
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "python -m nst" in r.stderr and str(tmp_path / "nst") in r.stderr and "another folder" in r.stderr
+
+
+def test_each_scale_says_its_plan_and_the_expected_time(monkeypatch):
+    """Where the memory plan departs from the settings (tiles, a shorter history, Adam) the scale's
+    first line says so with the budget; a long run says how long it is expected to take, and the
+    progress lines' ETA is that forecast, not a straight line through the scales."""
+    from dataclasses import replace
+
+    from nst.memory import Plan
+
+    monkeypatch.setattr(console.time, "monotonic", iter(range(0, 1000, 100)).__next__)
+    stream = io.StringIO()
+    rep = make_reporter(Config(size=96, scales=2, iterations=4), stream=stream)
+    rep.start(None)
+    plan = Plan(12, 12, 512, 4, 80, "lbfgs", 8, True, 1.0, 0, 0,
+                ("4 tiles of 512 px (+80 px halo): an untiled evaluation needs 4.2 GiB of the 2.6 GiB free",
+                 "L-BFGS history 8 instead of 50"), 4 * 2**30)
+    for i, scale, eta in ((1, 0, 30.0), (2, 0, 30.0), (3, 1, 2830.0)):
+        it = replace(iterate(i, 10.0 - i, scale, side=8 + 4 * scale), eta=eta, plan=plan if scale else None)
+        rep.iterate(it, "o.png")
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "nst: scale 1/2, 8x8", "short: no forecast; untiled: nothing to say"
+    assert lines[3] == ("nst: scale 2/2, 12x12: 4 tiles of 512 px (+80 px halo): an untiled evaluation needs 4.2 GiB of the "
+                        "2.6 GiB free; L-BFGS history 8 instead of 50 (--max-memory 4.0 GiB); expected to take "
+                        "about 47 min 10 s in all")
+    assert lines[1].endswith("ETA 30 s") and lines[4].endswith("ETA 47 min 10 s"), lines

@@ -138,3 +138,62 @@ def test_a_style_larger_than_the_budget_is_tiled(content_path, style_path, monke
     assert calls and calls[0] < 64
     for n in want:
         assert _rel(got[n], want[n]) <= 1e-5
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+def _invoke(*args):
+    from click.testing import CliRunner
+
+    from nst.cli import main
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_cli_tiles_and_records_the_plan(tmp_path, content_path, style_path):
+    import json
+
+    out = tmp_path / "o.png"
+    r = _invoke(content_path, style_path, "-o", out, "--size", "48", "--iterations", "3", "--device", "cpu",
+                "--style-layers", SHALLOW["style_layers"], "--content-layers", SHALLOW["content_layers"],
+                "--tile", "16", "--max-memory", "20G")
+    assert r.exit_code == 0, r.output
+    rec = json.loads(_invoke("info", out).stdout)
+    assert rec["settings"]["tile"] == 16 and rec["settings"]["max_memory"] == 20 * 2**30
+    assert rec["max_memory"] == 20 * 2**30
+    assert rec["scales"] == [{"size": [48, 40], "tile": 16, "tiles": 9, "halo": 12, "optimizer": "lbfgs",
+                              "history_size": 50, "content": "cached"}]
+
+
+@pytest.mark.parametrize("args, flag", [(["--tile", "8"], "--tile"), (["--tile", "big"], "--tile"),
+                                        (["--max-memory", "lots"], "--max-memory"), (["--scales", "0"], "--scales"),
+                                        (["--max-memory", "1K"], "--max-memory")])
+def test_cli_bad_tile_and_memory_are_usage_errors(tmp_path, content_path, style_path, args, flag):
+    r = _invoke(content_path, style_path, "-o", tmp_path / "o.jpg", "--device", "cpu", *args)
+    assert r.exit_code == 2 and flag in r.stderr and "Traceback" not in r.stderr, r.output
+
+
+def test_cli_untiled_too_large_for_the_budget_is_one_line(tmp_path, content_path, style_path, monkeypatch):
+    """--tile off with a budget an untiled evaluation exceeds: one line naming --tile and --max-memory."""
+    from nst import memory
+    monkeypatch.setattr(memory, "in_use", lambda device: 0)
+    r = _invoke(content_path, style_path, "-o", tmp_path / "o.jpg", "--size", "200", "--device", "cpu",
+                "--tile", "off", "--max-memory", "64M")
+    assert r.exit_code == 1, r.output
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--tile auto" in lines[0] and "--max-memory" in lines[0], r.stderr
+    assert not (tmp_path / "o.jpg").exists()
+
+
+def test_out_of_memory_names_max_memory_and_tile(tmp_path, content_path, style_path, monkeypatch):
+    from nst import transfer
+
+    def no_memory(*args, **kwargs):
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 68719476736 bytes.")
+
+    monkeypatch.setattr(transfer, "minimize", no_memory)
+    r = _invoke(content_path, style_path, "-o", tmp_path / "o.jpg", "--size", "40", "--device", "cpu",
+                "--max-memory", "6G", "--tile", "off")
+    assert r.exit_code == 1
+    line = r.stderr.strip().splitlines()[-1]
+    assert line == ("Error: out of memory on cpu at --size 40; try a smaller --max-memory than 6.0G, --tile auto "
+                    "or --size 16"), line
