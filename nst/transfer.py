@@ -96,12 +96,21 @@ class Stylizer:
         """Running out of memory -> one NSTError naming the size, --max-memory and --tile."""
         return memory_guard(self.cfg.size, self.device, self.budget, self.cfg.tile)
 
-    def plan(self, height: int, width: int, channels: int = 3) -> Plan:
-        """How a scale of G (channels x height x width) runs within what is left of the budget now."""
+    def plan(self, height: int, width: int, channels: int = 3, *, free: int | None = None,
+             strict: bool = True) -> Plan:
+        """How a scale of G (channels x height x width) runs within ``free`` bytes (default: what is
+        left of the budget now). Not ``strict``: when nothing fits, the smallest plan, said in its
+        notes, instead of an NSTError."""
         cfg = self.cfg
+        if free is None:
+            free = self.free()
         return memory.plan_scale(self.memory, self.geometry.stride, self.geometry.halo, height, width, channels,
-                                 free=self.budget - memory.in_use(self.device), tile=cfg.tile,
-                                 optimizer=cfg.optimizer, history_size=HISTORY_SIZE, max_memory=self.budget)
+                                 free=free, tile=cfg.tile, optimizer=cfg.optimizer, history_size=HISTORY_SIZE,
+                                 max_memory=self.budget, strict=strict)
+
+    def free(self) -> int:
+        """Bytes of the budget not in use now."""
+        return self.budget - memory.in_use(self.device)
 
     def style_targets(self, style: Image.Image, size: int, content: Tensor | None = None) -> dict[str, Tensor]:
         """The Grams of ``style`` (RGB, any size) for a content of long edge ``size``.
@@ -122,7 +131,7 @@ class Stylizer:
             elif cfg.preserve_color == "luminance":
                 S = color.gray_to_rgb(color.match_luminance(color.luminance(S), color.luminance(content.to(S))))
             tile = memory.forward_tile(self.memory, self.geometry.stride, self.geometry.halo, *S.shape[-2:],
-                                       free=self.budget - memory.in_use(self.device), tile=cfg.tile)
+                                       free=self.free(), tile=cfg.tile)
             if tile is not None:  # a large style: its Grams summed over tiles (nst.tiling)
                 return tiled_grams(self.net, S, names, tile, self.dtype)
             with autocast(self.device, self.dtype):
@@ -164,16 +173,22 @@ class Stylizer:
             G = _initial_image(cfg, to_tensor(content, self.device), style)  # full size, resized below
             if luminance:
                 G = color.luminance(G)
-            # What each scale's evaluations cost relative to each other, for the ETA: forecast now,
-            # each replaced by the plan actually made when its scale starts.
-            work = [self.plan(*_shape(content, long_edge), G.shape[1]).work for long_edge, _ in scales]
+            # Every scale's plan, forecast now (an NSTError now if one does not fit, not an hour
+            # into the run): when a scale's plan is made, its content, the content as seen and
+            # G are in memory (G replacing this full-size one). Their relative work is for the ETA.
+            free = self.free() + 4 * G.numel()
+            work = []
+            for long_edge, _ in scales:
+                h, w = _shape(content, long_edge)
+                residents = 4 * h * w * (3 * (2 if luminance else 1) + G.shape[1])
+                work.append(self.plan(h, w, G.shape[1], free=free - residents).work)
             eta: float | None = None
             for scale, (long_edge, evaluations) in enumerate(scales):
                 C = to_tensor(resize_long_edge(content, long_edge), self.device)
                 G = resize_tensor(G, tuple(C.shape[-2:]))
                 seen = color.gray_to_rgb(color.luminance(C)) if luminance else C
                 grams = targets(long_edge, C)
-                plan = self.plan(*C.shape[-2:], G.shape[1])  # after the targets: they hold memory too
+                plan = self.plan(*C.shape[-2:], G.shape[1], strict=False)  # after the targets: they hold memory too
                 objective = self.objective(seen, grams, plan=plan)
                 del grams
                 work[scale] = plan.work

@@ -108,6 +108,16 @@ def test_nothing_fits_names_max_memory(net):
         plan(net, 4096, free=ADAM_VECTORS * V(4096) - 1)
 
 
+def test_under_way_a_scale_that_does_not_fit_goes_on_with_the_smallest_plan(net):
+    """The run's start checks every scale strictly; a scale that then finds less free (another
+    program took some) goes on with the smallest tiles and Adam, and says so."""
+    p = plan(net, 4096, free=GiB, strict=False)
+    assert p.optimizer == "adam" and p.tile == 128 and p.estimate > GiB
+    assert p.notes[-1].startswith("over the budget (4096x4096 needs at least") and p.notes[-1].endswith("going on")
+    p = plan(net, 4096, free=GiB, strict=False, tile="off")
+    assert p.tile is None and "going on" in p.notes[-1]
+
+
 def test_forward_tile(net):
     mem, stride, halo = net
     assert forward_tile(mem, stride, halo, 512, 512, free=64 * GiB) is None
@@ -148,3 +158,17 @@ def test_the_plan_tiles_as_the_cost_will(net, size, free):
     mem, stride, halo = net
     p = plan_scale(mem, stride, halo, size, size * 3 // 4, 3, free=free)
     assert p.tile is not None and len(tiles(size, size * 3 // 4, p.tile, Geometry(stride, halo, {}))) == p.tiles
+
+
+def test_the_loops_fold_without_autograd_is_bit_identical():
+    """optim's closure folds z and takes dJ/dz in one buffer each, without autograd's graph (its
+    memory is planned): the same floats as autograd through fold."""
+    from nst.optim import _fold_scaled, _fold_scaled_backward, fold
+    gen = torch.Generator().manual_seed(0)
+    z = (torch.rand(1, 3, 17, 13, generator=gen) * 6 - 3).requires_grad_(True)
+    g = torch.randn(1, 3, 17, 13, generator=gen)
+    k = 33.15
+    G = fold(z * k)
+    G.backward(g)
+    assert torch.equal(_fold_scaled(z, k), G.detach())
+    assert torch.equal(_fold_scaled_backward(z, k, g), z.grad)

@@ -160,8 +160,10 @@ def test_cli_tiles_and_records_the_plan(tmp_path, content_path, style_path):
     rec = json.loads(_invoke("info", out).stdout)
     assert rec["settings"]["tile"] == 16 and rec["settings"]["max_memory"] == 20 * 2**30
     assert rec["max_memory"] == 20 * 2**30
-    assert rec["scales"] == [{"size": [48, 40], "tile": 16, "tiles": 9, "halo": 12, "optimizer": "lbfgs",
-                              "history_size": 50, "content": "cached"}]
+    (scale,) = rec["scales"]
+    assert scale.items() >= {"size": [48, 40], "tile": 16, "tiles": 9, "halo": 12, "optimizer": "lbfgs",
+                             "history_size": 50, "content": "cached"}.items()
+    assert 0 < scale["planned_peak"] < 20 * 2**30
 
 
 @pytest.mark.parametrize("args, flag", [(["--tile", "8"], "--tile"), (["--tile", "big"], "--tile"),
@@ -172,15 +174,19 @@ def test_cli_bad_tile_and_memory_are_usage_errors(tmp_path, content_path, style_
     assert r.exit_code == 2 and flag in r.stderr and "Traceback" not in r.stderr, r.output
 
 
-def test_cli_untiled_too_large_for_the_budget_is_one_line(tmp_path, content_path, style_path, monkeypatch):
-    """--tile off with a budget an untiled evaluation exceeds: one line naming --tile and --max-memory."""
-    from nst import memory
+@pytest.mark.parametrize("tile, says", [("off", "--tile auto"), ("auto", "tiles of 128 px")])
+def test_cli_too_large_for_the_budget_is_one_line_before_any_work(tmp_path, content_path, style_path, monkeypatch,
+                                                                    tile, says):
+    """A budget that some scale's plan cannot fit: one line naming --max-memory, before the first
+    evaluation (the run's start plans every scale)."""
+    from nst import memory, transfer
     monkeypatch.setattr(memory, "in_use", lambda device: 0)
+    monkeypatch.setattr(transfer, "minimize", lambda *a, **k: pytest.fail("the run started"))
     r = _invoke(content_path, style_path, "-o", tmp_path / "o.jpg", "--size", "200", "--device", "cpu",
-                "--tile", "off", "--max-memory", "64M")
+                "--tile", tile, "--max-memory", "64M")
     assert r.exit_code == 1, r.output
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and "--tile auto" in lines[0] and "--max-memory" in lines[0], r.stderr
+    assert len(lines) == 1 and says in lines[0] and "--max-memory" in lines[0], r.stderr
     assert not (tmp_path / "o.jpg").exists()
 
 
