@@ -370,8 +370,13 @@ def run_batch(jobs: Iterable[Job], cfg: Config, *, skip_existing: bool = False, 
             content = prepare_image(job.content, cfg.size)
             for p, _ in job.style:
                 targets.image(p)
-            setting = checkpoint.settings(cfg, job.content, job.style)
         except Exception as e:  # a bad input fails its job only
+            yield _failed(job, e, start)
+            continue
+        stylizer = targets.styles.stylizer  # raises for bad weights or device: every job would fail
+        try:
+            setting = checkpoint.settings(cfg, job.content, job.style)
+        except OSError as e:  # an input vanished since it was read
             yield _failed(job, e, start)
             continue
         resume = None
@@ -380,7 +385,6 @@ def run_batch(jobs: Iterable[Job], cfg: Config, *, skip_existing: bool = False, 
                 resume = checkpoint.load(job.output, setting)
             except checkpoint.StaleState as e:
                 note(job, f"{e}; starting over")
-        stylizer = targets.styles.stylizer  # raises for bad weights or device: every job would fail
         rec = provenance.record(cfg, job.content, job.style, stylizer.device)
         best: list[Iterate] = []
         kept: list[RunState] = []       # the last state written beside the output

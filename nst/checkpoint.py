@@ -166,6 +166,14 @@ def _first_difference(old: dict, new: dict) -> str | None:
         if a != b:
             if key in ("content", "style", "init", "weights"):
                 return f"the {key} file changed"
-            return f"{key} {a!r}, now {b!r}"
+            return f"{key} {_show(a)}, now {_show(b)}"
     return None
+
+
+def _show(value) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:g}"
+    if isinstance(value, list):  # layers: as on the command line
+        return ",".join(x if isinstance(x, str) else f"{x[0]}:{x[1]:g}" for x in value)
+    return repr(value)
 
