@@ -71,7 +71,7 @@ def inputs(tmp_path):
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_keeps_the_work_of_one_image_and_a_rerun_finishes_it(inputs, sig, code):
-    total = 30
+    total = 24
     run = ["c.png", "s.png", "-o", "out.jpg", *FAST, "--iterations", total]
     proc = start([*run, "--save-every", "1"], inputs)
     wait_for(inputs / "out_0003.jpg", proc)  # three evaluations done: mid-run
@@ -105,7 +105,7 @@ def test_sigterm_stops_a_batch_keeps_its_work_and_skip_existing_finishes_it(tmp_
     for name in "abc":
         make_content().save(photos / f"{name}.png")
     make_style().save(tmp_path / "s.png")
-    total = 20
+    total = 12
     run = [photos, tmp_path / "s.png", "-o", out, *FAST, "--iterations", total, "--json", "--save-every", "1"]
     proc = start(run, tmp_path)
     wait_for(out / "b_s_0003.jpg", proc)  # a is done, b is running
