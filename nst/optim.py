@@ -176,9 +176,10 @@ def minimize(objective: Callable[[Tensor], Evaluation], init: Tensor, evaluation
             best_J = ev.J
             best.copy_(G.detach())
             outcome.best_evaluation = ev
-        if optimizer == "lbfgs":
-            known[:] = [e for e in known if e[1] <= ev.J][-1:] + [(_key(z), ev.J, z.grad.detach().clone(),
-                                                                    outcome.evaluations)]
+        if optimizer == "lbfgs":  # keep the line search's lowest evaluation and this, the latest
+            low = min(known, key=lambda e: e[1], default=None)
+            known[:] = ([low] if low is not None and low[1] <= ev.J else []) + \
+                [(_key(z), ev.J, z.grad.detach().clone(), outcome.evaluations)]
         if on_evaluation is not None:
             on_evaluation(ev, G.detach())
         return torch.tensor(ev.J, dtype=torch.float64)

@@ -70,6 +70,15 @@ def test_state_continues_the_loop_exactly(optimizer):
     assert before[:kept] + after == pytest.approx(full, rel=1e-12), "the same points as without a stop"
 
 
+def test_lbfgs_never_evaluates_a_point_twice():
+    """One L-BFGS iteration per step(): the point each step starts from is answered from its line
+    search, not evaluated again (which would cost an evaluation of the budget)."""
+    f = Quartic()
+    seen = []
+    outcome = minimize(lambda G: seen.append(G.numpy().tobytes()) or f(G), torch.full_like(f.T, 0.5), 40)
+    assert outcome.evaluations == 40 and len(seen) == 40 and len(set(seen)) == 40
+
+
 def test_state_keeps_the_latest_curvature_pairs_that_fit():
     first, _ = trajectory("lbfgs", 40, stop_after=20)
     whole = first.state()
