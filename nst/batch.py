@@ -19,7 +19,7 @@ from .errors import InputError, NSTError
 from .images import FORMATS, output_format, save_image
 from .images import load_image
 from .targets import StyleTargets
-from .transfer import Iterate, ResumeError, RunState, Stylizer, prepare_image, style_parts
+from .transfer import Iterate, ResumeError, Stylizer, prepare_image, style_parts
 
 # A style is a blend: (path, weight) pairs; a single style is one pair with weight 1.0.
 Style = tuple[tuple[Path, float], ...]
@@ -386,30 +386,14 @@ def run_batch(jobs: Iterable[Job], cfg: Config, *, skip_existing: bool = False, 
             except checkpoint.StaleState as e:
                 note(job, f"{e}; starting over")
         rec = provenance.record(cfg, job.content, job.style, stylizer.device)
+        keeper = checkpoint.Keeper(job.output, setting, rec, make_dirs, lambda m, job=job: note(job, m))
         best: list[Iterate] = []
-        kept: list[RunState] = []       # the last state written beside the output
-        stopped: list[RunState] = []    # the state the run stopped at
-        unwritten: list[Exception] = []  # why a checkpoint could not be written
 
         def progress(it: Iterate, job: Job = job) -> None:
             if it.better_than(best[0] if best else None):  # the image Stylizer.run returns
                 best[:] = [it]
             if on_iterate is not None:
                 on_iterate(job, it)
-
-        def on_state(state: RunState, job: Job = job, setting: dict = setting, rec: dict = rec) -> None:
-            if state.stopped:
-                stopped.append(state)
-            try:
-                if make_dirs:
-                    job.output.parent.mkdir(parents=True, exist_ok=True)
-                checkpoint.save(job.output, state, setting, rec)
-            except (NSTError, OSError) as e:  # e.g. a full disk: the run goes on, its output may still fit
-                if not unwritten:
-                    note(job, f"{_message(e)}; no partial result kept")
-                unwritten[:] = [e]
-                return
-            kept[:] = [state]
 
         try:
             if stop():
@@ -421,7 +405,7 @@ def run_batch(jobs: Iterable[Job], cfg: Config, *, skip_existing: bool = False, 
             while True:
                 try:
                     image = stylizer.run(content, style, targets.image(job.style[0][0]), progress,
-                                         should_stop=should_stop, resume=resume, on_state=on_state,
+                                         should_stop=should_stop, resume=resume, on_state=keeper,
                                          state_every=checkpoint_every or None)
                     break
                 except ResumeError as e:
@@ -429,16 +413,12 @@ def run_batch(jobs: Iterable[Job], cfg: Config, *, skip_existing: bool = False, 
                         raise
                     note(job, f"{checkpoint.state_path(job.output)}: {e}; starting over")
                     resume = None
-            if stopped:  # the run stopped early: the last state written is what is kept
-                K = kept[0] if kept else stopped[0]
-                error = None
-                if not kept or K is not stopped[0]:
-                    error = (f"{_message(unwritten[-1])}; " if unwritten else "") + \
-                        (f"the partial result of evaluation {K.i} is kept" if kept else "nothing kept")
+            if keeper.stopped is not None:  # stopped early: what was kept beside the output
+                K = keeper.kept or keeper.stopped
                 yield JobResult(job, "interrupted", time.perf_counter() - start, K.J, K.J_content, K.J_style,
-                                error=error, evaluations=K.i, total=K.total,
+                                error=keeper.problem, evaluations=K.i, total=K.total,
                                 resumed_from=None if resume is None else resume.i,
-                                partial=checkpoint.preview_path(job.output) if kept else None)
+                                partial=checkpoint.preview_path(job.output) if keeper.kept else None)
                 return
             if make_dirs:
                 job.output.parent.mkdir(parents=True, exist_ok=True)
@@ -454,13 +434,8 @@ def run_batch(jobs: Iterable[Job], cfg: Config, *, skip_existing: bool = False, 
                         evaluations=total, total=total, resumed_from=None if resume is None else resume.i)
 
 
-def _message(e: BaseException) -> str:
-    """An exception in one line: its first line, with its type unless it is one of ours."""
+def _failed(job: Job, e: Exception, start: float) -> JobResult:
     message = str(e).strip().splitlines()[0] if str(e).strip() else ""
     if not isinstance(e, NSTError):  # not one of ours: say what it was
         message = f"{type(e).__name__}: {message}" if message else type(e).__name__
-    return message
-
-
-def _failed(job: Job, e: Exception, start: float) -> JobResult:
-    return JobResult(job, "failed", time.perf_counter() - start, error=_message(e), exception=e)
+    return JobResult(job, "failed", time.perf_counter() - start, error=message, exception=e)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -144,6 +144,51 @@ def load(output: str | Path, setting: dict) -> RunState | None:
     if diff is not None:
         raise StaleState(f"{path}: made with other settings ({diff})")
     return state
+
+
+class Keeper:
+    """The partial result of one output as its run goes: pass it as ``Stylizer.run(on_state=...)``.
+
+    Each state is saved beside ``output`` (``save``); ``kept`` is the last one saved, ``stopped``
+    the one the run stopped at, if it stopped early. A state that cannot be saved (a full disk)
+    does not stop the run: ``note`` hears of it once, and ``error`` keeps the last such error.
+    ``make_dirs`` creates the output's folder first.
+    """
+
+    def __init__(self, output: str | Path, setting: dict, description: dict | None = None,
+                 make_dirs: bool = False, note: Callable[[str], None] | None = None) -> None:
+        self.output, self.setting, self.description = Path(output), setting, description
+        self.make_dirs, self.note = make_dirs, note
+        self.kept: RunState | None = None
+        self.stopped: RunState | None = None
+        self.error: Exception | None = None
+
+    def __call__(self, state: RunState) -> None:
+        if state.stopped:
+            self.stopped = state
+        try:
+            if self.make_dirs:
+                self.output.parent.mkdir(parents=True, exist_ok=True)
+            save(self.output, state, self.setting, self.description)
+        except (NSTError, OSError) as e:  # e.g. a full disk: the run goes on, its output may still fit
+            if self.error is None and self.note is not None:
+                self.note(f"{_one_line(e)}; no partial result kept")
+            self.error = e
+            return
+        self.kept = state
+
+    @property
+    def problem(self) -> str | None:
+        """Why the state the run stopped at is not what is kept (None if it is)."""
+        if self.stopped is None or self.kept is self.stopped:
+            return None
+        why = f"{_one_line(self.error)}; " if self.error is not None else ""
+        return why + (f"the partial result of evaluation {self.kept.i} is kept" if self.kept else "nothing kept")
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return text if isinstance(e, NSTError) else f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
 def remove(output: str | Path) -> None:

@@ -25,10 +25,11 @@ from .objective import Evaluation
 FIRST_STEP = 0.05  # the average pixel change of L-BFGS's first step (see minimize)
 HISTORY_SIZE = 50  # L-BFGS's curvature pairs: 2 image-sized vectors each
 MAX_RESTARTS = 5   # non-finite evaluations in a row before minimize gives up
-# The most a state keeps of L-BFGS's curvature pairs, in bytes: all 50 pairs up to about 256 x 192,
-# the latest 24 at 384 x 288 (2.65 MB a pair), none at 2048 x 1536. All of them continue exactly;
-# fewer, almost as well (resumed at 30 of 60, 128 px: final J within 0.4 % with 0 to 28 pairs).
-STATE_HISTORY_BYTES = 64 << 20
+# The most a state keeps of L-BFGS's curvature pairs, in bytes: all 50 pairs of a 384 x 384 image
+# (3.4 MiB a pair), 14 at 1024 x 768, 3 at 2048 x 1536. With all of them a resumed run evaluates the
+# same points as an uninterrupted one; with fewer it differs a little (384 px, resumed at 30 of 60:
+# final J +0.6 % with no pairs, +1.5 % with 24 of 28; benchmarks/README.md).
+STATE_HISTORY_BYTES = 256 << 20
 
 
 def fold(z: Tensor) -> Tensor:

@@ -222,7 +222,8 @@ class Stylizer:
                                        optimizer=cfg.optimizer, lr=cfg.step_size, on_evaluation=on_evaluation,
                                        should_stop=should_stop, state=opt_state, on_start=loop.append)
                 except NonFiniteError as e:
-                    raise NSTError(f"{e}; {_nonfinite_cause(cfg, self.dtype, e.at_start, resume is not None)}") from None
+                    cause = _nonfinite_cause(cfg, self.dtype, e.at_start, resume is not None)
+                    raise NSTError(f"{e}; {cause}") from None
                 G = outcome.best
                 if outcome.stopped:
                     if on_state is not None:
@@ -261,7 +262,8 @@ def _nonfinite_cause(cfg: Config, dtype: torch.dtype, at_start: bool, resumed: b
     large = [f"{k}={getattr(cfg, k):g}" for k in ("content_weight", "style_weight", "tv_weight")
              if getattr(cfg, k) > LARGE_WEIGHT]
     if large:
-        return f"likely cause: {', '.join(large)} too large for float32 arithmetic (keep weights below {LARGE_WEIGHT:g})"
+        return (f"likely cause: {', '.join(large)} too large for float32 arithmetic "
+                f"(keep weights below {LARGE_WEIGHT:g})")
     if at_start and resumed:
         return "likely cause: the partial result it resumed from; run again with --restart"
     if at_start and cfg.init not in INITS:

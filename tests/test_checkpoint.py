@@ -6,6 +6,7 @@ import json
 import math
 import os
 import re
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -352,13 +353,11 @@ def test_unwritable_output_fails_its_job_only(tmp_path):
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_replace(src, dst)
 
-    import nst.images
-    from unittest import mock
-    with mock.patch.object(nst.images.os, "replace", full_disk):
+    with mock.patch.object(images.os, "replace", full_disk):
         r = CliRunner().invoke(main, [str(photos), str(style), "-o", str(out), "--size", "32", "--iterations", "2",
                                       "--device", "cpu", "--json"])
     assert r.exit_code == 1
-    rows = {Path_name(j["output"]): j for j in map(json.loads, r.stdout.splitlines())}
+    rows = {os.path.basename(j["output"]): j for j in map(json.loads, r.stdout.splitlines())}
     assert {k: v["status"] for k, v in rows.items()} == {"a_s.jpg": "done", "b_s.jpg": "failed", "c_s.jpg": "failed"}
     assert rows["b_s.jpg"]["error"].startswith(f"{out / 'b_s.jpg'}: cannot write")
     assert rows["c_s.jpg"]["error"] == f"{out / 'c_s.jpg'}: cannot write (No space left on device)"
@@ -366,7 +365,3 @@ def test_unwritable_output_fails_its_job_only(tmp_path):
     assert sum(f"{out / 'c_s.jpg'}: cannot write (No space left on device)" in line for line in lines) == 1
     assert re.search(r"nst: 1 done, 0 skipped, 2 failed", lines[-1])
     assert sorted(p.name for p in out.iterdir()) == ["a_s.jpg", "b_s.jpg"] and (out / "b_s.jpg").is_dir()
-
-
-def Path_name(p):
-    return os.path.basename(p)
