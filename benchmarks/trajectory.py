@@ -7,7 +7,7 @@
     python benchmarks/trajectory.py --size 256 --split 200 --init adain --judge   # J judged in float32
 
 Prints one JSON line: the J (alpha J_content + beta J_style + tv J_tv) of the full-size
-scale after 10, 20, 30, 50, 75, 100, 150, 200 and 300 of its evaluations, with the seconds
+scale after 5, 10, 15, ... 50, 60, 75, 100, 150, 200 and 300 of its evaluations, with the seconds
 since the optimisation started, and the lowest J (Gatys et al. 2016; Gatys et al. 2017).
 With --judge, each mark also gets the J of the image returned at that point (the lowest-J
 iterate so far, in 8 bits) as benchmarks/judge.py computes it in float32.
@@ -25,7 +25,7 @@ from nst import optim, schedule, stylize
 from nst.images import to_pil
 
 ROOT = Path(__file__).resolve().parent.parent
-MARKS = (10, 20, 30, 50, 75, 100, 150, 200, 300)
+MARKS = (5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 60, 75, 100, 150, 200, 300)
 
 
 def main() -> None:
