@@ -85,7 +85,7 @@ class Config:
     optimizer: str = "lbfgs"
     iterations: int = 60                # evaluations of J (forward + backward passes), all scales
     lr: float | None = None             # None: DEFAULT_LR[optimizer]
-    init: str = "content"               # content | noise | style | adain | path of an image
+    init: str = "adain"                 # content | noise | style | adain | path of an image (benchmarks/README.md)
     adain_strength: float = 1.0         # init adain: 1 the full AdaIN picture, 0 the content as decoded
     seed: int = 0
     device: str = "auto"                # auto | cpu | cuda | cuda:N | mps
