@@ -20,10 +20,9 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
-from torchvision.models import vgg19
 
 from .errors import InputError, WeightsError
-from .vgg import LAYER_INDEX, _read_state_dict, load_weights, sha256_file
+from .vgg import LAYER_INDEX, _read_state_dict, load_weights, sha256_file, vgg19_features
 
 DECODER_SHA256 = "379ca41d59f3a37eed3599bbbc2560c19da5c458870a5ffd3a9dd41aa88f9472"
 ENCODER_LAYER = "relu4_1"
@@ -69,7 +68,7 @@ def build_decoder() -> nn.Sequential:
 def build_encoder() -> nn.Sequential:
     """VGG19 up to relu4_1 with the normalised weights, reflection padding and ceil-mode max pooling."""
     last = LAYER_INDEX[ENCODER_LAYER]
-    features = vgg19(weights=None).features[: last + 1]
+    features = vgg19_features()[: last + 1]
     features.load_state_dict({k: v for k, v in load_weights("vgg19-normalized", None).items()
                               if int(k.split(".")[0]) <= last})
     for i, m in enumerate(features):
