@@ -86,6 +86,7 @@ class Stylizer:
         self.dtype = resolve_precision(cfg.precision, self.device)  # the network's; costs are float32
         self.net = build_network(cfg, self.device)
         self._adain: AdaIN | None = None
+        self._adain_styles: dict[tuple[int, int], tuple[Image.Image, Tensor]] = {}
 
     def style_targets(self, style: Image.Image, size: int, content: Tensor | None = None) -> dict[str, Tensor]:
         """The Grams of ``style`` (RGB, any size) for a content of long edge ``size``.
@@ -132,9 +133,23 @@ class Stylizer:
         if cfg.init != "adain":
             return _initial_image(cfg, content, styles[0][0] if styles else None)
         size = max(content.shape[-2:])
-        with torch.no_grad():
-            S = [(self._style_tensor(img, size, content), w) for img, w in styles]
-            return self.adain(content, S, cfg.adain_strength).to(content)
+        with torch.no_grad(), autocast(self.device, self.dtype):
+            encoded = [(self._adain_style(img, size, content), w) for img, w in styles]
+            return self.adain.transfer(content, encoded, cfg.adain_strength).to(content)
+
+    def _adain_style(self, style: Image.Image, size: int, content: Tensor) -> Tensor:
+        """AdaIN's encoding of a style for a content of long edge ``size``, kept for the next
+        image of a batch (unless colour preservation makes it depend on the content)."""
+        if self.cfg.preserve_color != "none":
+            return self.adain.encode(self._style_tensor(style, size, content))
+        key = (id(style), size)
+        hit = self._adain_styles.get(key)
+        if hit is None or hit[0] is not style:  # the entry holds the image, so its id is not reused
+            hit = (style, self.adain.encode(self._style_tensor(style, size, None)))
+            self._adain_styles[key] = hit
+            while len(self._adain_styles) > 8:
+                self._adain_styles.pop(next(iter(self._adain_styles)))
+        return hit[1]
 
     def objective(self, content: Tensor, grams_S: Mapping[str, Tensor], temporal: Temporal | None = None
                   ) -> Objective:

@@ -36,7 +36,7 @@ def test_iterations_zero_writes_the_adain_picture_with_provenance(tmp_path, cont
 def test_iterations_zero_in_a_batch_reports_no_J(tmp_path, content_path, style_path):
     out = tmp_path / "out"
     r = invoke(content_path, style_path,
-               "-o", f"{out}/", "--size", 32, "--iterations", 0, "--json", "--device", "cpu")
+               "-o", f"{out}/", "--size", 32, "--iterations", 0, "--init", "content", "--json", "--device", "cpu")
     assert r.exit_code == 0, r.output
     rec = json.loads([line for line in r.output.splitlines() if line.startswith("{")][0])
     assert rec["status"] == "done" and rec["J"] is None
