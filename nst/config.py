@@ -75,7 +75,7 @@ def format_layer_weights(layers: LayerWeights) -> str:
 class Config:
     """Every setting of a run. The CLI and ``stylize`` take their defaults from here."""
 
-    # size, iterations, scales and tv_weight: measured in benchmarks/README.md (about 80 s on 2 cores)
+    # size, iterations, scales, tv_weight, init and precision: measured in benchmarks/README.md
     size: int = 384                     # long edge of the output, pixels
     content_weight: float = 1.0         # alpha
     style_weight: float = 10.0          # beta: tuned by eye on examples/ (see README)
@@ -83,7 +83,7 @@ class Config:
     style_layers: LayerWeights = field(
         default=(("conv1_1", 1.0), ("conv2_1", 1.0), ("conv3_1", 1.0), ("conv4_1", 1.0), ("conv5_1", 1.0)))
     optimizer: str = "lbfgs"
-    iterations: int = 60                # evaluations of J (forward + backward passes), all scales
+    iterations: int = 50                # evaluations of J (forward + backward passes), all scales; 0: the init
     lr: float | None = None             # None: DEFAULT_LR[optimizer]
     init: str = "adain"                 # content | noise | style | adain | path of an image (benchmarks/README.md)
     adain_strength: float = 1.0         # init adain: 1 the full AdaIN picture, 0 the content as decoded
