@@ -38,7 +38,6 @@ def main() -> None:
     p.add_argument("--init", default="content")
     p.add_argument("--adain-strength", type=float, default=1.0)
     p.add_argument("--history", type=int, default=None, help="L-BFGS history size (nst.optim.HISTORY_SIZE)")
-    p.add_argument("--pyramid", type=int, default=0, help="nst.optim.PYRAMID: coarser levels added to G")
     p.add_argument("--judge", action="store_true", help="also judge the image at each mark in float32")
     p.add_argument("--tv-weight", type=float, default=0.0)
     p.add_argument("--content", default=str(ROOT / "examples" / "astronaut.jpg"))
@@ -52,7 +51,6 @@ def main() -> None:
 
     if a.history is not None:
         optim.HISTORY_SIZE = a.history
-    optim.PYRAMID = a.pyramid
     its, best, kept = [], [], {}
 
     def progress(it):
@@ -82,7 +80,7 @@ def main() -> None:
         for k, image in kept.items():
             marks[k].append(round(judge(image)["J"], 4))
     print(json.dumps({"size": a.size, "split": split, "first_step": a.first_step, "precision": a.precision,
-                      "init": a.init, "adain_strength": a.adain_strength, "history": optim.HISTORY_SIZE, "pyramid": a.pyramid,
+                      "init": a.init, "adain_strength": a.adain_strength, "history": optim.HISTORY_SIZE,
                       "wall_s": round(wall, 1), "first_full_size_s": round(final[0].seconds, 1),
                       "first_full_size_J": round(final[0].J, 2), "lowest_J": round(min(it.J for it in final), 4),
                       "full_size_evaluations_to_seconds_J" + ("_judged" if a.judge else ""): marks}))

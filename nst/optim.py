@@ -18,7 +18,6 @@ from .objective import Evaluation
 
 FIRST_STEP = 0.05  # the average pixel change of L-BFGS's first step (see minimize)
 HISTORY_SIZE = 50  # L-BFGS's curvature pairs: 2 image-sized vectors each
-PYRAMID = 0  # experimental: extra coarser levels (each half the size) added to G, upsampled (a preconditioner)
 
 
 def fold(z: Tensor) -> Tensor:
@@ -66,16 +65,7 @@ def minimize(objective: Callable[[Tensor], Evaluation], init: Tensor, evaluation
     # it moves by FIRST_STEP instead of ~1/n, sparing the line search ~6 evaluations of growing it.
     k = init.numel() * FIRST_STEP if optimizer == "lbfgs" else 1.0
     z = (init.detach() / k).contiguous().requires_grad_(True)
-    h, w = init.shape[-2:]
-    coarse = [init.new_zeros(*init.shape[:2], max(1, h >> lv), max(1, w >> lv)).requires_grad_(True)
-              for lv in range(1, PYRAMID + 1)] if optimizer == "lbfgs" else []
     best_J = math.inf
-
-    def image() -> Tensor:
-        x = z
-        for c in coarse:
-            x = x + torch.nn.functional.interpolate(c, size=(h, w), mode="bilinear", align_corners=False)
-        return fold(x * k)
 
     def closure() -> Tensor:
         nonlocal best_J
@@ -83,7 +73,7 @@ def minimize(objective: Callable[[Tensor], Evaluation], init: Tensor, evaluation
             outcome.stopped = outcome.evaluations < evaluations
             raise _Stop
         opt.zero_grad(set_to_none=True)
-        G = image()
+        G = fold(z * k)
         ev = objective(G.detach())
         G.backward(ev.grad)
         outcome.evaluations += 1
@@ -98,7 +88,7 @@ def minimize(objective: Callable[[Tensor], Evaluation], init: Tensor, evaluation
     if optimizer == "lbfgs":
         # Strong-Wolfe line search: without it, unit steps can diverge into noise. Tolerances 0:
         # run the whole budget (the loss scale depends on alpha and beta); the closure stops it.
-        opt = torch.optim.LBFGS([z, *coarse], lr=lr, max_iter=evaluations, max_eval=evaluations, tolerance_grad=0.0,
+        opt = torch.optim.LBFGS([z], lr=lr, max_iter=evaluations, max_eval=evaluations, tolerance_grad=0.0,
                                 tolerance_change=0.0,
                                 history_size=HISTORY_SIZE if history_size is None else history_size, line_search_fn="strong_wolfe")
     else:
