@@ -227,8 +227,10 @@ def _nst_child(content: str, style: str, size: int, budget: int, stop_at: float,
     out = Path(outdir)
     kept[-1][1].save(out / "save_test.jpg", quality=95)  # what writing the output adds
     save_s = time.perf_counter() - t
+    J_of = {i: J for i, _, J, _ in rows}
     for i, img in kept:
-        img.save(out / f"best_{i:04d}.png")
+        if J_of[i] <= 1.1 * stop_at / 0.97:  # only near the loop's J: the parent looks no further up
+            img.save(out / f"best_{i:04d}.png")
     steps = [b[1] - a[1] for a, b in zip(rows, rows[1:])]
     print(json.dumps({"rows": rows, "save_s": save_s, "s_per_eval": statistics.median(steps) if steps else None,
                       "precision": str(st.dtype).removeprefix("torch."), "init": cfg.init}))
@@ -264,15 +266,30 @@ def time_to_quality(content: Path, style: Path, size: int, evals: int, budget: i
     nst = json.loads(r.stdout.strip().splitlines()[-1])
     # The first evaluation whose returned image, judged in float32, has J <= J_loop. The optimiser's
     # own J (bfloat16 or not) only picks where to start looking.
-    reached, judged = None, {}
-    for i, t, J_opt, best_i in nst["rows"]:
-        if J_opt > 1.5 * J_loop:
-            continue
-        if best_i not in judged:
-            judged[best_i] = judge(work / f"best_{best_i:04d}.png")["J"]
-        if judged[best_i] <= J_loop:
-            reached = {"evaluation": i, "seconds": t + nst["save_s"], "J": judged[best_i]}
-            break
+    # The returned images' J falls with the evaluations (nearly: bfloat16), so bisect, then step back
+    # while the previous image also reaches it.
+    cands = sorted({best_i for i, t, J_opt, best_i in nst["rows"] if J_opt <= 1.1 * J_loop})
+    judged: dict[int, float] = {}
+
+    def J_at(b: int) -> float:
+        if b not in judged:
+            judged[b] = judge(work / f"best_{b:04d}.png")["J"]
+        return judged[b]
+
+    reached = None
+    lo, hi = 0, len(cands)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if J_at(cands[mid]) <= J_loop:
+            hi = mid
+        else:
+            lo = mid + 1
+    while 0 < lo < len(cands) and J_at(cands[lo - 1]) <= J_loop:
+        lo -= 1
+    if lo < len(cands):
+        b = cands[lo]
+        i, t = next((i, t) for i, t, _, best_i in nst["rows"] if best_i == b)
+        reached = {"evaluation": i, "seconds": t + nst["save_s"], "J": J_at(b)}
     return {"content": content.name, "style": style.name, "size": size, "J_loop": J_loop,
             "loop_wall_s": loop_wall, "loop_s_per_eval": loop["loop_s"] / loop["evals"],
             "loop_setup_s": loop["setup_s"], "nst_s_per_eval": nst["s_per_eval"], "reached": reached,
