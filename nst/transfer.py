@@ -17,10 +17,10 @@ from PIL import Image
 from torch import Tensor
 
 from . import color
+from .adain import AdaIN
 from .config import Config
 from .costs import style_gram
 from .device import autocast, memory_guard, resolve_device, resolve_precision
-from .adain import AdaIN
 from .errors import InputError
 from .images import load_image, resize_long_edge, resize_tensor, to_pil, to_tensor
 from .objective import Evaluation, FeatureCost, Objective, Temporal
