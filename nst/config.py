@@ -86,7 +86,7 @@ class Config:
     iterations: int = 50                # evaluations of J (forward + backward passes), all scales; 0: the init
     lr: float | None = None             # None: DEFAULT_LR[optimizer]
     init: str = "adain"                 # content | noise | style | adain | path of an image (benchmarks/README.md)
-    adain_strength: float = 1.0         # init adain: 1 the full AdaIN picture, 0 the content as decoded
+    adain_strength: float = 0.6         # init adain: 1 the full AdaIN picture, 0 the content as decoded
     seed: int = 0
     device: str = "auto"                # auto | cpu | cuda | cuda:N | mps
     model: str = "vgg19-normalized"     # see nst.vgg.MODELS

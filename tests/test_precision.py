@@ -62,7 +62,7 @@ def test_provenance_records_the_precision_and_init_used(content_path, style_path
     assert [r.status for r in results] == ["done"]
     settings = provenance.read(out)["settings"]
     assert settings["precision"] == str(resolve_precision("auto", torch.device("cpu"))).removeprefix("torch.")
-    assert settings["init"] == "adain" and settings["adain_strength"] == 1.0
+    assert settings["init"] == "adain" and settings["adain_strength"] == Config.adain_strength
     # the record repeats the run: the resolved precision is a valid setting
     again = stylize(settings["content"], settings["style"], **{k: v for k, v in settings.items()
                                                                if k not in ("content", "style")})
