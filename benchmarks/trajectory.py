@@ -36,7 +36,8 @@ def main() -> None:
                    help="L-BFGS's first step (nst.optim.FIRST_STEP); 0: torch's own, lr / sum|g|")
     p.add_argument("--precision", default="float32", choices=("auto", "float32", "bfloat16"))
     p.add_argument("--init", default="content")
-    p.add_argument("--adain-strength", type=float, default=1.0)
+    p.add_argument("--adain-strength", type=float, default=1.0,
+                   help="with --init adain (1 here, as in the levers table; the default run uses Config.adain_strength)")
     p.add_argument("--history", type=int, default=None, help="L-BFGS history size (nst.optim.HISTORY_SIZE)")
     p.add_argument("--judge", action="store_true", help="also judge the image at each mark in float32")
     p.add_argument("--tv-weight", type=float, default=0.0)
