@@ -353,13 +353,16 @@ def run_batch(jobs: Iterable[Job], cfg: Config, *, skip_existing: bool = False, 
 
         try:
             style = targets.styles.of([(p, targets.image(p), w) for p, w in job.style])
-            image = stylizer.run(content, style, targets.image(job.style[0][0]), progress)
+            image = stylizer.run(content, style, [(targets.image(p), w) for p, w in job.style], progress)
             if make_dirs:
                 job.output.parent.mkdir(parents=True, exist_ok=True)
-            rec = provenance.record(cfg, job.content, job.style, stylizer.device)
+            rec = provenance.record(cfg, job.content, job.style, stylizer.device, stylizer.dtype)
             save_image(image, job.output, description=provenance.dumps(rec))
         except Exception as e:  # e.g. out of memory, a full disk: this job fails, the next may not
             yield _failed(job, e, start)
+            continue
+        if not best:  # iterations 0: the initial image, no J computed
+            yield JobResult(job, "done", time.perf_counter() - start)
             continue
         b = best[0]
         yield JobResult(job, "done", time.perf_counter() - start, b.J, b.J_content, b.J_style)

@@ -45,7 +45,7 @@ class _Stop(Exception):
 
 
 def minimize(objective: Callable[[Tensor], Evaluation], init: Tensor, evaluations: int, *,
-             optimizer: str = "lbfgs", lr: float = 1.0, history_size: int = HISTORY_SIZE,
+             optimizer: str = "lbfgs", lr: float = 1.0, history_size: int | None = None,
              on_evaluation: Callable[[Evaluation, Tensor], None] | None = None,
              should_stop: Callable[[], bool] | None = None) -> Outcome:
     """Minimise ``objective`` over G from ``init`` ((1, C, H, W) in [0, 1]) for exactly ``evaluations``
@@ -89,7 +89,8 @@ def minimize(objective: Callable[[Tensor], Evaluation], init: Tensor, evaluation
         # Strong-Wolfe line search: without it, unit steps can diverge into noise. Tolerances 0:
         # run the whole budget (the loss scale depends on alpha and beta); the closure stops it.
         opt = torch.optim.LBFGS([z], lr=lr, max_iter=evaluations, max_eval=evaluations, tolerance_grad=0.0,
-                                tolerance_change=0.0, history_size=history_size, line_search_fn="strong_wolfe")
+                                tolerance_change=0.0,
+                                history_size=HISTORY_SIZE if history_size is None else history_size, line_search_fn="strong_wolfe")
     else:
         opt = torch.optim.Adam([z], lr=lr)
     try:
