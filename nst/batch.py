@@ -385,7 +385,7 @@ def run_batch(jobs: Iterable[Job], cfg: Config, *, skip_existing: bool = False, 
                 resume = checkpoint.load(job.output, setting)
             except checkpoint.StaleState as e:
                 note(job, f"{e}; starting over")
-        rec = provenance.record(cfg, job.content, job.style, stylizer.device)
+        rec = provenance.record(cfg, job.content, job.style, stylizer.device, stylizer.dtype)
         keeper = checkpoint.Keeper(job.output, setting, rec, make_dirs, lambda m, job=job: note(job, m))
         best: list[Iterate] = []
 
@@ -404,7 +404,7 @@ def run_batch(jobs: Iterable[Job], cfg: Config, *, skip_existing: bool = False, 
             style = targets.styles.of([(p, targets.image(p), w) for p, w in job.style])
             while True:
                 try:
-                    image = stylizer.run(content, style, targets.image(job.style[0][0]), progress,
+                    image = stylizer.run(content, style, [(targets.image(p), w) for p, w in job.style], progress,
                                          should_stop=should_stop, resume=resume, on_state=keeper,
                                          state_every=checkpoint_every or None)
                     break
@@ -427,11 +427,15 @@ def run_batch(jobs: Iterable[Job], cfg: Config, *, skip_existing: bool = False, 
         except Exception as e:  # e.g. out of memory, a full disk: this job fails, the next may not
             yield _failed(job, e, start)
             continue
-        b = best[0] if best else None
-        total = resume.total if b is None else b.total
-        yield JobResult(job, "done", time.perf_counter() - start, *((b.J, b.J_content, b.J_style) if b else
-                                                                      (resume.J, resume.J_content, resume.J_style)),
-                        evaluations=total, total=total, resumed_from=None if resume is None else resume.i)
+        if best:
+            b = best[0]
+            costs, total = (b.J, b.J_content, b.J_style), b.total
+        elif resume is not None:  # resumed with no evaluation left
+            costs, total = (resume.J, resume.J_content, resume.J_style), resume.total
+        else:  # iterations 0: the initial image, no J computed
+            costs, total = (None, None, None), 0
+        yield JobResult(job, "done", time.perf_counter() - start, *costs, evaluations=total, total=total,
+                        resumed_from=None if resume is None else resume.i)
 
 
 def _failed(job: Job, e: Exception, start: float) -> JobResult:

@@ -19,6 +19,7 @@ from .checkpoint import CHECKPOINT_EVERY
 from .config import (BATCH_EXT, BATCH_NAME, EMPHASIS, INITS, OPTIMIZERS, PRESERVE_COLOR, Config,
                      format_layer_weights)
 from .console import make_reporter
+from .device import PRECISIONS
 from .errors import InputError, NSTError
 from .images import FORMATS, output_format, save_image, to_pil
 from .interrupt import SignalStop, StopNow
@@ -98,14 +99,21 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 @click.option("--scales", type=click.IntRange(min=1), default=D.scales, show_default=True,
               help="Coarse-to-fine levels, sqrt(2) apart in size; --scales 1 optimises at the full size only.")
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=D.optimizer, show_default=True)
-@click.option("--iterations", type=click.IntRange(min=1), default=D.iterations, show_default=True,
-              help="Evaluations of J (forward+backward passes), over all scales.")
+@click.option("--iterations", type=click.IntRange(min=0), default=D.iterations, show_default=True,
+              help="Evaluations of J (forward+backward passes), over all scales; 0 writes the initial "
+                   "image itself (with --init adain: a stylised preview in about a second).")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=D.lr,
               help="Step size [default: 1 for lbfgs, 0.02 for adam].")
 @click.option("--init", default=D.init, show_default=True, metavar="|".join(INITS) + "|PATH",
-              help="Starting image.")
+              help="Starting image; adain: the content stylised in one pass by AdaIN (Huang & Belongie "
+                   "2017), which the optimisation then refines.")
+@click.option("--adain-strength", type=click.FloatRange(0, 1), default=D.adain_strength, show_default=True,
+              help="With --init adain: 1 the full AdaIN stylisation, lower keeps more of the content.")
 @click.option("--seed", type=int, default=D.seed, show_default=True, help="Same seed, same device: same output.")
 @click.option("--device", default=D.device, show_default=True, metavar="auto|cpu|cuda|cuda:N|mps")
+@click.option("--precision", type=click.Choice(PRECISIONS), default=D.precision, show_default=True,
+              help="The network's arithmetic: auto is bfloat16 on CUDA and on CPUs with native bfloat16 "
+                   "(AVX512-BF16, AMX), float32 elsewhere; the costs are float32 always.")
 @click.option("--model", type=click.Choice(MODELS), default=D.model, show_default=True,
               help="vgg19-normalized: Gatys' Caffe VGG19 (offline); vgg19: torchvision ImageNet weights.")
 @click.option("--weights", type=click.Path(path_type=Path), default=D.weights,

@@ -139,6 +139,8 @@ class Reporter:
         if self.total is None:  # one image to a file
             if result.status == "skipped":
                 self.say(f"skipped {out}: it exists")
+            elif result.status == "done" and job.first is None:  # --iterations 0
+                self.say(f"wrote {out}: the initial image, 0 evaluations, {result.seconds:.1f} s")
             elif result.status == "done":
                 first, best, last = job.first, job.best, job.last
                 resumed = f" (resumed at {result.resumed_from})" if result.resumed_from is not None else ""
@@ -150,7 +152,8 @@ class Reporter:
             self.warn(f"nst: {self._count()} failed {result.job.content} with {result.job.style_label}: "
                       f"{result.error}")
         elif result.status == "done":
-            line = f"nst: {self._count()} wrote {out}: best J {result.J:.4g} in {duration(result.seconds)}"
+            what = "the initial image" if result.J is None else f"best J {result.J:.4g}"  # --iterations 0
+            line = f"nst: {self._count()} wrote {out}: {what} in {duration(result.seconds)}"
             if result.resumed_from is not None:
                 line += f" (resumed at evaluation {result.resumed_from} of {result.total})"
             line += self._eta()

@@ -104,7 +104,7 @@ def _key(z: Tensor) -> tuple[float, float]:
 
 
 def minimize(objective: Callable[[Tensor], Evaluation], init: Tensor, evaluations: int, *,
-             optimizer: str = "lbfgs", lr: float = 1.0, history_size: int = HISTORY_SIZE,
+             optimizer: str = "lbfgs", lr: float = 1.0, history_size: int | None = None,
              on_evaluation: Callable[[Evaluation, Tensor], None] | None = None,
              should_stop: Callable[[], bool] | None = None, state: dict | None = None,
              on_start: Callable[[Outcome], None] | None = None) -> Outcome:
@@ -196,7 +196,8 @@ def minimize(objective: Callable[[Tensor], Evaluation], init: Tensor, evaluation
             # Strong-Wolfe line search: without it, unit steps can diverge into noise. Tolerances 0:
             # run the whole budget (the loss scale depends on alpha and beta); the closure stops it.
             return torch.optim.LBFGS([z], lr=step, max_iter=1, max_eval=evaluations + 1, tolerance_grad=0.0,
-                                     tolerance_change=0.0, history_size=history_size,
+                                     tolerance_change=0.0,
+                                     history_size=HISTORY_SIZE if history_size is None else history_size,
                                      line_search_fn="strong_wolfe")
         return torch.optim.Adam([z], lr=step)
 

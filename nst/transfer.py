@@ -17,6 +17,7 @@ from PIL import Image
 from torch import Tensor
 
 from . import color
+from .adain import AdaIN
 from .config import INITS, Config
 from .costs import style_gram
 from .device import autocast, memory_guard, resolve_device, resolve_precision
@@ -57,6 +58,8 @@ class Iterate:
 
 
 Progress = Callable[[Iterate], None]
+# The style(s) an init may need: one image, or a blend's (image, weight) pairs.
+StyleImages = Image.Image | Sequence[tuple[Image.Image, float]]
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,8 @@ class Stylizer:
         self.device = resolve_device(cfg.device)
         self.dtype = resolve_precision(cfg.precision, self.device)  # the network's; costs are float32
         self.net = build_network(cfg, self.device)
+        self._adain: AdaIN | None = None
+        self._adain_styles: dict[tuple[int, int], tuple[Image.Image, Tensor]] = {}
 
     def style_targets(self, style: Image.Image, size: int, content: Tensor | None = None) -> dict[str, Tensor]:
         """The Grams of ``style`` (RGB, any size) for a content of long edge ``size``.
@@ -129,16 +134,58 @@ class Stylizer:
         cfg = self.cfg
         if cfg.preserve_color != "none" and content is None:
             raise InputError(f"preserve_color={cfg.preserve_color!r} needs the content image for the style targets")
-        long_edge = max(16, round(cfg.style_scale * size))
         with memory_guard(cfg.size, self.device), torch.no_grad():
-            S = to_tensor(resize_long_edge(style, long_edge), self.device)
-            if cfg.preserve_color == "histogram":
-                S = color.match_color(S, content.to(S))
-            elif cfg.preserve_color == "luminance":
-                S = color.gray_to_rgb(color.match_luminance(color.luminance(S), color.luminance(content.to(S))))
+            S = self._style_tensor(style, size, content)
             with autocast(self.device, self.dtype):
                 feats = self.net(S)
             return {n: style_gram(feats[n].float()) for n, _ in cfg.style_layers}
+
+    def _style_tensor(self, style: Image.Image, size: int, content: Tensor | None) -> Tensor:
+        """The style as the costs see it: long edge cfg.style_scale x ``size``, its colours or
+        luminance matched to ``content`` under colour preservation."""
+        cfg = self.cfg
+        S = to_tensor(resize_long_edge(style, max(16, round(cfg.style_scale * size))), self.device)
+        if cfg.preserve_color == "histogram":
+            S = color.match_color(S, content.to(S))
+        elif cfg.preserve_color == "luminance":
+            S = color.gray_to_rgb(color.match_luminance(color.luminance(S), color.luminance(content.to(S))))
+        return S
+
+    @property
+    def adain(self) -> AdaIN:
+        """The AdaIN encoder and decoder (nst.adain), built at first use and kept."""
+        if self._adain is None:
+            self._adain = AdaIN().to(self.device)
+        return self._adain
+
+    def initial_image(self, content: Tensor, style: StyleImages | None) -> Tensor:
+        """G at the start, at the content's size (see Config.init). For init='adain', one pass of
+        AdaIN (Huang & Belongie 2017) on the content and the style (a blend: all its styles,
+        interpolated by weight), with cfg.adain_strength."""
+        cfg = self.cfg
+        styles = [(style, 1.0)] if isinstance(style, Image.Image) else list(style or [])
+        if cfg.init in ("style", "adain") and not styles:
+            raise InputError(f"init={cfg.init!r} needs the style image")
+        if cfg.init != "adain":
+            return _initial_image(cfg, content, styles[0][0] if styles else None)
+        size = max(content.shape[-2:])
+        with torch.no_grad(), autocast(self.device, self.dtype):
+            encoded = [(self._adain_style(img, size, content), w) for img, w in styles]
+            return self.adain.transfer(content, encoded, cfg.adain_strength).to(content)
+
+    def _adain_style(self, style: Image.Image, size: int, content: Tensor) -> Tensor:
+        """AdaIN's encoding of a style for a content of long edge ``size``, kept for the next
+        image of a batch (unless colour preservation makes it depend on the content)."""
+        if self.cfg.preserve_color != "none":
+            return self.adain.encode(self._style_tensor(style, size, content))
+        key = (id(style), size)
+        hit = self._adain_styles.get(key)
+        if hit is None or hit[0] is not style:  # the entry holds the image, so its id is not reused
+            hit = (style, self.adain.encode(self._style_tensor(style, size, None)))
+            self._adain_styles[key] = hit
+            while len(self._adain_styles) > 8:
+                self._adain_styles.pop(next(iter(self._adain_styles)))
+        return hit[1]
 
     def objective(self, content: Tensor, grams_S: Mapping[str, Tensor], temporal: Temporal | None = None
                   ) -> Objective:
@@ -147,15 +194,16 @@ class Stylizer:
         network = FeatureCost(self.net, self.cfg, content, grams_S, self.dtype)
         return Objective(network, self.cfg, [n for n, _ in self.cfg.style_layers], temporal)
 
-    def run(self, content: Image.Image, targets: Targets, style: Image.Image | None = None,
+    def run(self, content: Image.Image, targets: Targets, style: StyleImages | None = None,
             progress: Progress | None = None, *, should_stop: Callable[[], bool] | None = None,
             resume: RunState | None = None, on_state: Callable[[RunState], None] | None = None,
             state_every: float | None = None) -> Image.Image:
         """Stylize a content image (long edge cfg.size) towards ``targets``; return G.
 
         ``targets(long_edge, content)`` gives the style Grams at each scale of the schedule.
-        ``style`` is needed only for init='style'. ``should_stop()`` is asked after every
-        evaluation; when it turns true the run ends early with the best G so far.
+        ``style`` (an image, or a blend's (image, weight) pairs) is needed only for init='style'
+        or 'adain'. ``should_stop()`` is asked after every evaluation; when it turns true the run
+        ends early with the best G so far. With cfg.iterations 0 the initial image is returned.
 
         ``on_state(state)`` receives a RunState every ``state_every`` seconds (None: never) and,
         with ``state.stopped`` set, when should_stop() ended the run early: what to keep so that
@@ -166,8 +214,6 @@ class Stylizer:
         """
         cfg = self.cfg
         torch.manual_seed(cfg.seed)
-        if cfg.init == "style" and style is None and resume is None:
-            raise InputError("init='style' needs the style image")
         luminance = cfg.preserve_color == "luminance"
         plan = schedule(cfg)
         total = sum(n for _, n in plan)
@@ -178,7 +224,7 @@ class Stylizer:
         with memory_guard(cfg.size, self.device):
             C_full = to_tensor(content, self.device)
             if resume is None:
-                G = _initial_image(cfg, C_full, style)
+                G = self.initial_image(C_full, style)
                 if luminance:
                     G = color.luminance(G)
             else:
@@ -186,6 +232,8 @@ class Stylizer:
                 G = resume.G.to(C_full)
             for scale in range(first, len(plan)):
                 long_edge, evaluations = plan[scale]
+                if evaluations == 0:  # nothing to do at this scale (a tiny budget, or none)
+                    continue
                 done_before = resume.done if resume is not None and scale == first else 0
                 C = to_tensor(resize_long_edge(content, long_edge), self.device)
                 seen = color.gray_to_rgb(color.luminance(C)) if luminance else C
@@ -309,4 +357,4 @@ def stylize(content: StyleInput, style: StyleInput | Sequence[tuple[StyleInput, 
     content_img = prepare_image(content, cfg.size)
     styles = [(i, load_image(s), w) for i, (s, w) in enumerate(style_parts(style))]
     st = Stylizer(cfg)
-    return st.run(content_img, StyleTargets(st).of(styles), styles[0][1], progress)
+    return st.run(content_img, StyleTargets(st).of(styles), [(img, w) for _, img, w in styles], progress)
