@@ -18,13 +18,13 @@ from torch import Tensor
 
 from . import color
 from .adain import AdaIN
-from .config import Config
+from .config import INITS, Config
 from .costs import style_gram
 from .device import autocast, memory_guard, resolve_device, resolve_precision
-from .errors import InputError
+from .errors import InputError, NSTError
 from .images import load_image, resize_long_edge, resize_tensor, to_pil, to_tensor
 from .objective import Evaluation, FeatureCost, Objective, Temporal
-from .optim import minimize
+from .optim import NonFiniteError, Outcome, minimize
 from .schedule import schedule
 from .targets import StyleTargets, Targets
 from .vgg import VGGFeatures
@@ -60,6 +60,42 @@ class Iterate:
 Progress = Callable[[Iterate], None]
 # The style(s) an init may need: one image, or a blend's (image, weight) pairs.
 StyleImages = Image.Image | Sequence[tuple[Image.Image, float]]
+
+
+@dataclass(frozen=True)
+class RunState:
+    """Where a run stands, enough to continue it: the best G so far at one scale of the schedule.
+
+    ``Stylizer.run`` hands these out (``on_state``) and continues from one (``resume``). With
+    ``optimizer`` (the loop's state at its last iteration boundary, nst.optim.Outcome.state) the
+    resumed run evaluates the same points as an uninterrupted one; without it, it continues from
+    G with a fresh L-BFGS history, which costs it a few evaluations' worth of progress.
+    """
+
+    G: Tensor           # the best G so far at this scale, (1, C, h, w) float32 on the CPU; C = 1: luminance only
+    image: Tensor       # G as RGB (luminance recombined with the content's colours): a preview
+    scale: int          # 0-based level of the schedule
+    done: int           # evaluations of J at this scale up to the point a resumed run continues from
+    i: int              # the same, over the whole run (all scales)
+    total: int          # evaluations in the whole run
+    J: float | None = None          # of G; None before the first evaluation at this scale
+    J_content: float | None = None
+    J_style: float | None = None
+    stopped: bool = False           # handed out because should_stop() ended the run early
+    optimizer: dict | None = None   # the loop's state to continue from (else: G, with a fresh history)
+    evaluated: int | None = None    # evaluations done over the whole run when it stopped (>= i)
+
+    @property
+    def finished(self) -> bool:
+        return self.i >= self.total
+
+
+class ResumeError(InputError):
+    """A RunState that does not fit this run (another schedule, size or colour mode)."""
+
+
+# Above these weights J's gradient overflows float32 easily (J itself is summed in float64).
+LARGE_WEIGHT = 1e20
 
 
 def build_network(cfg: Config, device: torch.device) -> VGGFeatures:
@@ -159,13 +195,22 @@ class Stylizer:
         return Objective(network, self.cfg, [n for n, _ in self.cfg.style_layers], temporal)
 
     def run(self, content: Image.Image, targets: Targets, style: StyleImages | None = None,
-            progress: Progress | None = None, *, should_stop: Callable[[], bool] | None = None) -> Image.Image:
+            progress: Progress | None = None, *, should_stop: Callable[[], bool] | None = None,
+            resume: RunState | None = None, on_state: Callable[[RunState], None] | None = None,
+            state_every: float | None = None) -> Image.Image:
         """Stylize a content image (long edge cfg.size) towards ``targets``; return G.
 
         ``targets(long_edge, content)`` gives the style Grams at each scale of the schedule.
         ``style`` (an image, or a blend's (image, weight) pairs) is needed only for init='style'
         or 'adain'. ``should_stop()`` is asked after every evaluation; when it turns true the run
         ends early with the best G so far. With cfg.iterations 0 the initial image is returned.
+
+        ``on_state(state)`` receives a RunState every ``state_every`` seconds (None: never) and,
+        with ``state.stopped`` set, when should_stop() ended the run early: what to keep so that
+        ``resume=state`` continues the run later with its remaining evaluations (ResumeError if
+        the state does not fit this run's schedule or image size). A J or gradient that turns
+        non-finite is retried from the best G with smaller steps (nst.optim.minimize); if that
+        fails it raises NSTError naming the likely cause.
         """
         cfg = self.cfg
         torch.manual_seed(cfg.seed)
@@ -173,37 +218,107 @@ class Stylizer:
         plan = schedule(cfg)
         total = sum(n for _, n in plan)
         start = time.perf_counter()
-        count = 0
+        first = 0 if resume is None else resume.scale
+        count = 0 if resume is None else resume.i
+        last_state = start
         with memory_guard(cfg.size, self.device):
             C_full = to_tensor(content, self.device)
-            G = self.initial_image(C_full, style)
-            if luminance:
-                G = color.luminance(G)
-            for scale, (long_edge, evaluations) in enumerate(plan):
+            if resume is None:
+                G = self.initial_image(C_full, style)
+                if luminance:
+                    G = color.luminance(G)
+            else:
+                _check_resume(resume, plan, content, 1 if luminance else 3, cfg.optimizer)
+                G = resume.G.to(C_full)
+            for scale in range(first, len(plan)):
+                long_edge, evaluations = plan[scale]
                 if evaluations == 0:  # nothing to do at this scale (a tiny budget, or none)
                     continue
+                done_before = resume.done if resume is not None and scale == first else 0
                 C = to_tensor(resize_long_edge(content, long_edge), self.device)
                 seen = color.gray_to_rgb(color.luminance(C)) if luminance else C
                 objective = self.objective(seen, targets(long_edge, C))
+                loop: list[Outcome] = []  # minimize's Outcome, as it goes
 
-                def on_evaluation(ev: Evaluation, G: Tensor, C: Tensor = C, scale: int = scale) -> None:
-                    nonlocal count
+                def state(o: Outcome, done_before: int, stopped: bool = False, C: Tensor = C,
+                          scale: int = scale) -> RunState:
+                    opt = o.state()
+                    done = done_before + (o.evaluations if opt is None else opt["evaluations"])
+                    G = o.best.detach().float().cpu().clone()
+                    image = color.combine_luminance(G.to(C), C).cpu() if luminance else G
+                    ev = o.best_evaluation
+                    costs = (None, None, None) if ev is None else (ev.J, ev.J_content, ev.J_style)
+                    return RunState(G, image, scale, done, count - done_before - o.evaluations + done, total, *costs,
+                                    stopped, opt, count)
+
+                def on_evaluation(ev: Evaluation, G: Tensor, C: Tensor = C, scale: int = scale,
+                                  done_before: int = done_before) -> None:
+                    nonlocal count, last_state
                     count += 1
                     if progress is not None:
                         image = color.combine_luminance(G, C) if luminance else G
                         progress(Iterate(count, total, ev.J, ev.J_content, ev.J_style, ev.J_tv, ev.style_layers,
                                          time.perf_counter() - start, scale, image, ev.J_temporal))
+                    if on_state is not None and state_every is not None and count < total \
+                            and time.perf_counter() - last_state >= state_every:
+                        on_state(state(loop[0], done_before))
+                        last_state = time.perf_counter()
 
-                outcome = minimize(objective, resize_tensor(G, tuple(C.shape[-2:])), evaluations,
-                                   optimizer=cfg.optimizer, lr=cfg.step_size, on_evaluation=on_evaluation,
-                                   should_stop=should_stop)
+                opt_state = resume.optimizer if resume is not None and scale == first else None
+                try:
+                    outcome = minimize(objective, resize_tensor(G, tuple(C.shape[-2:])), evaluations - done_before,
+                                       optimizer=cfg.optimizer, lr=cfg.step_size, on_evaluation=on_evaluation,
+                                       should_stop=should_stop, state=opt_state, on_start=loop.append)
+                except NonFiniteError as e:
+                    cause = _nonfinite_cause(cfg, self.dtype, e.at_start, resume is not None)
+                    raise NSTError(f"{e}; {cause}") from None
                 G = outcome.best
                 if outcome.stopped:
+                    if on_state is not None:
+                        on_state(state(outcome, done_before, True))
                     break
         G = resize_tensor(G, tuple(C_full.shape[-2:]))  # a run stopped at a coarse scale
         if luminance:
             G = color.combine_luminance(G, C_full)
+        if not bool(torch.isfinite(G).all()):  # never write NaN pixels
+            raise NSTError("the result has non-finite pixels (a numerical fault: try --precision float32)")
         return to_pil(G)
+
+
+def _check_resume(state: RunState, plan: Sequence[tuple[int, int]], content: Image.Image, channels: int,
+                  optimizer: str) -> None:
+    """ResumeError unless ``state`` is a point of this run: same schedule, image size and channels."""
+    total = sum(n for _, n in plan)
+    if state.total != total or not 0 <= state.scale < len(plan):
+        raise ResumeError(f"it is for a run of {state.total} evaluations, this one has {total}")
+    long_edge, evaluations = plan[state.scale]
+    if not 0 <= state.done <= evaluations or state.i != sum(n for _, n in plan[:state.scale]) + state.done:
+        raise ResumeError(f"its evaluation count {state.i} does not fit this run's schedule")
+    w, h = resize_long_edge(content, long_edge).size
+    if tuple(state.G.shape) != (1, channels, h, w):
+        raise ResumeError(f"its image is {tuple(state.G.shape)}, this run needs {(1, channels, h, w)}")
+    if not bool(torch.isfinite(state.G).all()) or state.G.min() < 0 or state.G.max() > 1:
+        raise ResumeError("its image has values outside [0, 1]")
+    opt = state.optimizer
+    if opt is not None and (opt.get("optimizer") != optimizer or tuple(opt["z"].shape) != tuple(state.G.shape)
+                            or not bool(torch.isfinite(opt["z"]).all())):
+        raise ResumeError("its optimizer state does not fit this run")
+
+
+def _nonfinite_cause(cfg: Config, dtype: torch.dtype, at_start: bool, resumed: bool) -> str:
+    """The likely cause of a non-finite J or gradient, for the one-line message."""
+    large = [f"{k}={getattr(cfg, k):g}" for k in ("content_weight", "style_weight", "tv_weight")
+             if getattr(cfg, k) > LARGE_WEIGHT]
+    if large:
+        return (f"likely cause: {', '.join(large)} too large for float32 arithmetic "
+                f"(keep weights below {LARGE_WEIGHT:g})")
+    if at_start and resumed:
+        return "likely cause: the partial result it resumed from; run again with --restart"
+    if at_start and cfg.init not in INITS:
+        return f"likely cause: the init image {cfg.init}"
+    if dtype != torch.float32:
+        return f"likely cause: a numerical fault in {str(dtype).removeprefix('torch.')}; try --precision float32"
+    return "likely cause: a numerical fault; try a smaller --lr or other weights"
 
 
 def _initial_image(cfg: Config, content: Tensor, style_img: Image.Image | None) -> Tensor:
