@@ -17,17 +17,22 @@ from .images import read_description
 
 
 def record(cfg: Config, content: str | Path, style: Sequence[tuple[str | Path, float]],
-           device: torch.device | str, plans: Sequence[dict] = (), max_memory: int | None = None) -> dict:
+           device: torch.device | str, precision: torch.dtype | None = None,
+           plans: Sequence[dict] = (), max_memory: int | None = None) -> dict:
     """What made an output: ``{"nst", "torch", "device", "settings"}``, and ``"scales"``, ``"max_memory"``.
 
     ``settings`` holds every Config field plus ``content`` and ``style`` (absolute paths), so
     ``stylize(**settings)`` repeats a single-style run; a blend's ``style`` is [[path, weight], ...].
-    ``device`` is the device the run resolved to (``settings["device"]`` is the one asked for).
+    ``device`` is the device the run resolved to (``settings["device"]`` is the one asked for);
+    ``precision``, the network's dtype the run resolved to, replaces ``settings["precision"]``
+    (so "auto" is recorded as what it meant on that machine).
     ``plans``: how each scale ran (nst.memory.Plan.to_json: size, tiles, optimiser, history), and
     ``max_memory`` the budget in bytes it was planned against (``settings["max_memory"]`` is the
     one asked for, null for the default): settings that depend on the machine, recorded as used.
     """
     settings = dataclasses.asdict(cfg)
+    if precision is not None:
+        settings["precision"] = str(precision).removeprefix("torch.")
     if cfg.init not in INITS:
         settings["init"] = os.path.abspath(cfg.init)
     if cfg.weights is not None:

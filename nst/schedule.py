@@ -37,7 +37,7 @@ def auto_schedule(size: int, total: int) -> list[tuple[int, int]]:
     twice the time of the one before and the full size, where an evaluation costs most, gets
     the fewest: the large structures form where they are cheap, the full size adds detail."""
     halvings = max(0, int(math.log2(size / AUTO_BASE))) if size > SINGLE_MAX else 0
-    levels = min(halvings + 1, total)  # at least one evaluation per level, the finest kept
+    levels = max(1, min(halvings + 1, total))  # at least one evaluation per level, the finest kept
     sizes = [round(size / 2**i) for i in range(levels - 1, -1, -1)]
     weights = [2 ** (levels - 1 - i) for i in range(levels)]
     evals = _apportion(total, weights)

@@ -18,14 +18,15 @@ from PIL import Image
 from torch import Tensor
 
 from . import color, memory
-from .config import DEFAULT_LR, Config
+from .adain import AdaIN
+from .config import DEFAULT_LR, INITS, OPTIMIZERS, Config
 from .costs import style_gram
 from .device import autocast, memory_guard, resolve_device, resolve_precision
-from .errors import InputError
+from .errors import InputError, NSTError
 from .images import load_image, long_edge_size, resize_long_edge, resize_tensor, to_pil, to_tensor
 from .memory import NetworkMemory, Plan
 from .objective import Evaluation, FeatureCost, Objective, Temporal
-from .optim import HISTORY_SIZE, minimize
+from .optim import HISTORY_SIZE, NonFiniteError, Outcome, minimize
 from .schedule import expected_seconds, schedule
 from .targets import StyleTargets, Targets
 from .tiling import Geometry, TiledFeatureCost, tiled_grams
@@ -62,6 +63,44 @@ class Iterate:
 
 
 Progress = Callable[[Iterate], None]
+# The style(s) an init may need: one image, or a blend's (image, weight) pairs.
+StyleImages = Image.Image | Sequence[tuple[Image.Image, float]]
+
+
+@dataclass(frozen=True)
+class RunState:
+    """Where a run stands, enough to continue it: the best G so far at one scale of the schedule.
+
+    ``Stylizer.run`` hands these out (``on_state``) and continues from one (``resume``). With
+    ``optimizer`` (the loop's state at its last iteration boundary, nst.optim.Outcome.state) the
+    resumed run evaluates the same points as an uninterrupted one; without it, it continues from
+    G with a fresh L-BFGS history, which costs it a few evaluations' worth of progress.
+    """
+
+    G: Tensor           # the best G so far at this scale, (1, C, h, w) float32 on the CPU; C = 1: luminance only
+    image: Tensor       # G as RGB (luminance recombined with the content's colours): a preview
+    scale: int          # 0-based level of the schedule
+    done: int           # evaluations of J at this scale up to the point a resumed run continues from
+    i: int              # the same, over the whole run (all scales)
+    total: int          # evaluations in the whole run
+    J: float | None = None          # of G; None before the first evaluation at this scale
+    J_content: float | None = None
+    J_style: float | None = None
+    stopped: bool = False           # handed out because should_stop() ended the run early
+    optimizer: dict | None = None   # the loop's state to continue from (else: G, with a fresh history)
+    evaluated: int | None = None    # evaluations done over the whole run when it stopped (>= i)
+
+    @property
+    def finished(self) -> bool:
+        return self.i >= self.total
+
+
+class ResumeError(InputError):
+    """A RunState that does not fit this run (another schedule, size or colour mode)."""
+
+
+# Above these weights J's gradient overflows float32 easily (J itself is summed in float64).
+LARGE_WEIGHT = 1e20
 
 
 def build_network(cfg: Config, device: torch.device) -> VGGFeatures:
@@ -91,6 +130,8 @@ class Stylizer:
         self.memory = NetworkMemory.of(self.net, cfg.content_layers)
         # Every big allocation is planned against this (bytes; nst.memory).
         self.budget = cfg.max_memory if cfg.max_memory is not None else memory.default_budget(self.device)
+        self._adain: AdaIN | None = None
+        self._adain_styles: dict[tuple[int, int], tuple[Image.Image, Tensor]] = {}
 
     def guard(self) -> contextlib.AbstractContextManager:
         """Running out of memory -> one NSTError naming the size, --max-memory and --tile."""
@@ -122,14 +163,9 @@ class Stylizer:
         cfg = self.cfg
         if cfg.preserve_color != "none" and content is None:
             raise InputError(f"preserve_color={cfg.preserve_color!r} needs the content image for the style targets")
-        long_edge = max(16, round(cfg.style_scale * size))
         names = [n for n, _ in cfg.style_layers]
         with self.guard(), torch.no_grad():
-            S = to_tensor(resize_long_edge(style, long_edge), self.device)
-            if cfg.preserve_color == "histogram":
-                S = color.match_color(S, content.to(S))
-            elif cfg.preserve_color == "luminance":
-                S = color.gray_to_rgb(color.match_luminance(color.luminance(S), color.luminance(content.to(S))))
+            S = self._style_tensor(style, size, content)
             tile = memory.forward_tile(self.memory, self.geometry.stride, self.geometry.halo, *S.shape[-2:],
                                        free=self.free(), tile=cfg.tile)
             if tile is not None:  # a large style: its Grams summed over tiles (nst.tiling)
@@ -137,6 +173,53 @@ class Stylizer:
             with autocast(self.device, self.dtype):
                 feats = self.net(S)
             return {n: style_gram(feats[n].float()) for n in names}
+
+    def _style_tensor(self, style: Image.Image, size: int, content: Tensor | None) -> Tensor:
+        """The style as the costs see it: long edge cfg.style_scale x ``size``, its colours or
+        luminance matched to ``content`` under colour preservation."""
+        cfg = self.cfg
+        S = to_tensor(resize_long_edge(style, max(16, round(cfg.style_scale * size))), self.device)
+        if cfg.preserve_color == "histogram":
+            S = color.match_color(S, content.to(S))
+        elif cfg.preserve_color == "luminance":
+            S = color.gray_to_rgb(color.match_luminance(color.luminance(S), color.luminance(content.to(S))))
+        return S
+
+    @property
+    def adain(self) -> AdaIN:
+        """The AdaIN encoder and decoder (nst.adain), built at first use and kept."""
+        if self._adain is None:
+            self._adain = AdaIN().to(self.device)
+        return self._adain
+
+    def initial_image(self, content: Tensor, style: StyleImages | None) -> Tensor:
+        """G at the start, at the content's size (see Config.init). For init='adain', one pass of
+        AdaIN (Huang & Belongie 2017) on the content and the style (a blend: all its styles,
+        interpolated by weight), with cfg.adain_strength."""
+        cfg = self.cfg
+        styles = [(style, 1.0)] if isinstance(style, Image.Image) else list(style or [])
+        if cfg.init in ("style", "adain") and not styles:
+            raise InputError(f"init={cfg.init!r} needs the style image")
+        if cfg.init != "adain":
+            return _initial_image(cfg, content, styles[0][0] if styles else None)
+        size = max(content.shape[-2:])
+        with torch.no_grad(), autocast(self.device, self.dtype):
+            encoded = [(self._adain_style(img, size, content), w) for img, w in styles]
+            return self.adain.transfer(content, encoded, cfg.adain_strength).to(content)
+
+    def _adain_style(self, style: Image.Image, size: int, content: Tensor) -> Tensor:
+        """AdaIN's encoding of a style for a content of long edge ``size``, kept for the next
+        image of a batch (unless colour preservation makes it depend on the content)."""
+        if self.cfg.preserve_color != "none":
+            return self.adain.encode(self._style_tensor(style, size, content))
+        key = (id(style), size)
+        hit = self._adain_styles.get(key)
+        if hit is None or hit[0] is not style:  # the entry holds the image, so its id is not reused
+            hit = (style, self.adain.encode(self._style_tensor(style, size, None)))
+            self._adain_styles[key] = hit
+            while len(self._adain_styles) > 8:
+                self._adain_styles.pop(next(iter(self._adain_styles)))
+        return hit[1]
 
     def objective(self, content: Tensor, grams_S: Mapping[str, Tensor], temporal: Temporal | None = None,
                   plan: Plan | None = None) -> Objective:
@@ -152,70 +235,124 @@ class Stylizer:
                                        cache_content=plan.cache_content)
         return Objective(network, self.cfg, [n for n, _ in self.cfg.style_layers], temporal)
 
-    def run(self, content: Image.Image, targets: Targets, style: Image.Image | None = None,
-            progress: Progress | None = None, *, should_stop: Callable[[], bool] | None = None) -> Image.Image:
+    def run(self, content: Image.Image, targets: Targets, style: StyleImages | None = None,
+            progress: Progress | None = None, *, should_stop: Callable[[], bool] | None = None,
+            resume: RunState | None = None, on_state: Callable[[RunState], None] | None = None,
+            state_every: float | None = None) -> Image.Image:
         """Stylize a content image (long edge cfg.size) towards ``targets``; return G.
 
         ``targets(long_edge, content)`` gives the style Grams at each scale of the schedule.
-        ``style`` is needed only for init='style'. ``should_stop()`` is asked after every
-        evaluation; when it turns true the run ends early with the best G so far.
+        ``style`` (an image, or a blend's (image, weight) pairs) is needed only for init='style'
+        or 'adain'. ``should_stop()`` is asked after every evaluation; when it turns true the run
+        ends early with the best G so far. With cfg.iterations 0 the initial image is returned.
+
+        ``on_state(state)`` receives a RunState every ``state_every`` seconds (None: never) and,
+        with ``state.stopped`` set, when should_stop() ended the run early: what to keep so that
+        ``resume=state`` continues the run later with its remaining evaluations (ResumeError if
+        the state does not fit this run's schedule or image size). A J or gradient that turns
+        non-finite is retried from the best G with smaller steps (nst.optim.minimize); if that
+        fails it raises NSTError naming the likely cause.
         """
         cfg = self.cfg
         torch.manual_seed(cfg.seed)
-        if cfg.init == "style" and style is None:
-            raise InputError("init='style' needs the style image")
         luminance = cfg.preserve_color == "luminance"
         scales = schedule(cfg)
         total = sum(n for _, n in scales)
         start = time.perf_counter()
-        count = 0
+        first = 0 if resume is None else resume.scale
+        count = 0 if resume is None else resume.i
+        last_state = start
+        channels = 1 if luminance else 3
         with self.guard():
-            G = _initial_image(cfg, to_tensor(content, self.device), style)  # full size, resized below
-            if luminance:
-                G = color.luminance(G)
+            if resume is None:
+                # At the first scale's size (at the full size only when there is no evaluation to
+                # run): each scale resizes G anyway, and AdaIN's activations at 4096 px would take
+                # more memory than the whole tiled run.
+                init_edge = next((e for e, n in scales if n > 0), None)
+                C0 = content if init_edge is None else resize_long_edge(content, init_edge)
+                G = self.initial_image(to_tensor(C0, self.device), style)
+                del C0
+                if luminance:
+                    G = color.luminance(G)
+            else:
+                _check_resume(resume, scales, content, channels)
+                G = resume.G.to(self.device)
             # Every scale's plan, forecast now (an NSTError now if one does not fit, not an hour
             # into the run): when a scale's plan is made, its content, the content as seen and
-            # G are in memory (G replacing this full-size one). Their relative work is for the ETA.
+            # G are in memory (G replacing this one). Their relative work is for the ETA.
             free = self.free() + 4 * G.numel()
             work = []
             for long_edge, _ in scales:
                 h, w = _shape(content, long_edge)
-                residents = 4 * h * w * (3 * (2 if luminance else 1) + G.shape[1])
-                work.append(self.plan(h, w, G.shape[1], free=free - residents).work)
+                residents = 4 * h * w * (3 * (2 if luminance else 1) + channels)
+                work.append(self.plan(h, w, channels, free=free - residents).work)
             eta: float | None = None
-            for scale, (long_edge, evaluations) in enumerate(scales):
+            for scale in range(first, len(scales)):
+                long_edge, evaluations = scales[scale]
+                if evaluations == 0:  # nothing to do at this scale (a tiny budget, or none)
+                    continue
+                done_before = resume.done if resume is not None and scale == first else 0
                 C = to_tensor(resize_long_edge(content, long_edge), self.device)
                 G = resize_tensor(G, tuple(C.shape[-2:]))
                 seen = color.gray_to_rgb(color.luminance(C)) if luminance else C
                 grams = targets(long_edge, C)
-                plan = self.plan(*C.shape[-2:], G.shape[1], strict=False)  # after the targets: they hold memory too
+                plan = self.plan(*C.shape[-2:], channels, strict=False)  # after the targets: they hold memory too
                 objective = self.objective(seen, grams, plan=plan)
                 del grams
                 work[scale] = plan.work
+                left = [n for _, n in scales]
+                left[scale] -= done_before
+                loop: list[Outcome] = []  # minimize's Outcome, as it goes
                 scale_start = time.perf_counter()
 
+                def state(o: Outcome, done_before: int, stopped: bool = False, C: Tensor = C,
+                          scale: int = scale) -> RunState:
+                    opt = o.state()
+                    done = done_before + (o.evaluations if opt is None else opt["evaluations"])
+                    G = o.best.detach().float().cpu().clone()
+                    image = color.combine_luminance(G.to(C), C).cpu() if luminance else G
+                    ev = o.best_evaluation
+                    costs = (None, None, None) if ev is None else (ev.J, ev.J_content, ev.J_style)
+                    return RunState(G, image, scale, done, count - done_before - o.evaluations + done, total, *costs,
+                                    stopped, opt, count)
+
                 def on_evaluation(ev: Evaluation, G: Tensor, C: Tensor = C, scale: int = scale, plan: Plan = plan,
+                                  done_before: int = done_before, left: list[int] = left,
                                   scale_start: float = scale_start) -> None:
-                    nonlocal count, eta
+                    nonlocal count, eta, last_state
                     count += 1
                     now = time.perf_counter()
-                    if count == sum(n for _, n in scales[:scale]) + 1:  # the first at this scale
-                        eta = expected_seconds(now - start, now - scale_start, scale, [n for _, n in scales], work)
+                    if loop[0].evaluations == 1:  # the first at this scale in this process
+                        eta = expected_seconds(now - start, now - scale_start, scale, left, work)
                     if progress is not None:
                         image = color.combine_luminance(G, C) if luminance else G
                         progress(Iterate(count, total, ev.J, ev.J_content, ev.J_style, ev.J_tv, ev.style_layers,
                                          now - start, scale, image, ev.J_temporal, plan, eta))
+                    if on_state is not None and state_every is not None and count < total \
+                            and time.perf_counter() - last_state >= state_every:
+                        on_state(state(loop[0], done_before))
+                        last_state = time.perf_counter()
 
-                outcome = minimize(objective, G, evaluations, optimizer=plan.optimizer,
-                                   lr=_step_size(cfg, plan.optimizer), history_size=max(1, plan.history_size),
-                                   on_evaluation=on_evaluation, should_stop=should_stop)
-                del objective
+                opt_state = _fit_state(resume.optimizer, plan) if resume is not None and scale == first else None
+                try:
+                    outcome = minimize(objective, G, evaluations - done_before, optimizer=plan.optimizer,
+                                       lr=_step_size(cfg, plan.optimizer), history_size=max(1, plan.history_size),
+                                       on_evaluation=on_evaluation, should_stop=should_stop, state=opt_state,
+                                       on_start=loop.append)
+                except NonFiniteError as e:
+                    cause = _nonfinite_cause(cfg, self.dtype, e.at_start, resume is not None)
+                    raise NSTError(f"{e}; {cause}") from None
+                del objective, opt_state
                 G = outcome.best
                 if outcome.stopped:
+                    if on_state is not None:
+                        on_state(state(outcome, done_before, True))
                     break
             G = resize_tensor(G, (content.height, content.width))  # a run stopped at a coarse scale
             if luminance:
                 G = color.combine_luminance(G, to_tensor(content, self.device))
+        if not bool(torch.isfinite(G).all()):  # never write NaN pixels
+            raise NSTError("the result has non-finite pixels (a numerical fault: try --precision float32)")
         return to_pil(G)
 
 
@@ -230,8 +367,57 @@ def _step_size(cfg: Config, optimizer: str) -> float:
     return cfg.step_size if optimizer == cfg.optimizer else DEFAULT_LR[optimizer]
 
 
+def _fit_state(opt: dict | None, plan: Plan) -> dict | None:
+    """A resumed optimiser state as this scale's plan can use it: None (continue from G with a fresh
+    optimiser) if the plan chose another optimiser than the state's (the memory free now differs
+    from the interrupted run's); L-BFGS's pairs cut to the plan's history."""
+    if opt is None or opt.get("optimizer") != plan.optimizer:
+        return None
+    inner = opt["opt"]
+    if plan.optimizer == "lbfgs" and len(inner.get("old_dirs", ())) > plan.history_size:
+        keep = plan.history_size
+        inner = {**inner, **{k: inner[k][len(inner[k]) - keep:] for k in ("old_dirs", "old_stps", "ro")}}
+        opt = {**opt, "opt": inner}
+    return opt
+
+
+def _check_resume(state: RunState, plan: Sequence[tuple[int, int]], content: Image.Image, channels: int) -> None:
+    """ResumeError unless ``state`` is a point of this run: same schedule, image size and channels."""
+    total = sum(n for _, n in plan)
+    if state.total != total or not 0 <= state.scale < len(plan):
+        raise ResumeError(f"it is for a run of {state.total} evaluations, this one has {total}")
+    long_edge, evaluations = plan[state.scale]
+    if not 0 <= state.done <= evaluations or state.i != sum(n for _, n in plan[:state.scale]) + state.done:
+        raise ResumeError(f"its evaluation count {state.i} does not fit this run's schedule")
+    w, h = resize_long_edge(content, long_edge).size
+    if tuple(state.G.shape) != (1, channels, h, w):
+        raise ResumeError(f"its image is {tuple(state.G.shape)}, this run needs {(1, channels, h, w)}")
+    if not bool(torch.isfinite(state.G).all()) or state.G.min() < 0 or state.G.max() > 1:
+        raise ResumeError("its image has values outside [0, 1]")
+    opt = state.optimizer
+    if opt is not None and (opt.get("optimizer") not in OPTIMIZERS or tuple(opt["z"].shape) != tuple(state.G.shape)
+                            or not bool(torch.isfinite(opt["z"]).all())):
+        raise ResumeError("its optimizer state does not fit this run")
+
+
+def _nonfinite_cause(cfg: Config, dtype: torch.dtype, at_start: bool, resumed: bool) -> str:
+    """The likely cause of a non-finite J or gradient, for the one-line message."""
+    large = [f"{k}={getattr(cfg, k):g}" for k in ("content_weight", "style_weight", "tv_weight")
+             if getattr(cfg, k) > LARGE_WEIGHT]
+    if large:
+        return (f"likely cause: {', '.join(large)} too large for float32 arithmetic "
+                f"(keep weights below {LARGE_WEIGHT:g})")
+    if at_start and resumed:
+        return "likely cause: the partial result it resumed from; run again with --restart"
+    if at_start and cfg.init not in INITS:
+        return f"likely cause: the init image {cfg.init}"
+    if dtype != torch.float32:
+        return f"likely cause: a numerical fault in {str(dtype).removeprefix('torch.')}; try --precision float32"
+    return "likely cause: a numerical fault; try a smaller --lr or other weights"
+
+
 def _initial_image(cfg: Config, content: Tensor, style_img: Image.Image | None) -> Tensor:
-    """G at the start, at the full size: the content, uniform noise (seeded), the style or an image file."""
+    """G at the start, at the content's size: the content, uniform noise (seeded), the style or an image file."""
     _, _, h, w = content.shape
     if cfg.init == "content":
         return content.clone()
@@ -266,4 +452,4 @@ def stylize(content: StyleInput, style: StyleInput | Sequence[tuple[StyleInput, 
     content_img = prepare_image(content, cfg.size)
     styles = [(i, load_image(s), w) for i, (s, w) in enumerate(style_parts(style))]
     st = Stylizer(cfg)
-    return st.run(content_img, StyleTargets(st).of(styles), styles[0][1], progress)
+    return st.run(content_img, StyleTargets(st).of(styles), [(img, w) for _, img, w in styles], progress)

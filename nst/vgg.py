@@ -137,6 +137,12 @@ def load_weights(model: str, weights: str | Path | None) -> dict[str, Tensor]:
     return features_state_dict(state, w.url)
 
 
+def vgg19_features() -> nn.Sequential:
+    """torchvision's ``vgg19().features`` (same modules, same indices), untrained, without building
+    the classifier: its 120 million parameters took most of a second to initialise at every start."""
+    return make_layers(cfgs["E"], batch_norm=False)
+
+
 class VGGFeatures(nn.Module):
     """Truncated, frozen VGG19 that returns the activations of named layers.
 
@@ -153,9 +159,7 @@ class VGGFeatures(nn.Module):
         if pooling not in POOLINGS:
             raise InputError(f"unknown pooling {pooling!r}; allowed: {', '.join(POOLINGS)}")
         last = max(LAYER_INDEX[n] for n in self.layers)
-        # Only the convolutional part: vgg19() would also build its 0.5 GB classifier, a peak of
-        # memory that planning against --max-memory would have to count.
-        features = make_layers(cfgs["E"])[: last + 1]
+        features = vgg19_features()[: last + 1]
         state = load_weights(model, weights)
         state = {k: v for k, v in state.items() if int(k.split(".")[0]) <= last}
         try:

@@ -141,7 +141,8 @@ def test_auto_schedule():
     assert auto_schedule(4096, 60) == [(512, 32), (1024, 16), (2048, 8), (4096, 4)]
     assert auto_schedule(3000, 60) == [(750, 34), (1500, 17), (3000, 9)]
     assert auto_schedule(4096, 2) == [(2048, 1), (4096, 1)], "one evaluation per level at least; the finest kept"
-    assert schedule(Config(size=4096)) == auto_schedule(4096, 60)
+    assert schedule(Config(size=4096)) == auto_schedule(4096, Config().iterations)
+    assert auto_schedule(4096, 0) == [(4096, 0)], "--iterations 0: the initial image at the full size"
     assert sum(n for _, n in auto_schedule(8192, 61)) == 61
 
 

@@ -106,9 +106,11 @@ def test_tiled_grams_equal_style_gram(pooling):
 
 
 def _final_J(content_path, style_path, **kw):
+    # float32: in bfloat16 (the default on CPUs with native bfloat16) a tile's convolutions round
+    # differently from the whole image's, and a few L-BFGS steps amplify that (2 % apart after 6).
     its = []
     stylize(content_path, style_path, progress=its.append,
-            **{**dict(size=48, iterations=6, device="cpu", **SHALLOW), **kw})
+            **{**dict(size=48, iterations=6, device="cpu", precision="float32", **SHALLOW), **kw})
     return its
 
 
