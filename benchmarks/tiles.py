@@ -2,6 +2,7 @@
 
     python benchmarks/tiles.py speed --size 1024 --tiles off 512 256        # s/evaluation, side by side
     python benchmarks/tiles.py memory --sizes 1024 2048 --max-memory 4G     # whole default runs' peak RSS
+    python benchmarks/tiles.py loop --size 2048                              # the loop's image-sized tensors
 
 ``speed`` builds one Stylizer and, at one size, the untiled objective and a tiled one per tile
 size (content cached and recomputed), then times evaluations of J round-robin (one of each per
@@ -12,6 +13,13 @@ Run it under ``flock /tmp/nst-cpu.lock``.
 process, and reports the peak resident memory the kernel measured for it (wait4's ru_maxrss),
 the wall time and the lines the run printed about its plan and expected time. Long: run it
 under ``nice -n 19`` (its time is not the measurement).
+
+``loop`` measures what nst.memory calls LBFGS_VECTORS and ADAM_VECTORS: the peak resident memory
+of ``nst.optim.minimize`` over 40 evaluations of a stub objective (J = Σ w (G - T)², its gradient a
+new tensor, as the network's is), in image-sized tensors V above what was in use before it
+(the init and the target), each case in its own process; "with states" also takes
+``Outcome.state()`` after every evaluation and writes it with torch.save, as a checkpoint does;
+"bound_heap" fixes glibc's mmap threshold first, as Stylizer does on the CPU (nst.memory.bound_heap).
 
 Each prints Markdown table rows; benchmarks/README.md collects them with the command used.
 """
@@ -120,6 +128,58 @@ def cmd_memory(args) -> None:
               flush=True)
 
 
+def cmd_loop(args) -> None:
+    print("| optimiser | history | states | heap | peak above the start, V |")
+    print("| --- | ---: | --- | --- | ---: |")
+    for opt, hist in (("lbfgs", 5), ("lbfgs", 10), ("adam", 0)):
+        for states in (False, True):
+            for bound in (False, True):
+                cmd = [sys.executable, __file__, "loop-child", opt, str(hist), str(int(states)), str(args.size),
+                       str(int(bound))]
+                out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+                if out.returncode:
+                    sys.exit(out.stderr)
+                print(f"| {opt} | {hist if opt == 'lbfgs' else '–'} | {'yes' if states else 'no'} | "
+                      f"{'bound_heap' if bound else 'glibc default'} | {out.stdout.strip()} |", flush=True)
+
+
+def cmd_loop_child(args) -> None:
+    import resource
+
+    from nst.memory import bound_heap, in_use
+    from nst.objective import Evaluation
+    from nst.optim import minimize
+
+    if args.bound:
+        bound_heap()  # as Stylizer does on the CPU
+    gen = torch.Generator().manual_seed(0)
+    T = torch.rand(1, 3, args.size, args.size, generator=gen)
+    init = torch.rand(1, 3, args.size, args.size, generator=gen)
+    V = 4 * init.numel()
+
+    W = torch.rand(1, 3, args.size, args.size, generator=gen).mul_(4).exp2_()  # ill-conditioned: pairs fill
+
+    def objective(G):
+        d = G - T
+        J = float(d.square().mul_(W).sum())
+        return Evaluation(J, J, 0.0, {}, 0.0, 0.0, d.mul_(W).mul_(2))
+
+    loop = []
+
+    def on_evaluation(ev, G):
+        if args.states:
+            with open(os.devnull, "wb") as f:
+                torch.save(loop[0].state(), f)
+
+    before = in_use(torch.device("cpu"))
+    start_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    minimize(objective, init, 40, optimizer=args.opt, lr=1.0 if args.opt == "lbfgs" else 0.02,
+             history_size=max(1, args.hist), on_evaluation=on_evaluation, on_start=loop.append)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    assert peak > start_peak, "the loop's peak must be the process's"
+    print(f"{(peak - before) / V:.1f}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -135,8 +195,16 @@ def main() -> None:
     m.add_argument("--style", default=str(STYLE))
     m.add_argument("--out", default="/tmp/nst-tiles")
     m.add_argument("extra", nargs="*", help="more options for nst, after --")
+    lp = sub.add_parser("loop")
+    lp.add_argument("--size", type=int, default=2048)
+    c = sub.add_parser("loop-child")  # one case of loop, in its own process
+    c.add_argument("opt")
+    c.add_argument("hist", type=int)
+    c.add_argument("states", type=int)
+    c.add_argument("size", type=int)
+    c.add_argument("bound", type=int)
     args = p.parse_args()
-    {"speed": cmd_speed, "memory": cmd_memory}[args.cmd](args)
+    {"speed": cmd_speed, "memory": cmd_memory, "loop": cmd_loop, "loop-child": cmd_loop_child}[args.cmd](args)
 
 
 if __name__ == "__main__":

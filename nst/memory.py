@@ -40,8 +40,8 @@ SAFE_FRACTION = {"cpu": 0.75, "cuda": 0.9, "mps": 0.75}
 # Calibrated by measurement (benchmarks/README.md, "Memory against size"), with margin.
 EVAL_FACTOR = 1.8        # a forward + backward's peak over the float32 outputs of the layers
 FORWARD_FACTOR = 2.5     # a forward pass's peak (no gradients) over its largest output ...
-LBFGS_VECTORS = 15       # torch's L-BFGS with nst's loop, history apart (14 measured)
-ADAM_VECTORS = 8         # Adam with nst's loop (7 measured)
+LBFGS_VECTORS = 22       # torch's L-BFGS with nst's loop and a checkpoint's state, history apart (21.5 measured)
+ADAM_VECTORS = 10        # Adam with nst's loop and a checkpoint's state (9.5 measured)
 
 HISTORY_SIZE = 50        # L-BFGS's curvature pairs when memory allows (nst.optim.HISTORY_SIZE)
 MIN_HISTORY = 5          # fewer pairs than this: Adam instead (see benchmarks/README.md)
@@ -93,6 +93,25 @@ def _libc():
         return libc
     except (OSError, AttributeError):
         return None
+
+
+# Allocations at least this large are mmapped, and so given back to the system when freed.
+MMAP_THRESHOLD = 1 << 20
+_M_MMAP_THRESHOLD = -3  # mallopt's parameter number (malloc.h)
+
+
+def bound_heap() -> None:
+    """Make the resident memory follow the memory in use (glibc only; nothing elsewhere).
+
+    glibc raises its mmap threshold each time a large block is freed (up to 32 MiB), after
+    which image-sized tensors come from the heap, whose freed blocks stay resident and
+    fragment: measured, the loop's peak RSS was 1.8x what it holds (benchmarks/README.md).
+    A fixed threshold keeps every tensor above it in its own mapping, returned when freed, so
+    the budget (``max_memory``) bounds the RSS. Process-wide; called once by Stylizer on the CPU.
+    """
+    libc = _libc()
+    if libc is not None:
+        libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 
 def release_freed() -> None:

@@ -71,12 +71,17 @@ class Outcome:
         """The loop at its last iteration boundary, on the CPU, for ``minimize(..., state=)``; None
         before the first boundary (then continue from ``best``). ``state["evaluations"]`` counts the
         evaluations up to that point (later ones, inside an unfinished line search, are redone).
-        Keeps the latest L-BFGS curvature pairs that fit ``max_bytes``."""
+        Keeps the latest L-BFGS curvature pairs that fit ``max_bytes``. On the CPU, an L-BFGS
+        state shares its tensors with the boundary the loop keeps (copies made there of what
+        L-BFGS changes in place; the rest it never changes), so taking a state at 4096 px costs
+        no memory; don't change its tensors in place (``minimize(state=)`` does: pass it a copy
+        to keep one). Adam's moments are changed in place by every step: they are copied here."""
         b = self._boundary
         if b is None:
             return None
-        cpu = lambda x: x.detach().to("cpu", copy=True) if isinstance(x, Tensor) else x  # noqa: E731
-        out = {k: cpu(v) for k, v in b.items() if k != "opt"}
+        copy = b["live"]  # Adam's boundary is the live tensors: copied
+        cpu = lambda x: x.detach().to("cpu", copy=copy) if isinstance(x, Tensor) else x  # noqa: E731
+        out = {k: cpu(v) for k, v in b.items() if k not in ("opt", "live")}
         opt = dict(b["opt"])
         if "old_dirs" in opt:
             per_pair = 2 * opt["prev_flat_grad"].numel() * opt["prev_flat_grad"].element_size()
@@ -111,10 +116,13 @@ def _finite(ev: Evaluation) -> bool:
     return math.isfinite(ev.J) and bool(torch.isfinite(ev.grad).all())
 
 
-def _key(z: Tensor) -> tuple[float, float]:
-    """Tells apart the points of one line search (x + t d for different t) without keeping them."""
-    z = z.detach().double()
-    return float(z.sum()), float(z.square().sum())
+def _key(z: Tensor) -> tuple[int, float]:
+    """Tells apart the points of one line search (x + t d for different t) without keeping them:
+    the sum of z's bits and its norm, computed without a copy of z (at 4096 px a float64 copy
+    would be 400 MB)."""
+    z = z.detach()
+    bits = z.view(torch.int32) if z.dtype == torch.float32 else z.double()
+    return int(bits.sum(dtype=torch.int64)), float(torch.linalg.vector_norm(z, dtype=torch.float64))
 
 
 def minimize(objective: Callable[[Tensor], Evaluation], init: Tensor, evaluations: int, *,
@@ -131,7 +139,8 @@ def minimize(objective: Callable[[Tensor], Evaluation], init: Tensor, evaluation
     evaluation, with the Outcome the loop updates as it goes (its ``state()`` may be taken at
     any time). ``state``, an ``Outcome.state()`` of an earlier call with the same objective and
     image size, continues that call: from its iterate (``init`` only gives the shape then), with
-    ``evaluations`` the ones left. Returns the G with the lowest J seen.
+    ``evaluations`` the ones left; the loop takes the state's tensors as its own (no copies: at
+    4096 px each is 200 MB) and changes them in place. Returns the G with the lowest J seen.
 
     An evaluation whose J or gradient is not finite (NaN or inf: extreme weights, a numerical
     fault) is not counted or reported, and never becomes the best G: the optimiser restarts from
@@ -161,7 +170,7 @@ def minimize(objective: Callable[[Tensor], Evaluation], init: Tensor, evaluation
     # begins by asking the closure for J and the gradient at the point the last line search chose,
     # which that line search has evaluated: ``known`` holds that search's lowest and latest
     # evaluations (key, J, gradient, count), so the point is neither evaluated again nor counted.
-    known: list[tuple[tuple[float, float], float, Tensor, int]] = []
+    known: list[tuple[tuple[int, float], float, Tensor, int]] = []
     if state is not None and optimizer == "lbfgs":
         known.append((_key(z), state["J"], state["grad"].to(z), 0))
         best_J = state["J"]
@@ -206,10 +215,12 @@ def minimize(objective: Callable[[Tensor], Evaluation], init: Tensor, evaluation
         return torch.tensor(ev.J, dtype=torch.float64)
 
     def _boundary(count: int, opt_state: dict, copy: bool = True, **more) -> dict:
-        kept = {n: (v.clone() if isinstance(v, Tensor) and copy else list(v) if isinstance(v, list) else v)
-                for n, v in opt_state.items() if n != "al"}  # list items are never changed in place
+        # L-BFGS changes only prev_flat_grad in place (copy_); d and the list items are new
+        # tensors at every step, so they are kept as they are.
+        kept = {n: (v.clone() if isinstance(v, Tensor) and copy and n != "d" else list(v) if isinstance(v, list)
+                    else v) for n, v in opt_state.items() if n != "al"}
         return {"optimizer": optimizer, "k": k, "lr": step, "evaluations": count,
-                "z": z.detach().clone() if copy else z.detach(), **more, "opt": kept}
+                "z": z.detach().clone() if copy else z.detach(), **more, "opt": kept, "live": not copy}
 
     def make(step: float) -> torch.optim.Optimizer:
         if optimizer == "lbfgs":

@@ -124,6 +124,8 @@ class Stylizer:
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
         self.device = resolve_device(cfg.device)
+        if self.device.type == "cpu":
+            memory.bound_heap()  # the process's RSS is what the budget bounds on the CPU
         self.dtype = resolve_precision(cfg.precision, self.device)  # the network's; costs are float32
         self.net = build_network(cfg, self.device)
         self.geometry = Geometry.of(self.net)
