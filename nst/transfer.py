@@ -32,6 +32,10 @@ from .targets import StyleTargets, Targets
 from .tiling import Geometry, TiledFeatureCost, tiled_grams
 from .vgg import VGGFeatures
 
+# The largest long edge AdaIN's start is computed at; a larger G starts from it upsampled. At
+# 1024 px its encoder's largest activation is 256 MiB (64 channels, float32); at 4096 px, 4 GiB.
+ADAIN_MAX = 1024
+
 
 @dataclass(frozen=True)
 class Iterate:
@@ -268,9 +272,9 @@ class Stylizer:
         with self.guard():
             if resume is None:
                 # At the first scale's size (at the full size only when there is no evaluation to
-                # run): each scale resizes G anyway, and AdaIN's activations at 4096 px would take
-                # more memory than the whole tiled run.
-                init_edge = next((e for e, n in scales if n > 0), None)
+                # run), and at most ADAIN_MAX px: each scale resizes G anyway, and AdaIN's
+                # activations (not tiled) at 4096 px would take more memory than the whole tiled run.
+                init_edge = next((min(e, ADAIN_MAX) for e, n in scales if n > 0), None)
                 C0 = content if init_edge is None else resize_long_edge(content, init_edge)
                 G = self.initial_image(to_tensor(C0, self.device), style)
                 del C0
