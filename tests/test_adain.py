@@ -99,3 +99,21 @@ def test_adain_strength_is_checked():
     with pytest.raises(InputError, match="iterations"):
         Config(iterations=-1)
     assert Config(iterations=0).iterations == 0
+
+
+def test_adain_start_is_computed_at_most_at_adain_max(content_path, style_path, monkeypatch):
+    """AdaIN's activations are not tiled: above ADAIN_MAX px the start is made at ADAIN_MAX and
+    upsampled (at 4096 px they would take more memory than the whole tiled run)."""
+    import nst.transfer as transfer
+
+    monkeypatch.setattr(transfer, "ADAIN_MAX", 32)
+    seen = []
+    original = Stylizer.initial_image
+
+    def spy(self, content, style):
+        seen.append(tuple(content.shape[-2:]))
+        return original(self, content, style)
+
+    monkeypatch.setattr(Stylizer, "initial_image", spy)
+    out = stylize(content_path, style_path, size=48, iterations=1, scales=1, device="cpu")
+    assert seen == [(27, 32)] and out.size == (48, 40)  # (H, W); the content is 48 x 40
