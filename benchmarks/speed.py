@@ -329,6 +329,7 @@ def cmd_quickstart(args) -> None:
     J judged in float32 on each output file."""
     judge = _judge(CONTENT, STYLE, Config.size)
     trees = {"baseline": Path(args.baseline).resolve(), "this tree": ROOT}
+    Path(args.work).mkdir(parents=True, exist_ok=True)
     print("| tree | output | wall (process) | J of the file (float32) |")
     print("| --- | --- | ---: | ---: |")
     for rnd in range(args.rounds):
