@@ -5,7 +5,7 @@
     python benchmarks/speed.py quickstart --baseline /tmp/nst-main   # the README's command, two trees
     python benchmarks/speed.py memory --sizes 256 512 1024 2048
     python benchmarks/speed.py schedule --size 384             # coarse-to-fine vs single scale
-    python benchmarks/speed.py cuda                            # 500 evaluations at 512² on a GPU
+    python benchmarks/speed.py cuda --compile                  # the CUDA choices, side by side
 
 Each prints Markdown table rows; benchmarks/README.md collects them with the command used.
 """
@@ -181,18 +181,21 @@ def _judge(content: Path, style: Path, size: int):
     return Judge(content, style, size)
 
 
-def _loop_child(content: str, style: str, size: int, evals: int, out: str) -> None:
-    """A process that runs the tutorial loop and writes its picture (PNG, lossless) and its timings."""
+def _loop_child(content: str, style: str, size: int, evals: int, out: str, device: str = "cpu") -> None:
+    """A process that runs the tutorial loop (float32, as the tutorial has it) on ``device`` and
+    writes its picture (PNG, lossless) and its timings."""
     t0 = time.perf_counter()
-    cfg = Config(size=size, scales=1, device="cpu", precision="float32")
+    cfg = Config(size=size, scales=1, device=device, precision="float32")
     st = Stylizer(cfg)
     C = to_tensor(prepare_image(content, size), st.device)
     with torch.no_grad():
         a_C = {n: f.float() for n, f in st.net(C).items() if n in cfg.content_layers}
     grams = st.style_targets(load_image(style), size)
     s = Setup(cfg, st, C, a_C, grams)
+    sync(st.device)
     t1 = time.perf_counter()
     G = tutorial_loop(s, evals)
+    sync(st.device)
     t2 = time.perf_counter()
     to_pil(G).save(out)
     print(json.dumps({"setup_s": t1 - t0, "loop_s": t2 - t1, "evals": evals}))
@@ -256,7 +259,7 @@ def time_to_quality(content: Path, style: Path, size: int, evals: int, budget: i
     work.mkdir(parents=True, exist_ok=True)
     judge = _judge(content, style, size)
     loop_png = work / "loop.png"
-    loop, loop_wall = _child(["_loop", str(content), str(style), str(size), str(evals), str(loop_png)])
+    loop, loop_wall = _child(["_loop", str(content), str(style), str(size), str(evals), str(loop_png), device])
     J_loop = judge(loop_png)["J"]
     t_start = time.time()  # the nst process's clock starts before it is spawned
     r = subprocess.run([sys.executable, __file__, "_nst", str(content), str(style), str(size), str(budget),
@@ -326,6 +329,7 @@ def cmd_quickstart(args) -> None:
     J judged in float32 on each output file."""
     judge = _judge(CONTENT, STYLE, Config.size)
     trees = {"baseline": Path(args.baseline).resolve(), "this tree": ROOT}
+    Path(args.work).mkdir(parents=True, exist_ok=True)
     print("| tree | output | wall (process) | J of the file (float32) |")
     print("| --- | --- | ---: | ---: |")
     for rnd in range(args.rounds):
@@ -386,17 +390,56 @@ def cmd_schedule(args) -> None:
 
 
 def cmd_cuda(args) -> None:
+    """Settle the CUDA choices side by side: precision (float32 | bfloat16 autocast), cuDNN
+    autotuning (torch.backends.cudnn.benchmark), memory format (nst's channels_last network vs
+    torchvision's NCHW features, bare passes) and torch.compile of the bare pass; then nst's own
+    loop (s/evaluation and its overhead over the bare pass) for each precision and autotuning."""
     if not torch.cuda.is_available():
         sys.exit("no CUDA device here")
-    s = setup(args.size, device="cuda")
-    floor = floor_pass(s)
-    floor()
-    f = timed(floor, s.st.device, 20)
-    run = nst_evaluations(s, args.evals)
-    nst_evaluations(s, 5)()  # warm-up: cuDNN autotuning
-    t = timed(run, s.st.device, 1)
-    print(f"| {torch.cuda.get_device_name()} | {args.size}² | {args.evals} evaluations: {t:.2f} s "
-          f"| floor {f * 1000:.2f} ms/pass | overhead {t / args.evals / f:.2f}× |", flush=True)
+    print(f"<!-- {torch.cuda.get_device_name()}, CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()} -->")
+    print("| size | precision | cudnn.benchmark | bare pass, nst (channels_last) | bare pass, torchvision NCHW "
+          "| nst s/evaluation | overhead (nst ÷ bare) |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for size in args.sizes:
+        for precision in ("float32", "bfloat16"):
+            for bench in (False, True):
+                torch.backends.cudnn.benchmark = bench
+                s = setup(size, device="cuda", precision=precision)
+                floor, tv_pass = floor_pass(s), floor_pass(s, torchvision_features(s))
+
+                def tv() -> None:  # torchvision's features under the same autocast
+                    with autocast(s.st.device, s.st.dtype):
+                        tv_pass()
+
+                for fn in (floor, tv, floor, tv):
+                    fn()  # warm-up (and autotuning)
+                f = timed(floor, s.st.device, args.repeats)
+                f_tv = timed(tv, s.st.device, args.repeats)
+                run = nst_evaluations(s, args.evals)
+                nst_evaluations(s, 5)()
+                t = timed(run, s.st.device, 1) / args.evals
+                print(f"| {size}² | {precision} | {bench} | {f * 1000:.2f} ms | {f_tv * 1000:.2f} ms "
+                      f"| {t * 1000:.2f} ms | {t / f:.2f}× |", flush=True)
+    torch.backends.cudnn.benchmark = False
+    if args.compile:
+        size = args.sizes[0]
+        s = setup(size, device="cuda")
+        eager = floor_pass(s)
+        eager()
+        e = timed(eager, s.st.device, args.repeats)
+        s.st.net = torch.compile(s.st.net)
+        compiled = floor_pass(s)
+        t0 = time.perf_counter()
+        try:
+            compiled()
+            sync(s.st.device)
+        except Exception as ex:  # report, don't stop the other measurements
+            print(f"| torch.compile, {size}², {str(s.st.dtype)[6:]} | failed: {type(ex).__name__}: {str(ex)[:200]} |")
+            return
+        first = time.perf_counter() - t0
+        c = timed(compiled, s.st.device, args.repeats)
+        print(f"| torch.compile, {size}², {str(s.st.dtype)[6:]} | eager {e * 1000:.2f} ms | compiled {c * 1000:.2f} ms "
+              f"| first call (compiling) {first:.1f} s |", flush=True)
 
 
 def _runs(text: str) -> tuple[int, int]:
@@ -409,7 +452,7 @@ def main() -> None:
         _memory_child(int(sys.argv[2]), sys.argv[3], sys.argv[4])
         return
     if len(sys.argv) > 1 and sys.argv[1] == "_loop":
-        _loop_child(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6])
+        _loop_child(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6], *sys.argv[7:8])
         return
     if len(sys.argv) > 1 and sys.argv[1] == "_nst":
         a = sys.argv[2:]
@@ -442,8 +485,10 @@ def main() -> None:
     sc.add_argument("--runs", type=_runs, nargs="+", default=[(1, 300), (Config.scales, Config.iterations)],
                     metavar="SCALES:ITERATIONS")
     c = sub.add_parser("cuda")
-    c.add_argument("--size", type=int, default=512)
-    c.add_argument("--evals", type=int, default=500)
+    c.add_argument("--sizes", type=int, nargs="+", default=[512, 1024])
+    c.add_argument("--evals", type=int, default=100)
+    c.add_argument("--repeats", type=int, default=20)
+    c.add_argument("--compile", action="store_true", help="also torch.compile the bare pass")
     for s in (o, q, m, sc):
         s.add_argument("--device", default="cpu")
     args = p.parse_args()
