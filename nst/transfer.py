@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -107,31 +107,41 @@ class Stylizer:
         return Objective(network, self.cfg, [n for n, _ in self.cfg.style_layers], temporal)
 
     def run(self, content: Image.Image, targets: Targets, style: Image.Image | None = None,
-            progress: Progress | None = None, *, should_stop: Callable[[], bool] | None = None) -> Image.Image:
+            progress: Progress | None = None, *, should_stop: Callable[[], bool] | None = None,
+            init: Tensor | None = None, temporal: Temporal | None = None,
+            plan: Sequence[tuple[int, int]] | None = None) -> Image.Image:
         """Stylize a content image (long edge cfg.size) towards ``targets``; return G.
 
         ``targets(long_edge, content)`` gives the style Grams at each scale of the schedule.
         ``style`` is needed only for init='style'. ``should_stop()`` is asked after every
         evaluation; when it turns true the run ends early with the best G so far.
+
+        For video frames (nst.sequence): ``init`` is the starting G, RGB (1, 3, H, W) at the
+        content's size, instead of cfg.init; ``temporal`` adds J_temporal at the last scale (its
+        target RGB at the content's size); ``plan`` is the (long edge, evaluations) of each scale
+        instead of nst.schedule.schedule(cfg).
         """
         cfg = self.cfg
         torch.manual_seed(cfg.seed)
-        if cfg.init == "style" and style is None:
+        if cfg.init == "style" and style is None and init is None:
             raise InputError("init='style' needs the style image")
         luminance = cfg.preserve_color == "luminance"
-        plan = schedule(cfg)
+        plan = list(plan) if plan is not None else schedule(cfg)
         total = sum(n for _, n in plan)
         start = time.perf_counter()
         count = 0
         with memory_guard(cfg.size, self.device):
             C_full = to_tensor(content, self.device)
-            G = _initial_image(cfg, C_full, style)
+            G = initial_image(cfg, C_full, style) if init is None else init.to(C_full).clone()
             if luminance:
                 G = color.luminance(G)
+                if temporal is not None and temporal.target.shape[1] == 3:
+                    temporal = replace(temporal, target=color.luminance(temporal.target))
             for scale, (long_edge, evaluations) in enumerate(plan):
                 C = to_tensor(resize_long_edge(content, long_edge), self.device)
                 seen = color.gray_to_rgb(color.luminance(C)) if luminance else C
-                objective = self.objective(seen, targets(long_edge, C))
+                last = scale == len(plan) - 1
+                objective = self.objective(seen, targets(long_edge, C), temporal if last else None)
 
                 def on_evaluation(ev: Evaluation, G: Tensor, C: Tensor = C, scale: int = scale) -> None:
                     nonlocal count
@@ -153,7 +163,7 @@ class Stylizer:
         return to_pil(G)
 
 
-def _initial_image(cfg: Config, content: Tensor, style_img: Image.Image | None) -> Tensor:
+def initial_image(cfg: Config, content: Tensor, style_img: Image.Image | None) -> Tensor:
     """G at the start, at the full size: the content, uniform noise (seeded), the style or an image file."""
     _, _, h, w = content.shape
     if cfg.init == "content":

@@ -1,0 +1,185 @@
+"""Temporal consistency of stylised video: synthetic clips with known motion, independent frames
+against the temporal default (Ruder et al. 2016), warping error and time side by side.
+
+    python benchmarks/video.py --clips pan zoom --frames 12 --size 256
+
+Clips (made here from the photos in examples/, so the true motion is known exactly):
+  pan   a 4:3 window sliding over astronaut.jpg, 6 px right and 1 px down a frame (whole pixels)
+  zoom  a 4:3 window closing in on cat.jpg, 3 % a frame, resampled (Lanczos)
+  layers  a pan over astronaut.jpg with a patch of cat.jpg moving the other way over it:
+        occlusions and disocclusions at the patch's edges
+
+Warping error between consecutive outputs: mean |out_t(x) - out_{t-1}(x + b(x))| over pixels
+x visible in both frames (and off the patch's edges for 'layers'), b the TRUE motion, values in
+[0, 1], averaged over t >= 1. The contents' own error (from resampling) is printed as a floor.
+J is alpha J_content + beta J_style of each saved frame (float32, no temporal term), averaged.
+Each run's time is stylize_frames' wall time with the network and style targets already made.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from nst import Config, StyleTargets, Stylizer  # noqa: E402
+from nst.flow import warp  # noqa: E402
+from nst.images import load_image, to_tensor  # noqa: E402
+from nst.sequence import SequenceConfig, stylize_frames  # noqa: E402
+
+
+@dataclass
+class Clip:
+    name: str
+    frames: list[Image.Image]
+    flows: list[np.ndarray | None]   # true backward flow of frame t (t -> t-1); None for t = 0
+    masks: list[np.ndarray | None]   # (H, W) bool: visible in both frames
+
+
+def crop_flow(boxes: list[tuple[float, float, float, float]], w: int, h: int, t: int) -> tuple[np.ndarray, np.ndarray]:
+    """True flow frame t -> t-1 of frames rendered from source boxes (x0, y0, x1, y1) at w x h."""
+    x0, y0, x1, y1 = boxes[t]
+    p0, q0, p1, q1 = boxes[t - 1]
+    v, u = np.mgrid[0:h, 0:w].astype(np.float64)
+    X = x0 + (u + 0.5) * (x1 - x0) / w           # source coordinates of pixel centres
+    Y = y0 + (v + 0.5) * (y1 - y0) / h
+    u1 = (X - p0) * w / (p1 - p0) - 0.5
+    v1 = (Y - q0) * h / (q1 - q0) - 0.5
+    flow = np.stack([u1 - u, v1 - v], -1).astype(np.float32)
+    visible = (u1 >= 0) & (u1 <= w - 1) & (v1 >= 0) & (v1 <= h - 1)
+    return flow, visible
+
+
+def make_clip(name: str, n: int, size: int) -> Clip:
+    w, h = size, size * 3 // 4
+    if name in ("pan", "layers"):
+        src = load_image(ROOT / "examples/astronaut.jpg")
+        scale = max(1, round((w + 6 * n + 8) / src.width * 2) / 2)  # room to slide
+        src = src.resize((round(src.width * scale), round(src.height * scale)), Image.Resampling.LANCZOS)
+        boxes = [(4 + 6 * t, 60 + t, 4 + 6 * t + w, 60 + t + h) for t in range(n)]
+        frames = [src.crop(tuple(map(int, b))) for b in boxes]
+    elif name == "zoom":
+        src = load_image(ROOT / "examples/cat.jpg")
+        cx, cy, bw = 225.0, 150.0, 390.0
+        boxes = []
+        for t in range(n):
+            ww = bw / 1.03 ** t
+            boxes.append((cx - ww / 2, cy - ww * 3 / 8, cx + ww / 2, cy + ww * 3 / 8))
+        frames = [src.resize((w, h), Image.Resampling.LANCZOS, box=b) for b in boxes]
+    else:
+        raise SystemExit(f"unknown clip {name!r}")
+    flows: list = [None]
+    masks: list = [None]
+    for t in range(1, n):
+        f, m = crop_flow(boxes, w, h, t)
+        flows.append(f)
+        masks.append(m)
+    if name == "layers":  # a patch of the cat moving left 5 px and down 2 px a frame, over the pan
+        cat = load_image(ROOT / "examples/cat.jpg").resize((w // 3, h // 3), Image.Resampling.LANCZOS)
+        pw, ph = cat.size
+        pos = [(w // 2 + 2 * n - 5 * t, h // 4 + 2 * t - n) for t in range(n)]
+        for t in range(n):
+            frames[t] = frames[t].copy()
+            frames[t].paste(cat, pos[t])
+        v, u = np.mgrid[0:h, 0:w]
+
+        def rect(x, y, grow=0, uu=u, vv=v):
+            return (uu >= x - grow) & (uu < x + pw + grow) & (vv >= y - grow) & (vv < y + ph + grow)
+
+        for t in range(1, n):
+            (x, y), (px, py) = pos[t], pos[t - 1]
+            now = rect(x, y)
+            flows[t][now] = (px - x, py - y)  # the patch moves on its own
+            u1 = np.round(u + flows[t][..., 0]).astype(int)
+            v1 = np.round(v + flows[t][..., 1]).astype(int)
+            before = rect(px, py, 0, u1, v1)
+            edges = (rect(x, y, 2) & ~rect(x, y, -2)) | (rect(px, py, 2, u1, v1) & ~rect(px, py, -2, u1, v1))
+            masks[t] = masks[t] & (now == before) & ~edges  # seen in both frames, off the patch's edges
+    return Clip(name, frames, flows, masks)
+
+
+def warping_error(frames: list[Image.Image], clip: Clip) -> float:
+    errs = []
+    for t in range(1, len(frames)):
+        cur, prev = to_tensor(frames[t]), to_tensor(frames[t - 1])
+        back, _ = warp(prev, clip.flows[t])
+        m = torch.from_numpy(clip.masks[t])
+        errs.append((cur - back).abs().mean(1)[0][m].mean().item())
+    return float(np.mean(errs))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clips", nargs="+", default=["pan", "zoom"])
+    ap.add_argument("--frames", type=int, default=12)
+    ap.add_argument("--size", type=int, default=256, help="frame width (height 3/4 of it)")
+    ap.add_argument("--style", default=str(ROOT / "examples/style_strokes.jpg"))
+    ap.add_argument("--runs", nargs="+", default=["independent", "default"],
+                    help="independent, default, or WEIGHT:EVALS[:FLOW] (e.g. 1000:25:medium)")
+    ap.add_argument("--out", type=Path, default=Path("/tmp/nst-video-bench"))
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    args = ap.parse_args()
+    torch.set_num_threads(torch.get_num_threads())
+    cfg = Config(size=args.size, device="cpu")
+    st = Stylizer(cfg)
+    targets = StyleTargets(st).of([("style", load_image(args.style), 1.0)])
+    rows = []
+    for name in args.clips:
+        clip = make_clip(name, args.frames, args.size)
+        w, h = clip.frames[0].size
+        targets(max(w, h), to_tensor(clip.frames[0]))  # style targets made before timing
+        floor = warping_error(clip.frames, clip)
+        print(f"{name}: {len(clip.frames)} frames {w}x{h}; contents' own warping error {floor:.4f}", flush=True)
+        base = None
+        for run in args.runs:
+            if run == "independent":
+                seq = SequenceConfig(temporal_weight=0)
+            elif run == "default":
+                seq = SequenceConfig()
+            else:
+                parts = run.split(":")
+                seq = SequenceConfig(float(parts[0]), int(parts[1]), *(parts[2:3] or ["medium"]))
+            folder = args.out / name / run.replace(":", "_")
+            folder.mkdir(parents=True, exist_ok=True)
+            for p in folder.glob("*.png"):
+                p.unlink()
+            outputs = [folder / f"{t:04d}.png" for t in range(len(clip.frames))]
+            record = {"settings": {"bench": run}, "sequence": {"run": run}}
+            start = time.perf_counter()
+            out = stylize_frames(clip.frames, outputs, st, targets, seq, record)
+            seconds = time.perf_counter() - start
+            made = [load_image(p) for p in outputs]
+            err = warping_error(made, clip)
+            with torch.no_grad():
+                Js = []
+            for img, content in zip(made, clip.frames):
+                C = to_tensor(content)
+                Js.append(st.objective(C, targets(max(w, h), C))(to_tensor(img)).J)
+            evals = sum(f.evaluations for f in out.frames)
+            row = {"clip": name, "run": run, "temporal_weight": seq.temporal_weight,
+                   "warm_iterations": seq.warm_iterations if not seq.independent else None, "flow": seq.flow,
+                   "evaluations": evals, "seconds": round(seconds, 1), "warping_error": round(err, 5),
+                   "J": round(float(np.mean(Js)), 4), "floor": round(floor, 5)}
+            if run == "independent":
+                base = row
+            if base is not None and base is not row:
+                row["error_ratio"] = round(err / base["warping_error"], 3)
+                row["time_ratio"] = round(seconds / base["seconds"], 3)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
