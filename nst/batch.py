@@ -346,8 +346,7 @@ def run_batch(jobs: Iterable[Job], cfg: Config, *, skip_existing: bool = False, 
         best: list[Iterate] = []
 
         def progress(it: Iterate, job: Job = job) -> None:
-            # The image returned is the first G with the lowest J at the final (finest) scale.
-            if not best or it.scale > best[0].scale or it.J < best[0].J:
+            if it.better_than(best[0] if best else None):  # the image Stylizer.run returns
                 best[:] = [it]
             if on_iterate is not None:
                 on_iterate(job, it)

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 import traceback
 from pathlib import Path
 
 import click
 from click.core import ParameterSource
-from tqdm import tqdm
 
 from . import __version__, provenance, report
-from .batch import NAME_FIELDS, Job, JobResult, normalize_ext, parse_shard, parse_style, run_batch
+from .batch import NAME_FIELDS, Job, normalize_ext, parse_shard, parse_style, run_batch
 from .batch import plan as make_plan
 from .batch import shard as take_shard
 from .config import (BATCH_EXT, BATCH_NAME, EMPHASIS, INITS, OPTIMIZERS, PRESERVE_COLOR, Config,
                      format_layer_weights)
+from .console import make_reporter
 from .errors import InputError, NSTError
-from .images import FORMATS, atomic_write, load_image, output_format, save_image, to_pil
+from .images import FORMATS, output_format, save_image, to_pil
 from .transfer import Iterate
 from .vgg import MODELS, POOLINGS
 
@@ -62,84 +61,6 @@ class _Command(click.Command):
 
     def invoke(self, ctx: click.Context):
         return super().invoke(ctx) if ctx.command is self else ctx.command.invoke(ctx)
-
-
-class _Progress:
-    """tqdm bars on stderr: one over the jobs (when OUT is a directory), one over evaluations of J."""
-
-    def __init__(self, quiet: bool, jobs: int | None, save_every: int | None, record: _Record | None = None) -> None:
-        self.quiet, self.save_every, self.record = quiet, save_every, record
-        self.outer = None if jobs is None else tqdm(total=jobs, file=sys.stderr, disable=quiet, unit="img",
-                                                    dynamic_ncols=True, leave=False, position=0)
-        self.inner: tqdm | None = None  # made at a job's first iterate, so an early error prints no bar
-        self.first: Iterate | None = None
-        self.last: Iterate | None = None
-
-    def __call__(self, job: Job, it: Iterate) -> None:
-        if self.inner is None:
-            self.first = it
-            self.inner = tqdm(total=it.total, file=sys.stderr, disable=self.quiet, unit="it", dynamic_ncols=True,
-                              leave=False, position=0 if self.outer is None else 1)
-        self.last = it
-        self.inner.update(1)
-        self.inner.set_postfix_str(f"J={it.J:.4g} content={it.J_content:.4g} style={it.J_style:.4g}",
-                                   refresh=False)
-        if self.save_every and it.i % self.save_every == 0:
-            save_image(to_pil(it.image), intermediate_path(job.output, it.i))
-        if self.record is not None:
-            self.record(it)
-
-    def finished(self) -> None:
-        if self.inner is not None:
-            self.inner.close()
-            self.inner = None
-        if self.outer is not None:
-            self.outer.update(1)
-
-    def __enter__(self) -> _Progress:
-        return self
-
-    def __exit__(self, *exc) -> None:  # before any message about how the run ended
-        for bar in (self.inner, self.outer):
-            if bar is not None:
-                bar.close()
-
-
-class _Record:
-    """What --log, --gif and --contact-sheet keep of one run: every evaluation's costs, and
-    every ``every``-th iterate as a picture (about FRAMES of them when ``every`` is None)."""
-
-    FRAMES = 24
-
-    def __init__(self, every: int | None, frames: bool) -> None:
-        self.every, self.keep_frames = every, frames
-        self.evaluations: list[dict] = []
-        self.frames: list[tuple[int, float, object]] = []  # (i, J, PIL image)
-
-    def __call__(self, it: Iterate) -> None:
-        self.evaluations.append({"i": it.i, "scale": it.scale, "size": list(it.size), "J": it.J,
-                                 "J_content": it.J_content, "J_style": it.J_style, "J_tv": it.J_tv,
-                                 "style_layers": dict(it.style_layers), "seconds": round(it.seconds, 4)})
-        every = self.every or max(1, it.total // self.FRAMES)
-        if self.keep_frames and (it.i == 1 or it.i % every == 0):
-            self.frames.append((it.i, it.J, to_pil(it.image)))
-
-    def write(self, output: Path, log: Path | None, gif: Path | None, sheet: Path | None) -> None:
-        """Write the files asked for, after ``output`` (the final image, the last frame) was written."""
-        if log is not None:
-            rec = {**provenance.read(output), "evaluations": self.evaluations}
-            with atomic_write(log) as f:
-                f.write(json.dumps(rec, indent=1).encode())
-        if gif is None and sheet is None:
-            return
-        final = load_image(output)
-        frames = [img for _, _, img in self.frames] + [final]
-        if gif is not None:
-            report.save_animation(frames, gif)
-        if sheet is not None:
-            last = self.evaluations[-1]
-            labels = [f"{i}: J={J:.3g}" for i, J, _ in self.frames] + [f"out: J={last['J']:.3g}"]
-            save_image(report.contact_sheet(frames, labels), sheet)
 
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -215,7 +136,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 @click.option("--json", "json_lines", is_flag=True,
               help="Print one JSON object per finished job on stdout (content, style, output, status, "
                    "seconds, J, J_content, J_style, error).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars; print nothing on success.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress; print nothing on success (failures still).")
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
 @click.version_option(__version__, prog_name="nst")
 def main(content: tuple[Path, ...], style: Path, output: str, save_every: int | None, log_path: Path | None,
@@ -242,7 +163,9 @@ def main(content: tuple[Path, ...], style: Path, output: str, save_every: int | 
     A bad, unreadable or vanished input is reported in one line and skipped, and the run goes on;
     a summary line ends a directory run. Exit status: 0 all done (or skipped), 1 a job failed,
     2 bad usage or, for a single image, bad input; 130 interrupted. Progress and messages go to
-    stderr; stdout carries only --json. A content file named info or plot: write ./info or ./plot.
+    stderr (bars on a terminal, plain lines in a file or pipe; J is the best so far, the J of the
+    image written), every file written is named; stdout carries only --json. A content file named
+    info or plot: write ./info or ./plot.
 
     \b
     Examples:
@@ -256,9 +179,7 @@ def main(content: tuple[Path, ...], style: Path, output: str, save_every: int | 
       nst photos/ painting.jpg -o styled/ --shard "$SLURM_ARRAY_TASK_ID/4" -q --json
     """
     ctx = click.get_current_context()
-    counts = {"done": 0, "skipped": 0, "failed": 0}
-    start = time.perf_counter()
-    jobs: tuple[Job, ...] = ()
+    reporter = None
     single = True  # one image to a file: reported as before batches existed
     try:
         cfg = Config(**options)  # check every option before any work
@@ -275,42 +196,50 @@ def main(content: tuple[Path, ...], style: Path, output: str, save_every: int | 
         record = None
         if any(extras.values()):
             if not single:
-                flags = ", ".join(k for k, v in extras.items() if v)
-                raise InputError(f"{flags} record the run of one image, but this run writes into the "
-                                 f"directory {output}")
+                given = [k for k, v in extras.items() if v]
+                raise InputError(f"{', '.join(given)} {'records' if len(given) == 1 else 'record'} the run of "
+                                 f"one image, but this run writes into the directory {output}")
             if gif_path is not None:  # bad names fail now, not after the run
                 report.check_animation_path(gif_path)
             if sheet_path is not None:
                 output_format(sheet_path)
-            record = _Record(save_every, gif_path is not None or sheet_path is not None)
-        with _Progress(quiet, None if single else len(jobs), save_every, record) as progress:
+            record = report.RunRecord(save_every, gif_path is not None or sheet_path is not None)
+        with make_reporter(cfg, quiet) as reporter:
+            reporter.start(None if single else len(jobs))
+
+            def on_iterate(job: Job, it: Iterate) -> None:
+                reporter.iterate(it, job.output)
+                if save_every and it.i % save_every == 0:
+                    if plan.into_dir:
+                        job.output.parent.mkdir(parents=True, exist_ok=True)
+                    reporter.saved(save_image(to_pil(it.image), intermediate_path(job.output, it.i)))
+                if record is not None:
+                    record(it)
+
             for result in run_batch(jobs, cfg, skip_existing=skip_existing, make_dirs=plan.into_dir,
-                                    on_iterate=progress):
-                progress.finished()
-                counts[result.status] += 1
+                                    on_iterate=on_iterate):
+                reporter.job_finished(result)
                 if json_lines:
                     click.echo(json.dumps(result.to_json()))
-                if single:
-                    _report_single(result, progress, quiet)
-                    if record is not None and result.status == "done":
-                        record.write(result.job.output, log_path, gif_path, sheet_path)
-                elif result.status == "failed":
-                    tqdm.write(f"nst: failed {result.job.content} with {result.job.style_label}: {result.error}",
-                               file=sys.stderr)
+                if result.status == "failed":
+                    if single:
+                        raise result.exception
                     if debug:
                         traceback.print_exception(result.exception, file=sys.stderr)
                     if fail_fast:
                         break
+                elif single and record is not None and result.status == "done":
+                    for path, what in record.write(result.job.output, log_path, gif_path, sheet_path, result.J):
+                        reporter.wrote(path, what)
     except InputError as e:
         _fail(e, BadInput, debug)
     except NSTError as e:
         _fail(e, click.ClickException, debug)
     except KeyboardInterrupt:
-        if single:
+        if single or reporter is None:
             click.echo("nst: interrupted; no output written", err=True)
         else:
-            click.echo(_summary(counts, len(jobs), shard, start) + "; interrupted: the outputs written are "
-                       "complete, re-run with --skip-existing to finish", err=True)
+            reporter.summary(shard, interrupted=True)
         sys.exit(130)
     except click.ClickException:
         raise
@@ -318,34 +247,9 @@ def main(content: tuple[Path, ...], style: Path, output: str, save_every: int | 
         _fail(e, click.ClickException, debug, prefix=f"{type(e).__name__}: ")
     if single:
         return
-    if counts["failed"] or not quiet:
-        click.echo(_summary(counts, len(jobs), shard, start), err=True)
-    if counts["failed"]:
+    reporter.summary(shard)
+    if reporter.counts["failed"]:
         sys.exit(1)
-
-
-def _report_single(result: JobResult, progress: _Progress, quiet: bool) -> None:
-    """One image, as before batches: a failure is the command's error, success one line."""
-    if result.status == "failed":
-        raise result.exception
-    if quiet:
-        return
-    if result.status == "skipped":
-        click.echo(f"skipped {result.job.output}: it exists", err=True)
-    else:
-        first, last = progress.first, progress.last
-        click.echo(f"wrote {result.job.output}: J {first.J:.4g} -> {last.J:.4g} "
-                   f"in {last.i} evaluations, {last.seconds:.1f} s", err=True)
-
-
-def _summary(counts: dict[str, int], total: int, shard: tuple[int, int] | None, start: float) -> str:
-    line = f"nst: {counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed"
-    not_run = total - sum(counts.values())
-    if not_run:
-        line += f", {not_run} not run"
-    if shard:
-        line += f" (shard {shard[0]}/{shard[1]})"
-    return line + f" in {time.perf_counter() - start:.1f} s"
 
 
 @click.command("info", context_settings=CONTEXT)
@@ -367,11 +271,14 @@ def info(file: Path) -> None:
 @click.argument("log", type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="The plot: .png, .jpg, .svg or .pdf.")
-def plot(log: Path, output: Path) -> None:
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
+def plot(log: Path, output: Path, quiet: bool) -> None:
     """Plot a run log written by --log: J and its weighted terms, and each style layer's cost,
     against the evaluation number. Needs matplotlib (pip install matplotlib)."""
     try:
         report.plot_log(report.load_log(log), output, title=log.name)
+        if not quiet:
+            click.echo(f"wrote {output}", err=True)
     except InputError as e:
         raise BadInput(str(e)) from None
     except NSTError as e:

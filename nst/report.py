@@ -9,14 +9,68 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from . import provenance
 from .errors import InputError, NSTError
-from .images import atomic_write, to_rgb
+from .images import atomic_write, load_image, save_image, to_pil, to_rgb
 
 # Contact sheet layout: pixels of white around each thumbnail, and the strip below it for its label.
 PAD = 4
 LABEL_HEIGHT = 16
 # Loss plot formats by file extension (matplotlib's format names).
 PLOT_FORMATS = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".svg": "svg", ".pdf": "pdf"}
+# float32's machine epsilon: J is computed in float32, so a term below NOISE * J cannot change J's
+# value and is rounding noise. J_content is ~1e-13 at the first evaluation of a run started from
+# the content (G and C differ by rounding in the pixel parametrisation), where the exact value is 0.
+NOISE = 2.0 ** -23
+
+
+def negligible(term: float, J: float) -> bool:
+    """Whether ``term``, a weighted part of ``J`` (alpha * J_content, ...), is rounding noise next to J:
+    shown as 0 and left out of plots."""
+    return abs(term) < NOISE * abs(J)
+
+
+class RunRecord:
+    """What --log, --gif and --contact-sheet keep of one run: every evaluation's costs, and
+    every ``every``-th iterate as a picture (about FRAMES of them when ``every`` is None).
+    Call it with each ``nst.Iterate``; ``write`` the files once the output image is written."""
+
+    FRAMES = 24
+
+    def __init__(self, every: int | None = None, frames: bool = True) -> None:
+        self.every, self.keep_frames = every, frames
+        self.evaluations: list[dict] = []
+        self.frames: list[tuple[int, float, Image.Image]] = []  # (i, J, picture)
+
+    def __call__(self, it) -> None:
+        self.evaluations.append({"i": it.i, "scale": it.scale, "size": list(it.size), "J": it.J,
+                                 "J_content": it.J_content, "J_style": it.J_style, "J_tv": it.J_tv,
+                                 "style_layers": dict(it.style_layers), "seconds": round(it.seconds, 4)})
+        every = self.every or max(1, it.total // self.FRAMES)
+        if self.keep_frames and (it.i == 1 or it.i % every == 0):
+            self.frames.append((it.i, it.J, to_pil(it.image)))
+
+    def write(self, output: str | Path, log: str | Path | None = None, gif: str | Path | None = None,
+              sheet: str | Path | None = None, J: float | None = None) -> list[tuple[Path, str]]:
+        """Write the files asked for, after ``output`` (the final image, the last frame; ``J`` its
+        cost) was written. Returns (path, what it holds) for each file written."""
+        written: list[tuple[Path, str]] = []
+        if log is not None:
+            rec = {**provenance.read(output), "evaluations": self.evaluations}
+            with atomic_write(log) as f:
+                f.write(json.dumps(rec, indent=1).encode())
+            written.append((Path(log), f"the costs of {len(self.evaluations)} evaluations"))
+        if gif is None and sheet is None:
+            return written
+        frames = [img for _, _, img in self.frames] + [load_image(output)]
+        if gif is not None:
+            written.append((save_animation(frames, gif), f"an animation of {len(frames)} frames"))
+        if sheet is not None:
+            final = f"out: J={J:.3g}" if J is not None else "out"
+            labels = [f"{i}: J={j:.3g}" for i, j, _ in self.frames] + [final]
+            save_image(contact_sheet(frames, labels), sheet)
+            written.append((Path(sheet), f"a contact sheet of {len(frames)} iterates"))
+        return written
 
 
 def contact_sheet(frames: Sequence[Image.Image], labels: Sequence[str] | None = None,
@@ -105,16 +159,27 @@ def load_log(path: str | Path) -> dict:
 
 
 def plot_log(log: Mapping, path: str | Path, title: str | None = None) -> Path:
-    """Plot a run log to ``path`` (.png, .jpg, .svg or .pdf): the weighted cost terms and each
-    style layer's cost against evaluation number, log y axes, dashed lines where the scale changes.
-
-    Only positive values are drawn (a log axis cannot show the rest). Needs matplotlib.
-    """
+    """Plot a run log to ``path`` (.png, .jpg, .svg or .pdf): the figure of ``loss_figure``."""
     path = Path(path)
     fmt = PLOT_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise InputError(f"{path}: unknown plot extension {path.suffix or '(none)'!r}; allowed: "
                          + ", ".join(sorted(PLOT_FORMATS)))
+    fig = loss_figure(log, title)
+    with atomic_write(path) as f:
+        fig.savefig(f, format=fmt)
+    return path
+
+
+def loss_figure(log: Mapping, title: str | None = None):
+    """A matplotlib Figure of a run log: the weighted cost terms and each style layer's cost
+    against evaluation number, log y axes, dashed lines where the scale changes.
+
+    Only positive values are drawn (a log axis cannot show the rest), and no rounding noise: a
+    point whose weighted term is ``negligible`` next to that evaluation's J (J_content ~1e-13 at
+    the first evaluation from the content) would stretch the axis over ten empty decades.
+    Needs matplotlib.
+    """
     evaluations = log.get("evaluations") if isinstance(log, Mapping) else None
     if not isinstance(evaluations, list) or not all(isinstance(e, Mapping) for e in evaluations):
         raise InputError("run log: expected a mapping with an \"evaluations\" list of objects")
@@ -134,17 +199,21 @@ def plot_log(log: Mapping, path: str | Path, title: str | None = None) -> Path:
     fig = Figure(figsize=(11, 4.2), layout="constrained")
     FigureCanvasAgg(fig)  # no pyplot: no global state, nothing to close
     left, right = fig.subplots(1, 2)
-    _line(left, xs, _values(evaluations, "J"), "J")
-    _line(left, xs, _values(evaluations, "J_content", alpha), f"α·J_content (α={alpha:g})")
-    _line(left, xs, _values(evaluations, "J_style", beta), f"β·J_style (β={beta:g})")
+    Js = _values(evaluations, "J")
+    _line(left, xs, Js, "J")
+    _line(left, xs, _terms(_values(evaluations, "J_content", alpha), Js), f"α·J_content (α={alpha:g})")
+    _line(left, xs, _terms(_values(evaluations, "J_style", beta), Js), f"β·J_style (β={beta:g})")
     tv_terms = _values(evaluations, "J_tv", tv)
     if any(v is not None and v != 0 for v in tv_terms):
-        _line(left, xs, tv_terms, f"tv·J_tv (tv={tv:g})")
+        _line(left, xs, _terms(tv_terms, Js), f"tv·J_tv (tv={tv:g})")
     layers: dict[str, None] = {}
     for e in evaluations:
         layers.update(dict.fromkeys(e.get("style_layers") or {}))
     for name in layers:
-        _line(right, xs, [_number((e.get("style_layers") or {}).get(name), name) for e in evaluations], name)
+        costs = [_number((e.get("style_layers") or {}).get(name), name) for e in evaluations]
+        # beta * J_style^l bounds the layer's weighted term (lambda_l <= 1): below J's noise, it is noise
+        noise = _terms([None if c is None else beta * c for c in costs], Js) if beta > 0 else costs
+        _line(right, xs, [c if n is not None else None for c, n in zip(costs, noise)], name)
     for ax, heading in ((left, "cost terms (their sum is J)"), (right, r"style cost per layer $J_{style}^{l}$")):
         ax.set_title(heading)
         ax.set_xlabel("evaluation i")
@@ -163,9 +232,7 @@ def plot_log(log: Mapping, path: str | Path, title: str | None = None) -> Path:
                             va="top", ha="left", fontsize="small", color="grey")
     if title:
         fig.suptitle(title)
-    with atomic_write(path) as f:
-        fig.savefig(f, format=fmt)
-    return path
+    return fig
 
 
 def _fit(size: tuple[int, int], long_edge: int) -> tuple[int, int]:
@@ -194,6 +261,11 @@ def _number(value, key: str) -> float | None:
 
 def _values(evaluations: list, key: str, weight: float = 1.0) -> list[float | None]:
     return [None if (v := _number(e.get(key), key)) is None else weight * v for e in evaluations]
+
+
+def _terms(terms: list[float | None], Js: list[float | None]) -> list[float | None]:
+    """The weighted terms of J, with None where a term is rounding noise next to its J."""
+    return [None if t is None or (J is not None and negligible(t, J)) else t for t, J in zip(terms, Js)]
 
 
 def _line(ax, xs: list, ys: list[float | None], label: str) -> None:

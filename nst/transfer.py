@@ -50,6 +50,11 @@ class Iterate:
         """(width, height) of G at this scale."""
         return self.image.shape[-1], self.image.shape[-2]
 
+    def better_than(self, other: Iterate | None) -> bool:
+        """Whether this iterate replaces ``other`` as the image the run returns: the run returns
+        the first G with the lowest J at the finest scale reached (each scale starts anew)."""
+        return other is None or self.scale > other.scale or self.J < other.J
+
 
 Progress = Callable[[Iterate], None]
 

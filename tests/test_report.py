@@ -117,3 +117,23 @@ def test_plot_log_without_matplotlib(tmp_path, monkeypatch):
     with pytest.raises(NSTError, match="pip install matplotlib"):
         plot_log(make_log(), tmp_path / "loss.png")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_plot_leaves_out_rounding_noise():
+    """J_content ~4e-13 at the first evaluation (exactly 0 in exact arithmetic) must not stretch the
+    log axis over ten empty decades: the axis starts near the real curves."""
+    pytest.importorskip("matplotlib")
+    from nst.report import loss_figure, negligible
+
+    log = make_log()
+    log["evaluations"][0]["J_content"] = 3.961e-13
+    log["evaluations"][0]["style_layers"]["conv5_1"] = 2e-14  # noise next to J = 1000
+    fig = loss_figure(log)
+    left, right = fig.axes[:2]
+    content = next(line for line in left.lines if line.get_label().startswith("α·J_content"))
+    assert list(content.get_xdata()) == list(range(2, 21)), "the noise point is left out, the rest kept"
+    lowest_real = min(5 / 20, 90 * 10 / 20, 1000 / 20)
+    assert lowest_real / 10 < left.get_ylim()[0] < lowest_real
+    lowest_layer = 10.0 ** (2 - 5) / 20
+    assert lowest_layer / 10 < right.get_ylim()[0] < lowest_layer
+    assert negligible(3.961e-13, 812.0) and not negligible(1e-3, 812.0)

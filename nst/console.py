@@ -1,0 +1,290 @@
+"""What the command line says while it works, on stderr: tqdm bars on a terminal, plain lines elsewhere.
+
+The library never prints; it hands the CLI an ``Iterate`` per evaluation of J and a ``JobResult``
+per output. A ``Reporter`` turns those into text. ``make_reporter`` picks the kind:
+
+- ``BarReporter`` when stderr is a terminal: a bar over the evaluations of J of the current
+  image (and one over the jobs of a batch), with messages printed above the bars;
+- ``Reporter`` otherwise (a log file, a pipe, a cluster job's output): plain lines, without
+  escape sequences or carriage returns: one line per finished job, and for a long job one line
+  every ``PLAIN_INTERVAL`` seconds with the evaluation, the best J so far and an ETA;
+- with ``quiet``: nothing but failures.
+
+Both say J of the *best* iterate: the lowest J seen, which is the image written (``Iterate.better_than``),
+so the bar, the progress lines, the final line and ``--json`` agree.
+
+A run calls: ``start(jobs)``; per job ``iterate(it, output)`` after every evaluation (it calls
+``job_started`` and ``scale_started`` itself when a new job or scale begins), ``saved(path)`` per
+intermediate file, ``job_finished(result)``; ``wrote(path, what)`` per side file; ``summary(...)``;
+``close()``. ``say(text)`` prints any other message, unless quiet; ``warn(text)`` prints it always.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from tqdm import tqdm
+
+from .batch import JobResult
+from .config import Config
+from .report import negligible
+from .schedule import schedule
+from .transfer import Iterate
+
+PLAIN_INTERVAL = 15.0  # seconds between progress lines of one job when stderr is not a terminal
+
+
+def make_reporter(cfg: Config, quiet: bool = False, stream: TextIO | None = None,
+                  isatty: bool | None = None) -> Reporter:
+    """The reporter for ``stream`` (default: sys.stderr): bars on a terminal, plain lines elsewhere
+    (``isatty`` overrides the test, e.g. for tests), only failures when ``quiet``."""
+    stream = sys.stderr if stream is None else stream
+    if isatty is None:
+        isatty = bool(getattr(stream, "isatty", lambda: False)())
+    kind = BarReporter if isatty and not quiet else Reporter
+    return kind(cfg, stream, quiet=quiet, interval=PLAIN_INTERVAL)
+
+
+def duration(seconds: float) -> str:
+    """'42 s', '3 min 05 s', '2 h 04 min'."""
+    s = round(seconds)
+    if s < 60:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def cost(value: float, weight: float, J: float) -> str:
+    """A cost term for display: 0 when ``weight * value`` is rounding noise next to J (see
+    nst.report.negligible), else 4 significant digits. J_content is about 1e-13 at the first
+    evaluation of a run started from the content, where its exact value is 0."""
+    return "0" if weight > 0 and negligible(weight * value, J) else f"{value:.4g}"
+
+
+@dataclass
+class _Job:
+    """What the reporter knows of the job in progress."""
+
+    output: str = ""
+    first: Iterate | None = None
+    best: Iterate | None = None
+    last: Iterate | None = None
+    saved: list[Path] = field(default_factory=list)
+    shown: float = 0.0  # time.monotonic() of the last progress line
+
+
+class Reporter:
+    """Plain lines on ``stream``; the base of the other kinds (see the module docstring)."""
+
+    def __init__(self, cfg: Config, stream: TextIO, quiet: bool = False, interval: float = PLAIN_INTERVAL) -> None:
+        self.cfg, self.stream, self.quiet, self.interval = cfg, stream, quiet, interval
+        self.scales = len(schedule(cfg))
+        self.total: int | None = None  # jobs in the run; None: one image to a file
+        self.unit = "img"
+        self.finished = 0
+        self.counts = {"done": 0, "skipped": 0, "failed": 0}
+        self.start_time = time.perf_counter()
+        self.job = _Job()
+
+    # -- what a run calls ---------------------------------------------------------------------
+    def start(self, jobs: int | None, unit: str = "img") -> None:
+        """A run of ``jobs`` jobs into a directory, or (None) of one image to a file."""
+        self.total, self.unit = jobs, unit
+        self.start_time = time.perf_counter()
+
+    def job_started(self, output: str | Path) -> None:
+        self.job = _Job(str(output), shown=time.monotonic())
+
+    def iterate(self, it: Iterate, output: str | Path = "") -> None:
+        """After each evaluation of J of the job writing ``output``."""
+        job = self.job
+        if job.first is None or str(output) != job.output and output:
+            self.job_started(output)
+            job = self.job
+        if job.first is None:
+            job.first = it
+        if job.last is None or it.scale != job.last.scale:
+            self.scale_started(it)
+        job.last = it
+        if it.better_than(job.best):
+            job.best = it
+        self._progress(it)
+
+    def scale_started(self, it: Iterate) -> None:
+        """The first iterate of a scale of the coarse-to-fine schedule (only said when there are several)."""
+        if self.scales > 1:
+            w, h = it.size
+            self.say(f"nst: {self._name()}scale {it.scale + 1}/{self.scales}, {w}x{h}")
+
+    def saved(self, path: str | Path) -> None:
+        """An intermediate iterate was written (--save-every)."""
+        self.job.saved.append(Path(path))
+
+    def job_finished(self, result: JobResult) -> None:
+        """A job ended: done, skipped or failed. A failed single image is left to the caller (it is
+        the command's error); every other failure is said even when quiet."""
+        self.counts[result.status] += 1
+        self.finished += 1
+        job, out = self.job, result.job.output
+        self._job_done()
+        if self.total is None:  # one image to a file
+            if result.status == "skipped":
+                self.say(f"skipped {out}: it exists")
+            elif result.status == "done":
+                first, best, last = job.first, job.best, job.last
+                self.say(f"wrote {out}: J {first.J:.4g} -> best {best.J:.4g} in {last.i} evaluations, "
+                         f"{last.seconds:.1f} s")
+                if job.saved:
+                    self.say(f"wrote {self._iterates(job.saved)}")
+        elif result.status == "failed":
+            self.warn(f"nst: {self._count()} failed {result.job.content} with {result.job.style_label}: "
+                      f"{result.error}")
+        elif result.status == "done":
+            line = f"nst: {self._count()} wrote {out}: best J {result.J:.4g} in {duration(result.seconds)}"
+            line += self._eta()
+            if job.saved:
+                line += f"; {self._iterates(job.saved)}"
+            self.say(line)
+        self.job = _Job()
+
+    def wrote(self, path: str | Path, what: str = "") -> None:
+        """A file other than the outputs was written (--log, --gif, a plot, ...)."""
+        self.say(f"wrote {path}" + (f": {what}" if what else ""))
+
+    def summary(self, shard: tuple[int, int] | None = None, interrupted: bool = False) -> None:
+        """The last line of a run into a directory: counts and time; said when quiet only if a job
+        failed or the run was interrupted."""
+        c = self.counts
+        line = f"nst: {c['done']} done, {c['skipped']} skipped, {c['failed']} failed"
+        not_run = (self.total or 0) - self.finished
+        if not_run:
+            line += f", {not_run} not run"
+        if shard:
+            line += f" (shard {shard[0]}/{shard[1]})"
+        line += f" in {time.perf_counter() - self.start_time:.1f} s"
+        if interrupted:
+            line += "; interrupted: the outputs written are complete, re-run with --skip-existing to finish"
+        (self.warn if c["failed"] or interrupted else self.say)(line)
+
+    def say(self, text: str) -> None:
+        """A message, unless quiet."""
+        if not self.quiet:
+            self._print(text)
+
+    def warn(self, text: str) -> None:
+        """A message that is said even when quiet."""
+        self._print(text)
+
+    def close(self) -> None:
+        """Before any message about how the run ended."""
+
+    def __enter__(self) -> Reporter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- how: plain lines ------------------------------------------------------------------------
+    def _print(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+    def _progress(self, it: Iterate) -> None:
+        now = time.monotonic()
+        if self.quiet or now - self.job.shown < self.interval or it.i >= it.total:
+            return
+        self.job.shown = now
+        eta = it.seconds / it.i * (it.total - it.i)
+        self._print(f"nst: {self._name()}{it.i}/{it.total} evaluations, {self._costs(self.job.best)}, "
+                    f"{duration(it.seconds)}, ETA {duration(eta)}")
+
+    def _job_done(self) -> None:
+        """The job's progress display ends (its final line follows)."""
+
+    # -- text ------------------------------------------------------------------------------------
+    def _costs(self, it: Iterate, sep: str = " ") -> str:
+        a, b = self.cfg.content_weight, self.cfg.style_weight
+        return (f"best J{sep}{it.J:.4g} (content{sep}{cost(it.J_content, a, it.J)}, "
+                f"style{sep}{cost(it.J_style, b, it.J)})")
+
+    def _name(self) -> str:
+        return f"{self.job.output}: " if self.total is not None and self.job.output else ""
+
+    def _count(self) -> str:
+        return f"[{self.finished}/{self.total}]"
+
+    def _eta(self) -> str:
+        left = (self.total or 0) - self.finished
+        if not left:
+            return ""
+        elapsed = time.perf_counter() - self.start_time
+        return f"; ETA {duration(elapsed / self.finished * left)}"
+
+    @staticmethod
+    def _iterates(paths: list[Path]) -> str:
+        if len(paths) == 1:
+            return f"1 iterate: {paths[0]}"
+        return f"{len(paths)} iterates: {paths[0]} ... {paths[-1].name}"
+
+
+class BarReporter(Reporter):
+    """tqdm bars on a terminal: one over the evaluations of J of the current image, labelled with
+    the best J so far, and in a batch one over the jobs; messages print above the bars."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.outer: tqdm | None = None
+        self.inner: tqdm | None = None  # made at a job's first iterate, so an early error prints no bar
+
+    def start(self, jobs: int | None, unit: str = "img") -> None:
+        super().start(jobs, unit)
+        if jobs is not None:
+            self.outer = self._bar(jobs, unit, position=0)
+
+    def job_started(self, output: str | Path) -> None:
+        super().job_started(output)
+        self._close_inner()
+
+    def _progress(self, it: Iterate) -> None:
+        if self.inner is None:
+            self.inner = self._bar(it.total, "it", position=0 if self.outer is None else 1)
+        self.inner.set_postfix_str(self._costs(self.job.best, sep="="), refresh=False)
+        self.inner.update(it.i - self.inner.n)
+
+    def scale_started(self, it: Iterate) -> None:
+        if self.scales > 1:
+            w, h = it.size
+            description = f"scale {it.scale + 1}/{self.scales} {w}×{h}"
+            if self.inner is None:
+                self.inner = self._bar(it.total, "it", position=0 if self.outer is None else 1)
+            self.inner.set_description_str(description, refresh=False)
+
+    def _job_done(self) -> None:
+        if self.inner is not None and self.job.best is not None:
+            self.inner.set_postfix_str(self._costs(self.job.best, sep="="), refresh=False)
+        # one image: the finished bar stays (its count and best J are those of the final line)
+        self._close_inner()
+        if self.outer is not None:
+            self.outer.update(1)
+
+    def close(self) -> None:
+        self._close_inner()
+        if self.outer is not None:
+            self.outer.close()
+            self.outer = None
+
+    def _close_inner(self) -> None:
+        if self.inner is not None:
+            self.inner.close()
+            self.inner = None
+
+    def _print(self, text: str) -> None:
+        tqdm.write(text, file=self.stream)
+
+    def _bar(self, total: int, unit: str, position: int) -> tqdm:
+        return tqdm(total=total, file=self.stream, unit=unit, dynamic_ncols=True, position=position,
+                    leave=self.total is None)
