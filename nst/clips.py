@@ -17,7 +17,7 @@ from pathlib import Path
 from PIL import Image
 
 from . import provenance
-from .batch import Style, _Targets, check_style, expand, output_name
+from .batch import Style, _Targets, check_style, expand, normalize_ext, output_name
 from .config import Config
 from .errors import InputError, NSTError
 from .images import FORMATS, load_image, resize_long_edge
@@ -39,6 +39,7 @@ class ClipJob:
     style: Style
     output: Path
     index: int = 0
+    frame_ext: str = FRAME_EXT      # the format of a frames job's outputs
 
     @property
     def is_video(self) -> bool:
@@ -92,13 +93,14 @@ def is_clip(path: str | Path, sequence: bool = False) -> bool:
 
 def plan(contents: Sequence[str | Path], styles: Sequence[str | Path | Iterable[tuple[str | Path, float]]],
          output: str | Path, *, sequence: bool = False, name: str = "{content}_{style}{ext}",
-         ext: str = VIDEO_EXT) -> tuple[ClipJob, ...]:
+         ext: str = VIDEO_EXT, frame_ext: str = FRAME_EXT) -> tuple[ClipJob, ...]:
     """The jobs of ``nst CLIP... STYLE -o OUT``: every clip in every style, style by style.
 
     A clip is a video file, or with ``sequence`` a directory of frames. One clip in one style
     writes to OUT: a video file (a video, unless OUT is a directory or ends in '/') or a
     directory (frames). Otherwise OUT is a directory and each job's output is named by
-    ``name``, with ``ext`` (a video container) for videos and no extension for frame folders.
+    ``name``, with ``ext`` (a video container) for videos and no extension for frame folders,
+    whose frames are written as ``frame_ext`` images named like the input frames.
     """
     output = Path(output)
     clips = [Path(c) for c in contents]
@@ -107,6 +109,8 @@ def plan(contents: Sequence[str | Path], styles: Sequence[str | Path | Iterable[
             raise InputError(f"{c}: --sequence takes directories of frames (or videos), not an image")
         if not sequence and c.is_dir():
             raise InputError(f"{c}: a directory; add --sequence to stylise its images as the frames of one clip")
+        if not c.is_dir() and not is_video(c):
+            raise InputError(f"{c}: not a video; stylise images and videos in separate runs")
     style_list: list[Style] = []
     for s in styles:
         if isinstance(s, (str, Path)):
@@ -128,7 +132,7 @@ def plan(contents: Sequence[str | Path], styles: Sequence[str | Path | Iterable[
             raise InputError(f"{output}: an image name, but {c} is a video; give OUT.mp4 (or .mkv, .mov)")
         else:
             out = output / output_name(name, c, s, ext if not c.is_dir() else "", i)
-        jobs.append(ClipJob(c, s, out, i))
+        jobs.append(ClipJob(c, s, out, i, normalize_ext(frame_ext)))
     outs = [j.output.resolve() for j in jobs]
     if len(set(outs)) != len(outs):
         raise InputError("two clips would be written to the same output; put {index} in the name template")
@@ -207,7 +211,7 @@ class _Clip:
             self.n = len(self.paths)
             first = load_image(self.paths[0])
             self.source_size, self.size = first.size, resize_long_edge(first, cfg.size).size
-            names = [p.stem + FRAME_EXT for p in self.paths]
+            names = [p.stem + job.frame_ext for p in self.paths]
         self.outputs = [job.frames_dir / name for name in names]
         for p, _ in job.style:
             targets.image(p)  # a bad style fails here, before any frame

@@ -203,7 +203,7 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
         best: list[Iterate] = []
 
         def on_iterate(it: Iterate, t: int = t) -> None:
-            if not best or it.scale > best[0].scale or it.J < best[0].J:
+            if it.better_than(best[0] if best else None):
                 best[:] = [it]
             if progress is not None:
                 progress(t, it)

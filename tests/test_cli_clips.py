@@ -1,0 +1,125 @@
+"""The command line's video path: video in -> video out, frame folders with --sequence, bad videos,
+options that belong to images or to videos, and an interrupted clip resumed by running it again."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import make_style
+from synthetic import audio_packets, pan_frames, write_clip
+
+from nst import video
+from nst.cli import main
+
+FAST = ["--size", "32", "--iterations", "2", "--warm-iterations", "1", "--device", "cpu"]
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture
+def clip(tmp_path):
+    return write_clip(tmp_path / "clip.mp4", pan_frames(3, (40, 30)), Fraction(30000, 1001))
+
+
+@pytest.fixture
+def style(tmp_path):
+    p = tmp_path / "style.png"
+    make_style().save(p)
+    return p
+
+
+def test_video_in_video_out(tmp_path, clip, style):
+    r = invoke(clip, style, "-o", tmp_path / "out.mp4", "--json", *FAST)
+    assert r.exit_code == 0, r.output
+    (rec,) = [json.loads(line) for line in r.stdout.splitlines()]
+    assert (rec["status"], rec["frames"], rec["done"], rec["reused"]) == ("done", 3, 3, 0)
+    assert rec["seconds"] > 0 and rec["J"] > 0
+    info = video.probe(tmp_path / "out.mp4")
+    assert (info.frames, info.rate, info.size, info.audio) == (3, Fraction(30000, 1001), (32, 24), True)
+    assert audio_packets(tmp_path / "out.mp4") == audio_packets(clip)
+    assert f"wrote {tmp_path / 'out.mp4'}: 3 frames" in r.stderr
+    # run again: every frame is reused, the video is encoded again (here with other encoder settings)
+    r = invoke(clip, style, "-o", tmp_path / "out.mp4", "--json", "--crf", "30", "--encoder-option",
+               "preset=ultrafast", *FAST)
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["reused"] == 3 and video.probe(tmp_path / "out.mp4").frames == 3
+
+
+def test_sequence_of_frames(tmp_path, style):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for t, img in enumerate(pan_frames(3, (40, 30)), start=1):
+        img.save(frames / f"f{t * 9}.png")   # f9, f18, f27: natural order
+    r = invoke(frames, style, "-o", tmp_path / "out", "--sequence", "--ext", ".jpg", *FAST)
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["f18.jpg", "f27.jpg", "f9.jpg"]
+    r = invoke(frames, style, "-o", tmp_path / "out2", *FAST)
+    assert r.exit_code == 2 and "--sequence" in r.stderr
+
+
+def test_a_corrupt_video_is_one_line_with_exit_2(tmp_path, style):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x1a\x45\xdf\xa3 this is no video" * 10)
+    r = invoke(bad, style, "-o", tmp_path / "out.mp4", *FAST)
+    assert r.exit_code == 2
+    assert r.stderr.strip().count("\n") == 0 and "bad.mp4" in r.stderr
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_several_clips_a_bad_one_fails_alone(tmp_path, clip, style):
+    bad = tmp_path / "bad.mov"
+    bad.write_bytes(b"nothing")
+    r = invoke(bad, clip, style, "-o", tmp_path / "styled", "--json", *FAST)
+    assert r.exit_code == 1
+    recs = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [x["status"] for x in recs] == ["failed", "done"]
+    assert (tmp_path / "styled" / "clip_style.mp4").exists()
+    assert "clips: 1 done, 0 partial, 0 skipped, 1 failed" in r.stderr
+
+
+def test_options_of_images_and_of_videos(tmp_path, clip, style):
+    r = invoke(clip, style, "-o", tmp_path / "out.mp4", "--gif", tmp_path / "a.gif", *FAST)
+    assert r.exit_code == 2 and "--gif" in r.stderr
+    img = tmp_path / "photo.png"
+    pan_frames(1, (40, 30))[0].save(img)
+    r = invoke(img, style, "-o", tmp_path / "out.png", "--temporal-weight", "5", *FAST)
+    assert r.exit_code == 2 and "--temporal-weight" in r.stderr
+    r = invoke(img, clip, style, "-o", tmp_path / "mixed", *FAST)
+    assert r.exit_code == 2 and "separate runs" in r.stderr
+    r = invoke(clip, style, "-o", tmp_path / "out.jpg", *FAST)
+    assert r.exit_code == 2 and "video" in r.stderr
+    r = invoke(clip, style, "-o", tmp_path / "out.mp4", "--encoder-option", "preset", *FAST)
+    assert r.exit_code == 2 and "KEY=VALUE" in r.stderr
+
+
+def test_interrupted_clip_resumes_with_the_missing_frames(tmp_path, style):
+    clip = write_clip(tmp_path / "clip.mp4", pan_frames(6, (40, 30)), Fraction(25), audio=False)
+    out = tmp_path / "out.mp4"
+    cmd = [sys.executable, "-m", "nst", str(clip), str(style), "-o", str(out), "--json", "-q",
+           "--size", "32", "--iterations", "3", "--warm-iterations", "40", "--device", "cpu"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    frames = Path(str(out) + ".frames")
+    deadline = time.time() + 120
+    while not (frames / "000001.png").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    made = sorted(p.name for p in frames.iterdir())
+    assert "000000.png" in made and len(made) < 6 and not out.exists()
+    assert not [p for p in frames.iterdir() if p.name.startswith(".")]  # no half-written frame
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    rec = json.loads(r.stdout)
+    assert (rec["reused"], rec["done"]) == (len(made), 6 - len(made))
+    assert video.probe(out).frames == 6
