@@ -152,7 +152,8 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 @click.option("--warm-iterations", type=click.IntRange(min=1), default=S.warm_iterations, show_default=True,
               help="Videos and --sequence: evaluations of J for each frame after the first (which gets "
                    "--iterations), started from the previous output.")
-@click.option("--codec", default=DEFAULT_CODEC, show_default=True, help="Video encoder (FFmpeg's name).")
+@click.option("--codec", default=None, help=f"Video encoder (FFmpeg's name) [default: {DEFAULT_CODEC}; "
+                                            "libvpx-vp9 for .webm].")
 @click.option("--crf", type=click.IntRange(min=0, max=63), default=DEFAULT_CRF, show_default=True,
               help="Video quality for libx264/libx265/libvpx-vp9: lower is better and bigger.")
 @click.option("--encoder-option", "encoder_options", multiple=True, callback=_encoder_options,

@@ -35,6 +35,9 @@ def run(contents: Sequence[Path], styles: Sequence, output: str, cfg: Config, se
     if ext is not None and sequence is False and ext.lower() not in VIDEO_EXTENSIONS:
         raise InputError(f"--ext {ext}: videos are written as {' '.join(sorted(VIDEO_EXTENSIONS))}")
     jobs = plan(contents, styles, output, sequence=sequence, name=name, ext=video_ext, frame_ext=frame_ext)
+    for job in jobs:
+        if job.is_video:
+            encoder.check(job.output)
     single = len(jobs) == 1
     clips = _Clips(cfg, quiet, len(jobs))
     try:

@@ -42,19 +42,38 @@ class ClipInfo:
 class Encoder:
     """How frames are encoded: codec, pixel format, quality and any other FFmpeg codec options."""
 
-    codec: str = DEFAULT_CODEC
+    codec: str | None = None                    # None: DEFAULT_CODEC, or VP9 for .webm (see codec_for)
     pix_fmt: str = DEFAULT_PIX_FMT
     crf: int | None = DEFAULT_CRF               # applied to CRF_CODECS only
     options: Mapping[str, str] = field(default_factory=dict)  # e.g. {"preset": "slow", "tune": "film"}
 
-    def codec_options(self) -> dict[str, str]:
+    def codec_for(self, path: str | Path) -> str:
+        """The codec for an output file: the one asked for, else H.264 (VP9 in .webm, which takes no H.264)."""
+        if self.codec is not None:
+            return self.codec
+        return "libvpx-vp9" if Path(path).suffix.lower() == ".webm" else DEFAULT_CODEC
+
+    def codec_options(self, codec: str | None = None) -> dict[str, str]:
+        codec = codec or self.codec or DEFAULT_CODEC
         opts = {}
-        if self.crf is not None and self.codec in CRF_CODECS:
+        if self.crf is not None and codec in CRF_CODECS:
             opts["crf"] = str(self.crf)
-            if self.codec == "libvpx-vp9":
+            if codec == "libvpx-vp9":
                 opts["b"] = "0"  # constant quality mode
         opts.update({str(k): str(v) for k, v in self.options.items()})
         return opts
+
+    def check(self, path: str | Path) -> None:
+        """InputError now, not after the frames are made, if this FFmpeg has no such encoder."""
+        import av
+        codec = self.codec_for(path)
+        try:
+            if not av.Codec(codec, "w").type == "video":
+                raise InputError(f"codec {codec!r}: not a video encoder")
+        except (av.FFmpegError, ValueError) as e:
+            if isinstance(e, InputError):
+                raise
+            raise InputError(f"codec {codec!r}: not an encoder this FFmpeg has") from None
 
 
 def parse_encoder_option(spec: str) -> tuple[str, str]:
@@ -110,17 +129,19 @@ def probe(path: str | Path) -> ClipInfo:
         stream = c.streams.video[0]
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         frames = stream.frames
-        size = (stream.codec_context.width, stream.codec_context.height)
         audio = bool(c.streams.audio)
-        if not frames or not size[0]:
-            frames = 0
-            try:
-                for frame in c.decode(stream):
-                    frames += 1
-                    size = (frame.width, frame.height)
-            except (av.FFmpegError, OSError, ValueError) as e:
-                raise InputError(f"{path}: broken video ({_reason(e)})") from None
-    if not frames or not size[0] or not size[1]:
+        size, decoded = None, 0
+        try:
+            for frame in c.decode(stream):  # the first frame for its size; all of them if the count is unknown
+                decoded += 1
+                if size is None:
+                    size = _upright(frame).size
+                if frames:
+                    break
+        except (av.FFmpegError, OSError, ValueError) as e:
+            raise InputError(f"{path}: broken video ({_reason(e)})") from None
+        frames = frames or decoded
+    if not frames or size is None:
         raise InputError(f"{path}: no video frames could be decoded")
     if not rate:
         raise InputError(f"{path}: the video stream has no frame rate")
@@ -128,7 +149,8 @@ def probe(path: str | Path) -> ClipInfo:
 
 
 def read_frames(path: str | Path) -> Iterator[Image.Image]:
-    """The frames of a video's first video stream, in order, as RGB PIL images (decoded lazily).
+    """The frames of a video's first video stream, in order, as RGB PIL images (decoded lazily),
+    upright: turned as the stream's display matrix says (as players show a phone's video).
 
     A decoding error midway raises InputError naming the file and the frame.
     """
@@ -140,10 +162,17 @@ def read_frames(path: str | Path) -> Iterator[Image.Image]:
         i = 0
         try:
             for frame in c.decode(stream):
-                yield frame.to_image()
+                yield _upright(frame)
                 i += 1
         except (av.FFmpegError, OSError, ValueError) as e:
             raise InputError(f"{path}: broken video at frame {i} ({_reason(e)})") from None
+
+
+def _upright(frame) -> Image.Image:
+    """A decoded frame as an RGB PIL image, turned as its display matrix says (phone videos)."""
+    img = frame.to_image()
+    angle = round(getattr(frame, "rotation", 0) or 0)
+    return img.rotate(angle, expand=True) if angle % 360 else img
 
 
 def even_size(size: tuple[int, int], long_edge: int) -> tuple[int, int]:
@@ -185,13 +214,14 @@ def write_video(frames: Iterable[Image.Image], path: str | Path, rate: Fraction,
             first = next(frames, None)
             if first is None:
                 raise InputError(f"{path}: no frames to write")
+            codec = encoder.codec_for(path)
             try:
-                vs = out.add_stream(encoder.codec, rate=Fraction(rate))
+                vs = out.add_stream(codec, rate=Fraction(rate))
             except (av.FFmpegError, ValueError) as e:
-                raise InputError(f"codec {encoder.codec!r}: not an encoder this FFmpeg has ({_reason(e)})") from None
+                raise InputError(f"codec {codec!r}: not an encoder this FFmpeg has ({_reason(e)})") from None
             vs.width, vs.height = first.size
             vs.pix_fmt = encoder.pix_fmt
-            vs.options = encoder.codec_options()
+            vs.options = encoder.codec_options(codec)
             if encoder.pix_fmt in ("yuv420p", "nv12") and (first.width % 2 or first.height % 2):
                 raise InputError(f"{path}: {encoder.pix_fmt} needs even dimensions, the frames are "
                                  f"{first.width}x{first.height}")

@@ -99,6 +99,8 @@ def test_options_of_images_and_of_videos(tmp_path, clip, style):
     assert r.exit_code == 2 and "video" in r.stderr
     r = invoke(clip, style, "-o", tmp_path / "out.mp4", "--encoder-option", "preset", *FAST)
     assert r.exit_code == 2 and "KEY=VALUE" in r.stderr
+    r = invoke(clip, style, "-o", tmp_path / "out.mp4", "--codec", "nope", *FAST)
+    assert r.exit_code == 2 and "nope" in r.stderr and not (tmp_path / "out.mp4.frames").exists()
 
 
 def test_interrupted_clip_resumes_with_the_missing_frames(tmp_path, style):

@@ -67,6 +67,17 @@ def test_write_video_without_audio_and_encoder_options(tmp_path):
     assert (info.frames, info.rate, info.audio) == (4, Fraction(30000, 1001), False)
 
 
+def test_encoder_by_container_and_checked_before_work():
+    assert video.Encoder().codec_for("a.mp4") == "libx264" and video.Encoder().codec_for("a.webm") == "libvpx-vp9"
+    assert video.Encoder(codec="mpeg4").codec_for("a.webm") == "mpeg4"
+    assert "crf" not in video.Encoder(codec="mpeg4").codec_options()
+    video.Encoder().check("a.mp4")
+    with pytest.raises(InputError, match="nope"):
+        video.Encoder(codec="nope").check("a.mp4")
+    with pytest.raises(InputError, match="aac"):
+        video.Encoder(codec="aac").check("a.mp4")
+
+
 def test_write_video_refuses_odd_sizes_for_yuv420p(tmp_path):
     with pytest.raises(InputError, match="even"):
         video.write_video([Image.new("RGB", (33, 16))], tmp_path / "out.mp4", Fraction(24))
