@@ -13,7 +13,8 @@ Warping error between consecutive outputs: mean |out_t(x) - out_{t-1}(x + b(x))|
 x visible in both frames (and off the patch's edges for 'layers'), b the TRUE motion, values in
 [0, 1], averaged over t >= 1. The contents' own error (from resampling) is printed as a floor.
 J is alpha J_content + beta J_style of each saved frame (float32, no temporal term), averaged.
-Each run's time is stylize_frames' wall time with the network and style targets already made.
+Each run's time is stylize_frames' wall time (and CPU time: less sensitive to other processes)
+with the network and style targets already made; flow and warping included.
 """
 
 from __future__ import annotations
@@ -155,9 +156,9 @@ def main() -> None:
                 p.unlink()
             outputs = [folder / f"{t:04d}.png" for t in range(len(clip.frames))]
             record = {"settings": {"bench": run}, "sequence": {"run": run}}
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             out = stylize_frames(clip.frames, outputs, st, targets, seq, record)
-            seconds = time.perf_counter() - start
+            seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
             made = [load_image(p) for p in outputs]
             err = warping_error(made, clip)
             with torch.no_grad():
@@ -168,13 +169,15 @@ def main() -> None:
             evals = sum(f.evaluations for f in out.frames)
             row = {"clip": name, "run": run, "temporal_weight": seq.temporal_weight,
                    "warm_iterations": seq.warm_iterations if not seq.independent else None, "flow": seq.flow,
-                   "evaluations": evals, "seconds": round(seconds, 1), "warping_error": round(err, 5),
+                   "evaluations": evals, "seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1),
+                   "warping_error": round(err, 5),
                    "J": round(float(np.mean(Js)), 4), "floor": round(floor, 5)}
             if run == "independent":
                 base = row
             if base is not None and base is not row:
                 row["error_ratio"] = round(err / base["warping_error"], 3)
                 row["time_ratio"] = round(seconds / base["seconds"], 3)
+                row["cpu_ratio"] = round(cpu / base["cpu_seconds"], 3)
             rows.append(row)
             print(json.dumps(row), flush=True)
     if args.json:

@@ -1,15 +1,21 @@
-"""Make examples/cat_pan.mp4: a 2-second camera move over examples/cat.jpg (a slow pan with a
-slight zoom), 24 frames at 12 fps, 192x128, H.264 without audio. Run from the repository root:
+"""The example clip and its GIF. Run from the repository root.
 
     python examples/make_clip.py
+        writes examples/cat_pan.mp4: a 2-second camera move over examples/cat.jpg (a pan with a
+        slight zoom), 24 frames at 12 fps, 192x128, H.264 without audio.
+
+    python examples/make_clip.py gif A.mp4 B.mp4 ... -o OUT.gif [--labels "a,b"]
+        writes the videos side by side, frame by frame, as a looping GIF at their frame rate.
 """
 
+import argparse
 from fractions import Fraction
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, ImageDraw
 
-from nst.video import write_video
+from nst.report import save_animation
+from nst.video import probe, read_frames, write_video
 
 ROOT = Path(__file__).resolve().parent
 FRAMES, RATE, SIZE = 24, Fraction(12), (192, 128)
@@ -28,6 +34,34 @@ def frames() -> list[Image.Image]:
     return out
 
 
+def side_by_side(videos: list[Path], output: Path, labels: list[str]) -> None:
+    rate = probe(videos[0]).rate
+    streams = [list(read_frames(v)) for v in videos]
+    n = min(len(s) for s in streams)
+    w, h = streams[0][0].size
+    sheet = []
+    for t in range(n):
+        canvas = Image.new("RGB", (w * len(streams) + 4 * (len(streams) - 1), h), "white")
+        draw = ImageDraw.Draw(canvas)
+        for k, s in enumerate(streams):
+            canvas.paste(s[t].resize((w, h)), (k * (w + 4), 0))
+            if k < len(labels):
+                draw.text((k * (w + 4) + 4, h - 14), labels[k], fill="white", stroke_width=2, stroke_fill="black")
+        sheet.append(canvas)
+    ms = round(1000 / rate)
+    save_animation(sheet, output, duration_ms=ms, hold_last_ms=ms)
+    print(f"wrote {output}: {n} frames")
+
+
 if __name__ == "__main__":
-    n = write_video(frames(), ROOT / "cat_pan.mp4", RATE)
-    print(f"wrote {ROOT / 'cat_pan.mp4'}: {n} frames")
+    ap = argparse.ArgumentParser()
+    ap.add_argument("command", nargs="?", default="clip", choices=["clip", "gif"])
+    ap.add_argument("videos", nargs="*", type=Path)
+    ap.add_argument("-o", "--output", type=Path)
+    ap.add_argument("--labels", default="")
+    args = ap.parse_args()
+    if args.command == "clip":
+        n = write_video(frames(), ROOT / "cat_pan.mp4", RATE)
+        print(f"wrote {ROOT / 'cat_pan.mp4'}: {n} frames")
+    else:
+        side_by_side(args.videos, args.output, [x for x in args.labels.split(",") if x])

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .errors import NSTError
+
 # DIS presets by name (OpenCV's); "medium" was chosen by the benchmark (benchmarks/README.md).
 PRESETS = ("ultrafast", "fast", "medium")
 
@@ -34,7 +36,10 @@ def optical_flow(a: np.ndarray, b: np.ndarray, preset: str = "medium") -> np.nda
 
     Returns (H, W, 2) float32 (dx, dy) in pixels.
     """
-    import cv2
+    try:
+        import cv2
+    except ImportError:
+        raise NSTError("the optical flow of video frames needs OpenCV: pip install opencv-python-headless") from None
     if preset not in PRESETS:
         raise ValueError(f"flow preset {preset!r}; expected {' | '.join(PRESETS)}")
     dis = cv2.DISOpticalFlow_create(getattr(cv2, f"DISOPTICAL_FLOW_PRESET_{preset.upper()}"))

@@ -65,7 +65,7 @@ class Encoder:
 
     def check(self, path: str | Path) -> None:
         """InputError now, not after the frames are made, if this FFmpeg has no such encoder."""
-        import av
+        av = _av()
         codec = self.codec_for(path)
         try:
             if not av.Codec(codec, "w").type == "video":
@@ -74,6 +74,15 @@ class Encoder:
             if isinstance(e, InputError):
                 raise
             raise InputError(f"codec {codec!r}: not an encoder this FFmpeg has") from None
+
+
+def _av():
+    """PyAV, or NSTError saying how to install it."""
+    try:
+        import av
+    except ImportError:
+        raise NSTError("videos need PyAV: pip install av") from None
+    return av
 
 
 def parse_encoder_option(spec: str) -> tuple[str, str]:
@@ -93,7 +102,7 @@ def is_video(path: str | Path) -> bool:
     if not path.is_file() or path.suffix.lower() in Image.registered_extensions():
         return False
     try:
-        import av
+        av = _av()
         with av.open(str(path)) as c:
             return bool(c.streams.video)
     except Exception:  # noqa: BLE001 - not something FFmpeg opens: not a video
@@ -101,7 +110,7 @@ def is_video(path: str | Path) -> bool:
 
 
 def _open(path: Path):
-    import av
+    av = _av()
     try:
         container = av.open(str(path))
     except FileNotFoundError:
@@ -123,7 +132,7 @@ def _reason(e: BaseException) -> str:
 def probe(path: str | Path) -> ClipInfo:
     """The ClipInfo of a video file; InputError naming it if FFmpeg cannot read it or it has no
     video stream or no decodable frame. The frame count is the container's, or counted by decoding."""
-    import av
+    av = _av()
     path = Path(path)
     with _open(path) as c:
         stream = c.streams.video[0]
@@ -154,7 +163,7 @@ def read_frames(path: str | Path) -> Iterator[Image.Image]:
 
     A decoding error midway raises InputError naming the file and the frame.
     """
-    import av
+    av = _av()
     path = Path(path)
     with _open(path) as c:
         stream = c.streams.video[0]
@@ -195,7 +204,7 @@ def write_video(frames: Iterable[Image.Image], path: str | Path, rate: Fraction,
     ``audio_from`` (a video file), if it has one, is copied packet for packet, unchanged. The
     file is written atomically: a temporary file beside it, renamed when complete.
     """
-    import av
+    av = _av()
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():

@@ -125,3 +125,18 @@ def test_interrupted_clip_resumes_with_the_missing_frames(tmp_path, style):
     rec = json.loads(r.stdout)
     assert (rec["reused"], rec["done"]) == (len(made), 6 - len(made))
     assert video.probe(out).frames == 6
+
+
+def test_images_work_without_pyav_and_opencv(tmp_path, clip, style):
+    img = tmp_path / "photo.png"
+    pan_frames(1, (40, 30))[0].save(img)
+    code = ("import sys; sys.modules['av'] = None; sys.modules['cv2'] = None\n"
+            "from nst.cli import main\n"
+            "main(sys.argv[1:])")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    run = lambda *a: subprocess.run([sys.executable, "-c", code, *map(str, a)], capture_output=True,  # noqa: E731
+                                    text=True, env=env, timeout=300)
+    r = run(img, style, "-o", tmp_path / "out.png", "--size", "32", "--iterations", "2", "--device", "cpu", "-q")
+    assert r.returncode == 0, r.stderr
+    r = run(clip, style, "-o", tmp_path / "out.mp4", *FAST)
+    assert r.returncode == 1 and "pip install av" in r.stderr and r.stderr.strip().count("\n") == 0
