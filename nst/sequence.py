@@ -31,6 +31,7 @@ from .targets import Targets
 from .transfer import Iterate, Stylizer, initial_image
 
 FLOW_PRESETS = ("ultrafast", "fast", "medium")  # OpenCV DIS presets (nst.flow.PRESETS)
+FILLS = ("init", "warped")  # where the flow is not trusted, frame t starts from: its own init | the warp anyway
 
 
 @dataclass(frozen=True)
@@ -47,12 +48,15 @@ class SequenceConfig:
     temporal_weight: float = 1000.0
     warm_iterations: int = 25
     flow: str = "medium"
+    fill: str = "init"
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.temporal_weight) and self.temporal_weight >= 0):
             raise InputError(f"temporal_weight={self.temporal_weight!r} is not allowed; expected a finite number >= 0")
         if self.warm_iterations < 1:
             raise InputError(f"warm_iterations={self.warm_iterations!r} is not allowed; expected an integer >= 1")
+        if self.fill not in FILLS:
+            raise InputError(f"fill={self.fill!r} is not allowed; expected {' | '.join(FILLS)}")
         if self.flow not in FLOW_PRESETS:
             raise InputError(f"flow={self.flow!r} is not allowed; expected {' | '.join(FLOW_PRESETS)}")
 
@@ -196,8 +200,11 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
                 prev_output = to_tensor(load_image(prev_output), stylizer.device)
             m = motion(prev_content, C, seq.flow)
             warped = m.warp(prev_output)
-            own = initial_image(cfg, C, style)
-            init = m.weights * warped + (1 - m.weights) * own
+            if seq.fill == "warped":
+                init = warped
+            else:
+                own = initial_image(cfg, C, style)
+                init = m.weights * warped + (1 - m.weights) * own
             temporal = Temporal(warped, m.weights, seq.temporal_weight)
             plan = [(max(size), seq.warm_iterations)]
         best: list[Iterate] = []
