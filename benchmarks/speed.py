@@ -1,7 +1,8 @@
 """Speed and memory of nst against the hardware floor and the PyTorch tutorial's loop (Gatys et al., 2016).
 
     python benchmarks/speed.py overhead --sizes 256 512        # s/evaluation: nst vs bare fwd+bwd
-    python benchmarks/speed.py quality --size 512 --evals 300  # time to the tutorial loop's J
+    python benchmarks/speed.py quality --sizes 256 384 --evals 200   # time to the tutorial loop's J
+    python benchmarks/speed.py quickstart --baseline /tmp/nst-main   # the README's command, two trees
     python benchmarks/speed.py memory --sizes 256 512 1024 2048
     python benchmarks/speed.py schedule --size 384             # coarse-to-fine vs single scale
     python benchmarks/speed.py cuda                            # 500 evaluations at 512² on a GPU
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import platform
 import resource
@@ -26,9 +28,9 @@ from pathlib import Path
 import torch
 from torchvision.models import vgg19
 
-from nst import Config, stylize
+from nst import Config, StyleTargets, stylize
 from nst.costs import content_cost, style_cost, total_cost
-from nst.images import load_image, to_tensor
+from nst.images import load_image, to_pil, to_tensor
 from nst.device import autocast
 from nst.optim import minimize
 from nst.schedule import schedule
@@ -168,49 +170,174 @@ def cmd_overhead(args) -> None:
         print(f"| {size}² | {f:.3f} s | {f_tv:.3f} s | {n:.3f} s | {n / f:.2f}× | {n / f_tv:.2f}× |", flush=True)
 
 
+PAIRS = (("astronaut.jpg", "style_strokes.jpg"),  # a portrait photo, a painterly generated style
+         ("cat.jpg", "style_mosaic.jpg"),         # an animal photo (3:2), a geometric generated style
+         ("coffee.jpg", "style_hubble.jpg"))      # a still life (3:2), a photo (sparse, dark) as the style
+
+
+def _judge(content: Path, style: Path, size: int):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from judge import Judge
+    return Judge(content, style, size)
+
+
+def _loop_child(content: str, style: str, size: int, evals: int, out: str) -> None:
+    """A process that runs the tutorial loop and writes its picture (PNG, lossless) and its timings."""
+    t0 = time.perf_counter()
+    cfg = Config(size=size, scales=1, device="cpu", precision="float32")
+    st = Stylizer(cfg)
+    C = to_tensor(prepare_image(content, size), st.device)
+    with torch.no_grad():
+        a_C = {n: f.float() for n, f in st.net(C).items() if n in cfg.content_layers}
+    grams = st.style_targets(load_image(style), size)
+    s = Setup(cfg, st, C, a_C, grams)
+    t1 = time.perf_counter()
+    G = tutorial_loop(s, evals)
+    t2 = time.perf_counter()
+    to_pil(G).save(out)
+    print(json.dumps({"setup_s": t1 - t0, "loop_s": t2 - t1, "evals": evals}))
+
+
+def _nst_child(content: str, style: str, size: int, budget: int, stop_at: float, outdir: str, t_start: float,
+               device: str) -> None:
+    """A process that runs nst's default pipeline (Config's defaults, ``budget`` evaluations) and
+    writes each image it would return (the lowest J so far) when that changes, with the wall time
+    (time.time(), so the parent's clock) of every evaluation. It stops once its own J is below
+    ``stop_at`` (3 % below the loop's J: past the point the parent looks for, as the optimiser's
+    bfloat16 J and the judged float32 J differ by well under 1 %)."""
+    cfg = Config(size=size, iterations=budget, device=device)
+    rows, kept, best = [], [], [math.inf]
+
+    def progress(it) -> None:
+        if it.J < best[0]:
+            best[0] = it.J
+            kept.append((it.i, to_pil(it.image)))
+        rows.append([it.i, time.time() - t_start, it.J, kept[-1][0]])
+        if it.J < stop_at:
+            raise _Reached
+
+    content_img = prepare_image(content, cfg.size)
+    styles = [(0, load_image(style), 1.0)]
+    st = Stylizer(cfg)
+    try:
+        st.run(content_img, StyleTargets(st).of(styles), [(styles[0][1], 1.0)], progress)
+    except _Reached:
+        pass
+    t = time.perf_counter()
+    out = Path(outdir)
+    kept[-1][1].save(out / "save_test.jpg", quality=95)  # what writing the output adds
+    save_s = time.perf_counter() - t
+    J_of = {i: J for i, _, J, _ in rows}
+    for i, img in kept:
+        if J_of[i] <= 1.1 * stop_at / 0.97:  # only near the loop's J: the parent looks no further up
+            img.save(out / f"best_{i:04d}.png")
+    steps = [b[1] - a[1] for a, b in zip(rows, rows[1:])]
+    print(json.dumps({"rows": rows, "save_s": save_s, "s_per_eval": statistics.median(steps) if steps else None,
+                      "precision": str(st.dtype).removeprefix("torch."), "init": cfg.init}))
+
+
 class _Reached(Exception):
     pass
 
 
+def _child(args: list[str]) -> tuple[dict, float]:
+    """Run this script with ``args`` in a new process; its last stdout line (JSON) and its wall time."""
+    t = time.time()
+    r = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    wall = time.time() - t
+    if r.returncode != 0:
+        raise SystemExit(f"child {args[0]} failed:\n{r.stderr[-3000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1]), wall
+
+
+def time_to_quality(content: Path, style: Path, size: int, evals: int, budget: int, device: str,
+                    work: Path) -> dict:
+    """The tutorial loop's J after ``evals`` closure calls, and when nst's default pipeline reaches it."""
+    work.mkdir(parents=True, exist_ok=True)
+    judge = _judge(content, style, size)
+    loop_png = work / "loop.png"
+    loop, loop_wall = _child(["_loop", str(content), str(style), str(size), str(evals), str(loop_png)])
+    J_loop = judge(loop_png)["J"]
+    t_start = time.time()  # the nst process's clock starts before it is spawned
+    r = subprocess.run([sys.executable, __file__, "_nst", str(content), str(style), str(size), str(budget),
+                        str(0.97 * J_loop), str(work), repr(t_start), device], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"child _nst failed:\n{r.stderr[-3000:]}")
+    nst = json.loads(r.stdout.strip().splitlines()[-1])
+    # The first evaluation whose returned image, judged in float32, has J <= J_loop. The optimiser's
+    # own J (bfloat16 or not) only picks where to start looking.
+    # The returned images' J falls with the evaluations (nearly: bfloat16), so bisect, then step back
+    # while the previous image also reaches it.
+    cands = sorted({best_i for i, t, J_opt, best_i in nst["rows"] if J_opt <= 1.1 * J_loop})
+    judged: dict[int, float] = {}
+
+    def J_at(b: int) -> float:
+        if b not in judged:
+            judged[b] = judge(work / f"best_{b:04d}.png")["J"]
+        return judged[b]
+
+    reached = None
+    lo, hi = 0, len(cands)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if J_at(cands[mid]) <= J_loop:
+            hi = mid
+        else:
+            lo = mid + 1
+    while 0 < lo < len(cands) and J_at(cands[lo - 1]) <= J_loop:
+        lo -= 1
+    if lo < len(cands):
+        b = cands[lo]
+        i, t = next((i, t) for i, t, _, best_i in nst["rows"] if best_i == b)
+        reached = {"evaluation": i, "seconds": t + nst["save_s"], "J": J_at(b)}
+    return {"content": content.name, "style": style.name, "size": size, "J_loop": J_loop,
+            "loop_wall_s": loop_wall, "loop_s_per_eval": loop["loop_s"] / loop["evals"],
+            "loop_setup_s": loop["setup_s"], "nst_s_per_eval": nst["s_per_eval"], "reached": reached,
+            "precision": nst["precision"], "init": nst["init"],
+            "ratio": reached["seconds"] / loop_wall if reached else None}
+
+
 def cmd_quality(args) -> None:
-    s = setup(args.size, device=args.device)
-    sync(s.st.device)
-    t = time.perf_counter()
-    G = tutorial_loop(s, args.evals)
-    sync(s.st.device)
-    t_plain = time.perf_counter() - t
-    J_plain = full_J(s, G)
-    print(f"plain loop: {args.evals} closure calls at {args.size}², J = {J_plain:.4g}, {t_plain:.1f} s", flush=True)
+    """Time to quality against the tutorial loop, every pair at every size, whole processes."""
+    print(f"Tutorial loop: {args.evals} closure calls (float32). nst: its defaults ({args.budget} evaluations "
+          f"at most). J judged in float32 on the saved PNG by benchmarks/judge.py.\n")
+    print("| size | content / style | loop: J after its calls | loop: wall (process) | loop s/call "
+          "| nst: evaluations to that J | nst: wall (process) | nst s/evaluation | ratio |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    ratios = []
+    for size in args.sizes:
+        for c, s in [PAIRS[i] for i in args.pairs]:
+            r = time_to_quality(ROOT / "examples" / c, ROOT / "examples" / s, size, args.evals, args.budget,
+                                args.device, Path(args.work) / f"{Path(c).stem}_{size}")
+            hit = r["reached"]
+            nst_cols = (f"{hit['evaluation']} | {hit['seconds']:.1f} s" if hit
+                        else f"not in {args.budget} | –")
+            ratio = f"**{r['ratio']:.2f}×**" if hit else "–"
+            print(f"| {size}² | {Path(c).stem} / {Path(s).stem} | {r['J_loop']:.4g} | {r['loop_wall_s']:.1f} s "
+                  f"| {r['loop_s_per_eval']:.3f} s | {nst_cols} | {r['nst_s_per_eval']:.3f} s | {ratio} |", flush=True)
+            ratios.append(r["ratio"] if hit else math.inf)
+            print(f"<!-- {json.dumps(r)} -->", flush=True)
+    print(f"\nmedian ratio {statistics.median(ratios):.2f}×, largest {max(ratios):.2f}× "
+          f"(nst precision {r['precision']}, init {r['init']})")
 
-    # nst's default pipeline (a fresh Stylizer: loading and targets are counted), stopped at the first
-    # evaluation at the full size whose alpha J_content + beta J_style reaches J_plain.
-    cfg = Config(size=args.size, device=args.device)
-    final_scale = len(schedule(cfg)) - 1
-    reached = []
 
-    def progress(it):
-        if it.scale == final_scale and it.J - cfg.tv_weight * it.J_tv <= J_plain:
-            reached.append(it)
-            raise _Reached
-
-    t = time.perf_counter()
-    try:
-        stylize(CONTENT, STYLE, progress=progress, **{k: v for k, v in dataclasses.asdict(cfg).items()})
-    except _Reached:
-        pass
-    t_nst = time.perf_counter() - t
-    if reached:
-        print(f"nst default: reached J ≤ {J_plain:.4g} at evaluation {reached[0].i} after {t_nst:.1f} s "
-              f"(setup included); ratio {t_nst / t_plain:.3f}", flush=True)
-    else:
-        print(f"nst default: did not reach J = {J_plain:.4g} in its {cfg.iterations} evaluations ({t_nst:.1f} s)")
-    t = time.perf_counter()
-    last = []
-    stylize(CONTENT, STYLE, progress=last.append, **dataclasses.asdict(cfg))
-    t_full = time.perf_counter() - t
-    fin = min((it for it in last if it.scale == final_scale), key=lambda it: it.J)
-    print(f"nst default, whole run: {t_full:.1f} s, J = {fin.J - cfg.tv_weight * fin.J_tv:.4g} "
-          f"(α·J_content + β·J_style at {args.size}², the image returned)", flush=True)
+def cmd_quickstart(args) -> None:
+    """The README's quick start, whole process, on the baseline tree and on this one, alternating;
+    J judged in float32 on each output file."""
+    judge = _judge(CONTENT, STYLE, Config.size)
+    trees = {"baseline": Path(args.baseline).resolve(), "this tree": ROOT}
+    print("| tree | output | wall (process) | J of the file (float32) |")
+    print("| --- | --- | ---: | ---: |")
+    for rnd in range(args.rounds):
+        for ext in args.formats:
+            for name, tree in trees.items():
+                out = Path(args.work) / f"{name.replace(' ', '_')}_{rnd}{ext}"
+                env = {**os.environ, "PYTHONPATH": str(tree)}
+                t = time.time()
+                subprocess.run([sys.executable, "-m", "nst", str(CONTENT), str(STYLE), "-o", str(out), "-q"],
+                               env=env, check=True, cwd=tree)
+                wall = time.time() - t
+                print(f"| {name} | {ext} | {wall:.1f} s | {judge(out)['J']:.4g} |", flush=True)
 
 
 def _memory_child(size: int, optimizer: str, device: str) -> None:
@@ -281,6 +408,13 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_memory":
         _memory_child(int(sys.argv[2]), sys.argv[3], sys.argv[4])
         return
+    if len(sys.argv) > 1 and sys.argv[1] == "_loop":
+        _loop_child(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6])
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "_nst":
+        a = sys.argv[2:]
+        _nst_child(a[0], a[1], int(a[2]), int(a[3]), float(a[4]), a[5], float(a[6]), a[7])
+        return
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     o = sub.add_parser("overhead")
@@ -289,8 +423,17 @@ def main() -> None:
     o.add_argument("--repeats", type=int, default=2)
     o.add_argument("--evals", type=int, default=4)
     q = sub.add_parser("quality")
-    q.add_argument("--size", type=int, default=512)
-    q.add_argument("--evals", type=int, default=300)
+    q.add_argument("--sizes", type=int, nargs="+", default=[256, 384])
+    q.add_argument("--evals", type=int, default=200, help="the tutorial loop's closure calls")
+    q.add_argument("--budget", type=int, default=300, help="nst's evaluations at most")
+    q.add_argument("--pairs", type=int, nargs="+", default=list(range(len(PAIRS))),
+                   help="which pairs of PAIRS, by index from 0 (default: all)")
+    q.add_argument("--work", default="/tmp/nst-quality", help="where the pictures are written")
+    k = sub.add_parser("quickstart")
+    k.add_argument("--baseline", required=True, help="a checkout of the code to compare with")
+    k.add_argument("--rounds", type=int, default=1)
+    k.add_argument("--formats", nargs="+", default=[".jpg", ".png"])
+    k.add_argument("--work", default="/tmp/nst-quickstart")
     m = sub.add_parser("memory")
     m.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024, 2048])
     m.add_argument("--optimizers", nargs="+", default=["lbfgs", "adam"])
@@ -306,8 +449,8 @@ def main() -> None:
     args = p.parse_args()
     print(f"<!-- {platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads -->")
-    {"overhead": cmd_overhead, "quality": cmd_quality, "memory": cmd_memory, "schedule": cmd_schedule,
-     "cuda": cmd_cuda}[args.cmd](args)
+    {"overhead": cmd_overhead, "quality": cmd_quality, "quickstart": cmd_quickstart, "memory": cmd_memory,
+     "schedule": cmd_schedule, "cuda": cmd_cuda}[args.cmd](args)
 
 
 if __name__ == "__main__":

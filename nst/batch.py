@@ -12,13 +12,14 @@ from pathlib import Path
 
 from PIL import Image
 
-from . import provenance
+from . import checkpoint, provenance
+from .checkpoint import CHECKPOINT_EVERY
 from .config import BATCH_EXT, BATCH_NAME, Config
 from .errors import InputError, NSTError
 from .images import FORMATS, output_format, save_image
 from .images import load_image
 from .targets import StyleTargets
-from .transfer import Iterate, Stylizer, prepare_image, style_parts
+from .transfer import Iterate, ResumeError, Stylizer, prepare_image, style_parts
 
 # A style is a blend: (path, weight) pairs; a single style is one pair with weight 1.0.
 Style = tuple[tuple[Path, float], ...]
@@ -51,27 +52,39 @@ class Plan:
     into_dir: bool
 
 
+# A job's status: written; left alone (its output existed); failed; stopped early with its partial result kept.
+STATUSES = ("done", "skipped", "failed", "interrupted")
+
+
 @dataclass(frozen=True)
 class JobResult:
-    """A finished job: status is "done", "skipped" (its output existed) or "failed"."""
+    """A finished job: status is "done", "skipped" (its output existed), "failed" or "interrupted"
+    (should_stop() ended its run early; the best G so far is kept in ``partial``, see nst.checkpoint)."""
 
     job: Job
     status: str
     seconds: float = 0.0
-    J: float | None = None          # of the returned image (the lowest J seen)
+    J: float | None = None          # of the image written or kept (the lowest J seen)
     J_content: float | None = None
     J_style: float | None = None
     error: str | None = None
     exception: BaseException | None = field(default=None, compare=False, repr=False)
+    evaluations: int | None = None  # evaluations of the run done so far, all processes (done: all of them)
+    total: int | None = None        # evaluations of the whole run
+    resumed_from: int | None = None  # evaluations done before this process, when it resumed a partial result
+    partial: Path | None = None     # interrupted: the partial result kept (its preview image)
 
     def to_json(self) -> dict:
-        """A JSON-ready record: index, content, style, output, status, seconds, J, J_content, J_style, error."""
+        """A JSON-ready record: index, content, style, output, status, seconds, J, J_content, J_style,
+        evaluations, total, resumed_from, partial, error."""
         job = self.job
         style = (str(job.style[0][0]) if len(job.style) == 1 and job.style[0][1] == 1.0
                  else [[str(p), w] for p, w in job.style])
         return {"index": job.index, "content": str(job.content), "style": style, "output": str(job.output),
                 "status": self.status, "seconds": round(self.seconds, 3), "J": self.J,
-                "J_content": self.J_content, "J_style": self.J_style, "error": self.error}
+                "J_content": self.J_content, "J_style": self.J_style, "evaluations": self.evaluations,
+                "total": self.total, "resumed_from": self.resumed_from,
+                "partial": None if self.partial is None else str(self.partial), "error": self.error}
 
 
 def image_extensions() -> frozenset[str]:
@@ -318,19 +331,37 @@ class _Targets:
 
 
 def run_batch(jobs: Iterable[Job], cfg: Config, *, skip_existing: bool = False, make_dirs: bool = True,
-              on_iterate: Callable[[Job, Iterate], None] | None = None) -> Iterator[JobResult]:
+              on_iterate: Callable[[Job, Iterate], None] | None = None,
+              should_stop: Callable[[], bool] | None = None, checkpoint_every: float | None = CHECKPOINT_EVERY,
+              restart: bool = False, on_note: Callable[[Job, str], None] | None = None) -> Iterator[JobResult]:
     """Run the jobs with one network, yielding a JobResult as each finishes.
 
     The network is built once, at the first job with work to do; each style's targets are
     computed once. A job whose output exists is skipped if ``skip_existing`` (outputs are
     written atomically, so an existing one is complete). A job that fails (a bad, unreadable
-    or vanished input, a write error, ...) yields a "failed" result and the run goes on; errors
-    in building the network (bad weights or device) concern every job and are raised. Each
-    output holds its provenance (see nst.provenance). ``make_dirs`` creates missing folders
-    of outputs. ``on_iterate(job, iterate)`` is called after every evaluation of J.
+    or vanished input, a write error, a non-finite J, ...) yields a "failed" result and the run
+    goes on; errors in building the network (bad weights or device) concern every job and are
+    raised. Each output holds its provenance (see nst.provenance). ``make_dirs`` creates missing
+    folders of outputs. ``on_iterate(job, iterate)`` is called after every evaluation of J.
+
+    Partial results (nst.checkpoint): every ``checkpoint_every`` seconds (None or 0: never) a
+    job keeps its best G so far beside its output; when ``should_stop()`` turns true, the
+    running job stops within one evaluation, keeps its partial result and yields "interrupted",
+    and no further job starts. A job with a partial result resumes it, unless ``restart`` or
+    unless it was made with other settings (then it starts over). Writing the output removes
+    the partial files. ``on_note(job, message)`` receives one-line notes: a resumed or discarded
+    partial result, a checkpoint that could not be written.
     """
     targets = _Targets(cfg)
+    stop = should_stop or (lambda: False)
+
+    def note(job: Job, message: str) -> None:
+        if on_note is not None:
+            on_note(job, message)
+
     for job in jobs:
+        if stop():
+            return
         start = time.perf_counter()
         if skip_existing and job.output.exists():
             yield JobResult(job, "skipped")
@@ -343,6 +374,19 @@ def run_batch(jobs: Iterable[Job], cfg: Config, *, skip_existing: bool = False, 
             yield _failed(job, e, start)
             continue
         stylizer = targets.styles.stylizer  # raises for bad weights or device: every job would fail
+        try:
+            setting = checkpoint.settings(cfg, job.content, job.style)
+        except OSError as e:  # an input vanished since it was read
+            yield _failed(job, e, start)
+            continue
+        resume = None
+        if not restart:
+            try:
+                resume = checkpoint.load(job.output, setting)
+            except checkpoint.StaleState as e:
+                note(job, f"{e}; starting over")
+        rec = provenance.record(cfg, job.content, job.style, stylizer.device, stylizer.dtype)
+        keeper = checkpoint.Keeper(job.output, setting, rec, make_dirs, lambda m, job=job: note(job, m))
         best: list[Iterate] = []
 
         def progress(it: Iterate, job: Job = job) -> None:
@@ -352,17 +396,46 @@ def run_batch(jobs: Iterable[Job], cfg: Config, *, skip_existing: bool = False, 
                 on_iterate(job, it)
 
         try:
+            if stop():
+                return
+            if resume is not None:
+                note(job, f"resuming {job.output} at evaluation {resume.i} of {resume.total} "
+                          f"from {checkpoint.state_path(job.output)}")
             style = targets.styles.of([(p, targets.image(p), w) for p, w in job.style])
-            image = stylizer.run(content, style, targets.image(job.style[0][0]), progress)
+            while True:
+                try:
+                    image = stylizer.run(content, style, [(targets.image(p), w) for p, w in job.style], progress,
+                                         should_stop=should_stop, resume=resume, on_state=keeper,
+                                         state_every=checkpoint_every or None)
+                    break
+                except ResumeError as e:
+                    if resume is None:
+                        raise
+                    note(job, f"{checkpoint.state_path(job.output)}: {e}; starting over")
+                    resume = None
+            if keeper.stopped is not None:  # stopped early: what was kept beside the output
+                K = keeper.kept or keeper.stopped
+                yield JobResult(job, "interrupted", time.perf_counter() - start, K.J, K.J_content, K.J_style,
+                                error=keeper.problem, evaluations=K.i, total=K.total,
+                                resumed_from=None if resume is None else resume.i,
+                                partial=checkpoint.preview_path(job.output) if keeper.kept else None)
+                return
             if make_dirs:
                 job.output.parent.mkdir(parents=True, exist_ok=True)
-            rec = provenance.record(cfg, job.content, job.style, stylizer.device)
             save_image(image, job.output, description=provenance.dumps(rec))
+            checkpoint.remove(job.output)
         except Exception as e:  # e.g. out of memory, a full disk: this job fails, the next may not
             yield _failed(job, e, start)
             continue
-        b = best[0]
-        yield JobResult(job, "done", time.perf_counter() - start, b.J, b.J_content, b.J_style)
+        if best:
+            b = best[0]
+            costs, total = (b.J, b.J_content, b.J_style), b.total
+        elif resume is not None:  # resumed with no evaluation left
+            costs, total = (resume.J, resume.J_content, resume.J_style), resume.total
+        else:  # iterations 0: the initial image, no J computed
+            costs, total = (None, None, None), 0
+        yield JobResult(job, "done", time.perf_counter() - start, *costs, evaluations=total, total=total,
+                        resumed_from=None if resume is None else resume.i)
 
 
 def _failed(job: Job, e: Exception, start: float) -> JobResult:

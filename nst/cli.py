@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -14,13 +15,16 @@ from . import __version__, cli_clips, provenance, report
 from .batch import NAME_FIELDS, Job, normalize_ext, parse_shard, parse_style, run_batch
 from .batch import plan as make_plan
 from .batch import shard as take_shard
+from .checkpoint import CHECKPOINT_EVERY
 from .config import (BATCH_EXT, BATCH_NAME, EMPHASIS, INITS, OPTIMIZERS, PRESERVE_COLOR, Config,
                      format_layer_weights)
 from .console import make_reporter
+from .device import PRECISIONS
 from .sequence import SequenceConfig
 from .video import DEFAULT_CODEC, DEFAULT_CRF, VIDEO_EXTENSIONS, Encoder, is_video, parse_encoder_option
 from .errors import InputError, NSTError
 from .images import FORMATS, output_format, save_image, to_pil
+from .interrupt import SignalStop, StopNow
 from .transfer import Iterate
 from .vgg import MODELS, POOLINGS
 
@@ -105,14 +109,21 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 @click.option("--scales", type=click.IntRange(min=1), default=D.scales, show_default=True,
               help="Coarse-to-fine levels, sqrt(2) apart in size; --scales 1 optimises at the full size only.")
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=D.optimizer, show_default=True)
-@click.option("--iterations", type=click.IntRange(min=1), default=D.iterations, show_default=True,
-              help="Evaluations of J (forward+backward passes), over all scales.")
+@click.option("--iterations", type=click.IntRange(min=0), default=D.iterations, show_default=True,
+              help="Evaluations of J (forward+backward passes), over all scales; 0 writes the initial "
+                   "image itself (with --init adain: a stylised preview in about a second).")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=D.lr,
               help="Step size [default: 1 for lbfgs, 0.02 for adam].")
 @click.option("--init", default=D.init, show_default=True, metavar="|".join(INITS) + "|PATH",
-              help="Starting image.")
+              help="Starting image; adain: the content stylised in one pass by AdaIN (Huang & Belongie "
+                   "2017), which the optimisation then refines.")
+@click.option("--adain-strength", type=click.FloatRange(0, 1), default=D.adain_strength, show_default=True,
+              help="With --init adain: 1 the full AdaIN stylisation, lower keeps more of the content.")
 @click.option("--seed", type=int, default=D.seed, show_default=True, help="Same seed, same device: same output.")
 @click.option("--device", default=D.device, show_default=True, metavar="auto|cpu|cuda|cuda:N|mps")
+@click.option("--precision", type=click.Choice(PRECISIONS), default=D.precision, show_default=True,
+              help="The network's arithmetic: auto is bfloat16 on CUDA and on CPUs with native bfloat16 "
+                   "(AVX512-BF16, AMX), float32 elsewhere; the costs are float32 always.")
 @click.option("--model", type=click.Choice(MODELS), default=D.model, show_default=True,
               help="vgg19-normalized: Gatys' Caffe VGG19 (offline); vgg19: torchvision ImageNet weights.")
 @click.option("--weights", type=click.Path(path_type=Path), default=D.weights,
@@ -143,6 +154,13 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
               help="Do shard K of N, K counting from 0 (0/4 .. 3/4; Slurm: --array=0-3 and "
                    "--shard $SLURM_ARRAY_TASK_ID/4): a fixed split of the sorted job list, so N workers "
                    "with K = 0..N-1 do every job exactly once.")
+@click.option("--checkpoint-every", type=click.FloatRange(min=0), default=CHECKPOINT_EVERY, show_default=True,
+              metavar="SECONDS",
+              help="Keep the best image so far and the state to resume from beside each unfinished output "
+                   "(OUT.partial.jpg, OUT.partial.pt) this often, so that even a kill -9 loses at most this "
+                   "much; 0: only when stopped by Ctrl-C or SIGTERM. Re-running the command resumes.")
+@click.option("--restart", is_flag=True,
+              help="Ignore partial results of earlier runs and start each image over.")
 @click.option("--sequence", is_flag=True,
               help="Each CONTENT directory is the frames of one clip (in natural order: f2 before f10), "
                    "stylised without flicker into OUT, one output per frame.")
@@ -160,16 +178,18 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
               metavar="KEY=VALUE", help="Any FFmpeg option of the video encoder, e.g. preset=slow (repeatable).")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first failed job (by default: report it, go on).")
 @click.option("--json", "json_lines", is_flag=True,
-              help="Print one JSON object per finished job on stdout (content, style, output, status, "
-                   "seconds, J, J_content, J_style, error).")
+              help="Print one JSON object per finished job on stdout (content, style, output, status: "
+                   "done, skipped, failed or interrupted; seconds, J, J_content, J_style, evaluations, total, "
+                   "resumed_from, partial, error).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress; print nothing on success (failures still).")
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
 @click.version_option(__version__, prog_name="nst")
 def main(content: tuple[Path, ...], style: Path, output: str, save_every: int | None, log_path: Path | None,
          gif_path: Path | None, sheet_path: Path | None, recursive: bool, name_template: str, ext: str,
-         skip_existing: bool, shard: tuple[int, int] | None, sequence: bool, temporal_weight: float,
-         warm_iterations: int, codec: str, crf: int, encoder_options: dict[str, str], fail_fast: bool,
-         json_lines: bool, quiet: bool, debug: bool, **options) -> None:
+         skip_existing: bool, shard: tuple[int, int] | None, checkpoint_every: float, restart: bool,
+         sequence: bool, temporal_weight: float, warm_iterations: int, codec: str, crf: int,
+         encoder_options: dict[str, str], fail_fast: bool, json_lines: bool, quiet: bool, debug: bool,
+         **options) -> None:
     """Neural style transfer (Gatys et al.): paint CONTENT in the style of STYLE, write OUT.
 
     \b
@@ -190,8 +210,11 @@ def main(content: tuple[Path, ...], style: Path, output: str, save_every: int | 
     stores the settings that made it.
 
     A bad, unreadable or vanished input is reported in one line and skipped, and the run goes on;
-    a summary line ends a directory run. Exit status: 0 all done (or skipped), 1 a job failed,
-    2 bad usage or, for a single image, bad input; 130 interrupted. Progress and messages go to
+    a summary line ends a directory run. Ctrl-C or SIGTERM stops within one evaluation and keeps
+    the best image so far beside the output (OUT.partial.jpg) with what resuming needs; running
+    the same command again finishes it (a second Ctrl-C stops at once). Exit status: 0 all done
+    (or skipped), 1 a job failed, 2 bad usage or, for a single image, bad input; 130 stopped by
+    SIGINT (Ctrl-C), 143 by SIGTERM. Progress and messages go to
     stderr (bars on a terminal, plain lines in a file or pipe; J is the best so far, the J of the
     image written), every file written is named; stdout carries only --json. A content file named
     info or plot: write ./info or ./plot.
@@ -262,7 +285,7 @@ def main(content: tuple[Path, ...], style: Path, output: str, save_every: int | 
             if sheet_path is not None:
                 output_format(sheet_path)
             record = report.RunRecord(save_every, gif_path is not None or sheet_path is not None)
-        with make_reporter(cfg, quiet) as reporter:
+        with make_reporter(cfg, quiet) as reporter, SignalStop() as stop:
             reporter.start(None if single else len(jobs))
 
             def on_iterate(job: Job, it: Iterate) -> None:
@@ -274,8 +297,13 @@ def main(content: tuple[Path, ...], style: Path, output: str, save_every: int | 
                 if record is not None:
                     record(it)
 
+            def on_note(job: Job, message: str) -> None:
+                # resuming is news; a discarded or unwritable partial result is a warning
+                (reporter.say if message.startswith("resuming") else reporter.warn)(f"nst: {message}")
+
             for result in run_batch(jobs, cfg, skip_existing=skip_existing, make_dirs=plan.into_dir,
-                                    on_iterate=on_iterate):
+                                    on_iterate=on_iterate, should_stop=stop, checkpoint_every=checkpoint_every,
+                                    restart=restart, on_note=on_note):
                 reporter.job_finished(result)
                 if json_lines:
                     click.echo(json.dumps(result.to_json()))
@@ -293,16 +321,26 @@ def main(content: tuple[Path, ...], style: Path, output: str, save_every: int | 
         _fail(e, BadInput, debug)
     except NSTError as e:
         _fail(e, click.ClickException, debug)
-    except KeyboardInterrupt:
-        if single or reporter is None:
-            click.echo("nst: interrupted; no output written", err=True)
+    except KeyboardInterrupt as e:  # a second signal (StopNow), or Ctrl-C outside the handlers
+        signum = e.signum if isinstance(e, StopNow) else signal.SIGINT
+        what = f"a second {signal.Signals(signum).name}" if isinstance(e, StopNow) else "Ctrl-C"
+        if reporter is None:
+            click.echo(f"nst: stopped by {what} before any work; nothing to keep", err=True)
+        elif single:
+            reporter.stopped(what, at_once=True)
         else:
-            reporter.summary(shard, interrupted=True)
-        sys.exit(130)
+            reporter.summary(shard, interrupted=what, at_once=True)
+        sys.exit(128 + signum)
     except click.ClickException:
         raise
     except Exception as e:  # an unexpected failure: one line unless --debug
         _fail(e, click.ClickException, debug, prefix=f"{type(e).__name__}: ")
+    if stop() and (reporter.counts["interrupted"] or reporter.finished < len(jobs)):
+        if single:
+            reporter.stopped(stop.name)
+        else:
+            reporter.summary(shard, interrupted=stop.name)
+        sys.exit(stop.exit_code)
     if single:
         return
     reporter.summary(shard)

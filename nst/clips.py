@@ -246,7 +246,7 @@ class _Clip:
             on_start(job, len(part))
         style = targets.styles.of([(p, targets.image(p), w) for p, w in job.style])
         outcome = stylize_frames(self.frames(part), self.outputs[part.start:part.stop], stylizer, style, seq,
-                                 record, first=part.start, style=targets.image(job.style[0][0]),
+                                 record, first=part.start, style=[(targets.image(p), w) for p, w in job.style],
                                  on_frame=None if on_frame is None else lambda f: on_frame(job, f),
                                  progress=None if on_iterate is None else lambda t, it: on_iterate(job, t, it),
                                  should_stop=should_stop, accept_existing=skip_existing)

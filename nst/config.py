@@ -16,7 +16,7 @@ PRESERVE_COLOR = ("none", "luminance", "histogram")
 # lambda_l by depth rank of the style layers (shallowest first), before normalising: deeper
 # layers weighted more follow the style softly, shallower ones strongly, in finer texture.
 EMPHASIS = ("soft", "balanced", "strong")
-INITS = ("content", "noise", "style")
+INITS = ("content", "noise", "style", "adain")
 # Step sizes by optimiser when lr is not given: L-BFGS takes unit steps (its curvature
 # estimate scales them); Adam moves pixels in [0, 1] by about lr per step.
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
@@ -75,7 +75,7 @@ def format_layer_weights(layers: LayerWeights) -> str:
 class Config:
     """Every setting of a run. The CLI and ``stylize`` take their defaults from here."""
 
-    # size, iterations, scales and tv_weight: measured in benchmarks/README.md (about 80 s on 2 cores)
+    # size, iterations, scales, tv_weight, init and precision: measured in benchmarks/README.md
     size: int = 384                     # long edge of the output, pixels
     content_weight: float = 1.0         # alpha
     style_weight: float = 10.0          # beta: tuned by eye on examples/ (see README)
@@ -83,9 +83,10 @@ class Config:
     style_layers: LayerWeights = field(
         default=(("conv1_1", 1.0), ("conv2_1", 1.0), ("conv3_1", 1.0), ("conv4_1", 1.0), ("conv5_1", 1.0)))
     optimizer: str = "lbfgs"
-    iterations: int = 60                # evaluations of J (forward + backward passes), all scales
+    iterations: int = 50                # evaluations of J (forward + backward passes), all scales; 0: the init
     lr: float | None = None             # None: DEFAULT_LR[optimizer]
-    init: str = "content"               # content | noise | style | path of an image
+    init: str = "adain"                 # content | noise | style | adain | path of an image (benchmarks/README.md)
+    adain_strength: float = 0.6         # init adain: 1 the full AdaIN picture, 0 the content as decoded
     seed: int = 0
     device: str = "auto"                # auto | cpu | cuda | cuda:N | mps
     model: str = "vgg19-normalized"     # see nst.vgg.MODELS
@@ -103,8 +104,9 @@ class Config:
         set_("content_layers", parse_layers(self.content_layers))
         set_("style_layers", parse_layer_weights(self.style_layers))
         _check(self.size >= 16, "size", self.size, "an integer >= 16")
-        _check(self.iterations >= 1, "iterations", self.iterations, "an integer >= 1")
+        _check(self.iterations >= 0, "iterations", self.iterations, "an integer >= 0 (0: the initial image)")
         _check(self.scales >= 1, "scales", self.scales, "an integer >= 1")
+        _check(0 <= self.adain_strength <= 1, "adain_strength", self.adain_strength, "a number in [0, 1]")
         _check(math.isfinite(self.style_scale) and self.style_scale > 0, "style_scale", self.style_scale,
                "a number > 0")
         _check(self.preserve_color in PRESERVE_COLOR, "preserve_color", self.preserve_color,

@@ -29,7 +29,8 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from .batch import JobResult
+from . import checkpoint
+from .batch import STATUSES, JobResult
 from .config import Config
 from .report import negligible
 from .schedule import schedule
@@ -87,7 +88,7 @@ class Reporter:
         self.total: int | None = None  # jobs in the run; None: one image to a file
         self.unit = "img"
         self.finished = 0
-        self.counts = {"done": 0, "skipped": 0, "failed": 0}
+        self.counts = dict.fromkeys(STATUSES, 0)
         self.start_time = time.perf_counter()
         self.job = _Job()
 
@@ -126,18 +127,24 @@ class Reporter:
         self.job.saved.append(Path(path))
 
     def job_finished(self, result: JobResult) -> None:
-        """A job ended: done, skipped or failed. A failed single image is left to the caller (it is
-        the command's error); every other failure is said even when quiet."""
+        """A job ended: done, skipped, failed or interrupted. A failed single image is left to the
+        caller (it is the command's error); every other failure is said even when quiet. An
+        interrupted job is said by ``stopped``."""
         self.counts[result.status] += 1
         self.finished += 1
+        if result.status == "interrupted":
+            self._interrupted = (result, self.job.last.i if self.job.last else result.evaluations)
         job, out = self.job, result.job.output
         self._job_done()
         if self.total is None:  # one image to a file
             if result.status == "skipped":
                 self.say(f"skipped {out}: it exists")
+            elif result.status == "done" and job.first is None:  # --iterations 0
+                self.say(f"wrote {out}: the initial image, 0 evaluations, {result.seconds:.1f} s")
             elif result.status == "done":
                 first, best, last = job.first, job.best, job.last
-                self.say(f"wrote {out}: J {first.J:.4g} -> best {best.J:.4g} in {last.i} evaluations, "
+                resumed = f" (resumed at {result.resumed_from})" if result.resumed_from is not None else ""
+                self.say(f"wrote {out}: J {first.J:.4g} -> best {best.J:.4g} in {last.i} evaluations{resumed}, "
                          f"{last.seconds:.1f} s")
                 if job.saved:
                     self.say(f"wrote {self._iterates(job.saved)}")
@@ -145,7 +152,10 @@ class Reporter:
             self.warn(f"nst: {self._count()} failed {result.job.content} with {result.job.style_label}: "
                       f"{result.error}")
         elif result.status == "done":
-            line = f"nst: {self._count()} wrote {out}: best J {result.J:.4g} in {duration(result.seconds)}"
+            what = "the initial image" if result.J is None else f"best J {result.J:.4g}"  # --iterations 0
+            line = f"nst: {self._count()} wrote {out}: {what} in {duration(result.seconds)}"
+            if result.resumed_from is not None:
+                line += f" (resumed at evaluation {result.resumed_from} of {result.total})"
             line += self._eta()
             if job.saved:
                 line += f"; {self._iterates(job.saved)}"
@@ -156,11 +166,14 @@ class Reporter:
         """A file other than the outputs was written (--log, --gif, a plot, ...)."""
         self.say(f"wrote {path}" + (f": {what}" if what else ""))
 
-    def summary(self, shard: tuple[int, int] | None = None, interrupted: bool = False) -> None:
+    def summary(self, shard: tuple[int, int] | None = None, interrupted: str = "", at_once: bool = False) -> None:
         """The last line of a run into a directory: counts and time; said when quiet only if a job
-        failed or the run was interrupted."""
+        failed or the run was interrupted (``interrupted``: what stopped it, e.g. 'SIGTERM';
+        ``at_once``: it stopped without waiting for the job in progress to keep its work)."""
         c = self.counts
         line = f"nst: {c['done']} done, {c['skipped']} skipped, {c['failed']} failed"
+        if c["interrupted"]:
+            line += f", {c['interrupted']} interrupted"
         not_run = (self.total or 0) - self.finished
         if not_run:
             line += f", {not_run} not run"
@@ -168,8 +181,53 @@ class Reporter:
             line += f" (shard {shard[0]}/{shard[1]})"
         line += f" in {time.perf_counter() - self.start_time:.1f} s"
         if interrupted:
-            line += "; interrupted: the outputs written are complete, re-run with --skip-existing to finish"
+            line += f"; stopped {'at once ' if at_once else ''}by {interrupted}"
+            if at_once:
+                line += f"; {self._last_checkpoint()}"
+            elif self.kept is not None:
+                line += f": {self._kept(self.kept)}"
+            line += "; the outputs written are complete: run the same command with --skip-existing to finish"
         (self.warn if c["failed"] or interrupted else self.say)(line)
+
+    def stopped(self, signal: str, at_once: bool = False) -> None:
+        """One line, said even when quiet, for a run of one image that a signal stopped: what was
+        kept and where (a run into a directory says it in its summary). ``at_once``: it stopped
+        without waiting (a second signal); the image in progress keeps its last checkpoint."""
+        if at_once:
+            self.warn(f"nst: stopped at once by {signal}; {self._last_checkpoint()}")
+        elif self._interrupted is None:
+            self.warn(f"nst: stopped by {signal} before the image was started; nothing to keep")
+        else:
+            result, at = self._interrupted
+            line = f"nst: stopped by {signal} at evaluation {at} of {result.total}: {self._kept(result)}"
+            if result.partial is not None:
+                line += "; run the same command again to finish"
+            self.warn(line)
+
+    def _last_checkpoint(self) -> str:
+        """What the image in progress kept before a run stopped at once."""
+        output = self.job.output
+        if output and checkpoint.state_path(output).exists() and checkpoint.preview_path(output).exists():
+            return f"the last checkpoint of {output} is in {checkpoint.preview_path(output)}"
+        return f"nothing of {output} was kept" if output else "no image was in progress"
+
+    @property
+    def kept(self) -> JobResult | None:
+        """The interrupted job of this run, if one was."""
+        return None if self._interrupted is None else self._interrupted[0]
+
+    _interrupted: tuple[JobResult, int] | None = None  # and the evaluation it had reached
+
+    @staticmethod
+    def _kept(result: JobResult) -> str:
+        if result.partial is None:
+            return f"nothing kept of {result.job.output} ({result.error})"
+        text = f"the best image so far of {result.job.output} is in {result.partial}"
+        if result.J is not None:
+            text += f" (J {result.J:.4g})"
+        if result.error:
+            text += f" ({result.error})"
+        return text
 
     def say(self, text: str) -> None:
         """A message, unless quiet."""
@@ -198,7 +256,8 @@ class Reporter:
         if self.quiet or now - self.job.shown < self.interval or it.i >= it.total:
             return
         self.job.shown = now
-        eta = it.seconds / it.i * (it.total - it.i)
+        here = it.i - self.job.first.i + 1  # evaluations in this process (a resumed run began later)
+        eta = it.seconds / here * (it.total - it.i)
         self._print(f"nst: {self._name()}{it.i}/{it.total} evaluations, {self._costs(self.job.best)}, "
                     f"{duration(it.seconds)}, ETA {duration(eta)}")
 

@@ -17,9 +17,12 @@ from torch import Tensor
 from .errors import InputError, NSTError
 
 # Output formats by file extension, and the options Pillow writes them with.
+# JPEG without chroma subsampling (4:4:4, Pillow's default is 4:2:0): halving the colour
+# resolution blurs the fine colour texture the style costs measure, and more than doubled J_style
+# of a saved result (benchmarks/README.md, Levers); the file is about 1.7x larger.
 FORMATS: dict[str, tuple[str, dict]] = {
-    ".jpg": ("JPEG", {"quality": 95}),
-    ".jpeg": ("JPEG", {"quality": 95}),
+    ".jpg": ("JPEG", {"quality": 95, "subsampling": 0}),
+    ".jpeg": ("JPEG", {"quality": 95, "subsampling": 0}),
     ".png": ("PNG", {}),
     ".webp": ("WEBP", {"quality": 95}),
     ".tif": ("TIFF", {"compression": "tiff_deflate"}),

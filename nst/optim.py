@@ -2,22 +2,34 @@
 
 The loop knows J only through an ``Objective`` (nst.objective): G in, J and dJ/dG out. It does
 not know whether the gradient came from the whole image or from tiles.
+
+It can be stopped after any evaluation and continued later exactly: ``Outcome.state()`` is the
+loop at its last iteration boundary (the iterate, its J and gradient, L-BFGS's curvature pairs
+or Adam's moments), and ``minimize(..., state=)`` goes on from there, evaluating the same points
+as an uninterrupted run would.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
 
 from .config import OPTIMIZERS
+from .errors import NSTError
 from .objective import Evaluation
 
 FIRST_STEP = 0.05  # the average pixel change of L-BFGS's first step (see minimize)
 HISTORY_SIZE = 50  # L-BFGS's curvature pairs: 2 image-sized vectors each
+MAX_RESTARTS = 5   # non-finite evaluations in a row before minimize gives up
+# The most a state keeps of L-BFGS's curvature pairs, in bytes: all 50 pairs of a 384 x 384 image
+# (3.4 MiB a pair), 14 at 1024 x 768, 3 at 2048 x 1536. With all of them a resumed run evaluates the
+# same points as an uninterrupted one; with fewer it differs a little (384 px, resumed at 30 of 60:
+# final J +0.6 % with no pairs, +1.5 % with 24 of 28; benchmarks/README.md).
+STATE_HISTORY_BYTES = 256 << 20
 
 
 def fold(z: Tensor) -> Tensor:
@@ -36,65 +48,193 @@ class Outcome:
 
     best: Tensor                   # the G with the lowest J seen (the init if no evaluation ran)
     best_evaluation: Evaluation | None
-    evaluations: int               # evaluations of J done
+    evaluations: int               # evaluations of J done (non-finite ones not counted)
     stopped: bool                  # should_stop() ended it before the budget was spent
+    restarts: int = 0              # restarts from the best G after a non-finite J or gradient
+    _boundary: dict | None = field(default=None, repr=False)
+
+    def state(self, max_bytes: int = STATE_HISTORY_BYTES) -> dict | None:
+        """The loop at its last iteration boundary, on the CPU, for ``minimize(..., state=)``; None
+        before the first boundary (then continue from ``best``). ``state["evaluations"]`` counts the
+        evaluations up to that point (later ones, inside an unfinished line search, are redone).
+        Keeps the latest L-BFGS curvature pairs that fit ``max_bytes``."""
+        b = self._boundary
+        if b is None:
+            return None
+        cpu = lambda x: x.detach().to("cpu", copy=True) if isinstance(x, Tensor) else x  # noqa: E731
+        out = {k: cpu(v) for k, v in b.items() if k != "opt"}
+        opt = dict(b["opt"])
+        if "old_dirs" in opt:
+            per_pair = 2 * opt["prev_flat_grad"].numel() * opt["prev_flat_grad"].element_size()
+            keep = min(len(opt["old_dirs"]), max_bytes // max(per_pair, 1))
+            for k in ("old_dirs", "old_stps", "ro"):
+                opt[k] = [cpu(x) for x in opt[k][len(opt[k]) - keep:]]
+        out["opt"] = {k: cpu(v) for k, v in opt.items() if k != "al"}
+        return out
+
+
+class NonFiniteError(NSTError):
+    """J or its gradient turned non-finite and restarting from the best G with smaller steps did not help.
+
+    ``at_start`` is true when not even the first evaluation was finite: the cause is then in the
+    objective or the starting image, not in the steps.
+    """
+
+    def __init__(self, message: str, at_start: bool) -> None:
+        super().__init__(message)
+        self.at_start = at_start
 
 
 class _Stop(Exception):
     """Raised inside the closure to leave the optimiser's step."""
 
 
+class _NonFinite(Exception):
+    """Raised inside the closure when J or dJ/dG is not finite."""
+
+
+def _finite(ev: Evaluation) -> bool:
+    return math.isfinite(ev.J) and bool(torch.isfinite(ev.grad).all())
+
+
+def _key(z: Tensor) -> tuple[float, float]:
+    """Tells apart the points of one line search (x + t d for different t) without keeping them."""
+    z = z.detach().double()
+    return float(z.sum()), float(z.square().sum())
+
+
 def minimize(objective: Callable[[Tensor], Evaluation], init: Tensor, evaluations: int, *,
-             optimizer: str = "lbfgs", lr: float = 1.0, history_size: int = HISTORY_SIZE,
+             optimizer: str = "lbfgs", lr: float = 1.0, history_size: int | None = None,
              on_evaluation: Callable[[Evaluation, Tensor], None] | None = None,
-             should_stop: Callable[[], bool] | None = None) -> Outcome:
+             should_stop: Callable[[], bool] | None = None, state: dict | None = None,
+             on_start: Callable[[Outcome], None] | None = None) -> Outcome:
     """Minimise ``objective`` over G from ``init`` ((1, C, H, W) in [0, 1]) for exactly ``evaluations``
     evaluations of J, or fewer if ``should_stop()`` turns true (checked after each evaluation).
 
     ``on_evaluation(evaluation, G)`` is called after every evaluation with the G it was made at
-    (detached; copy it to keep it). Returns the G with the lowest J seen.
+    (detached; copy it to keep it). ``on_start(outcome)`` is called once, before the first
+    evaluation, with the Outcome the loop updates as it goes (its ``state()`` may be taken at
+    any time). ``state``, an ``Outcome.state()`` of an earlier call with the same objective and
+    image size, continues that call: from its iterate (``init`` only gives the shape then), with
+    ``evaluations`` the ones left. Returns the G with the lowest J seen.
+
+    An evaluation whose J or gradient is not finite (NaN or inf: extreme weights, a numerical
+    fault) is not counted or reported, and never becomes the best G: the optimiser restarts from
+    the best G so far with a step ten times smaller (L-BFGS's history is dropped). After
+    MAX_RESTARTS such evaluations in a row, or if the very first one is not finite, it raises
+    NonFiniteError.
     """
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer {optimizer!r}; expected {' | '.join(OPTIMIZERS)}")
-    best = init.detach().clone()
-    outcome = Outcome(best, None, 0, False)
-    if evaluations <= 0:
-        return outcome
     # The variables are G / k (before folding). L-BFGS is invariant to this scaling except for its
     # first step, lr / sum|g|, which moves the average pixel by lr k / n: with k = n * FIRST_STEP
     # it moves by FIRST_STEP instead of ~1/n, sparing the line search ~6 evaluations of growing it.
     k = init.numel() * FIRST_STEP if optimizer == "lbfgs" else 1.0
-    z = (init.detach() / k).contiguous().requires_grad_(True)
+    if state is not None and (state.get("optimizer") != optimizer or state.get("k") != k
+                              or tuple(state["z"].shape) != tuple(init.shape)):
+        raise ValueError("state is of another optimizer or image size")
+    step = lr if state is None else state["lr"]
+    z = (init.detach() / k if state is None else state["z"].to(init)).contiguous().requires_grad_(True)
+    best = init.detach().clone() if state is None else fold(z.detach() * k)
+    outcome = Outcome(best, None, 0, False)
+    if on_start is not None:
+        on_start(outcome)
+    if evaluations <= 0:
+        return outcome
     best_J = math.inf
+    # L-BFGS runs one iteration per step(), so that its state is whole between calls. Each step()
+    # begins by asking the closure for J and the gradient at the point the last line search chose,
+    # which that line search has evaluated: ``known`` holds that search's lowest and latest
+    # evaluations (key, J, gradient, count), so the point is neither evaluated again nor counted.
+    known: list[tuple[tuple[float, float], float, Tensor, int]] = []
+    if state is not None and optimizer == "lbfgs":
+        known.append((_key(z), state["J"], state["grad"].to(z), 0))
+        best_J = state["J"]
+    fresh = True  # the next closure call begins an L-BFGS step
 
     def closure() -> Tensor:
-        nonlocal best_J
+        nonlocal best_J, fresh
+        opt.zero_grad(set_to_none=True)
+        if fresh and optimizer == "lbfgs":
+            fresh = False
+            hit = _find(known, z)
+            known.clear()
+            if hit is not None:
+                z.grad = hit[2].clone()
+                return torch.tensor(hit[1], dtype=torch.float64)
+        if optimizer == "adam":  # a boundary: z and Adam's moments before this step
+            outcome._boundary = _boundary(outcome.evaluations, opt.state.get(z, {}))
         if outcome.evaluations >= evaluations or (should_stop is not None and outcome.evaluations and should_stop()):
             outcome.stopped = outcome.evaluations < evaluations
             raise _Stop
-        opt.zero_grad(set_to_none=True)
         G = fold(z * k)
         ev = objective(G.detach())
+        if not _finite(ev):
+            raise _NonFinite
         G.backward(ev.grad)
         outcome.evaluations += 1
         if ev.J < best_J:
             best_J = ev.J
             best.copy_(G.detach())
             outcome.best_evaluation = ev
+        if optimizer == "lbfgs":  # keep the line search's lowest evaluation and this, the latest
+            low = min(known, key=lambda e: e[1], default=None)
+            known[:] = ([low] if low is not None and low[1] <= ev.J else []) + \
+                [(_key(z), ev.J, z.grad.detach().clone(), outcome.evaluations)]
         if on_evaluation is not None:
             on_evaluation(ev, G.detach())
         return torch.tensor(ev.J, dtype=torch.float64)
 
-    if optimizer == "lbfgs":
-        # Strong-Wolfe line search: without it, unit steps can diverge into noise. Tolerances 0:
-        # run the whole budget (the loss scale depends on alpha and beta); the closure stops it.
-        opt = torch.optim.LBFGS([z], lr=lr, max_iter=evaluations, max_eval=evaluations, tolerance_grad=0.0,
-                                tolerance_change=0.0, history_size=history_size, line_search_fn="strong_wolfe")
-    else:
-        opt = torch.optim.Adam([z], lr=lr)
-    try:
-        while True:
-            opt.step(closure)
-    except _Stop:
-        pass
-    return outcome
+    def _boundary(count: int, opt_state: dict, **more) -> dict:
+        kept = {n: (v.clone() if isinstance(v, Tensor) else list(v) if isinstance(v, list) else v)
+                for n, v in opt_state.items() if n != "al"}  # list items are never changed in place
+        return {"optimizer": optimizer, "k": k, "lr": step, "evaluations": count, "z": z.detach().clone(),
+                **more, "opt": kept}
+
+    def make(step: float) -> torch.optim.Optimizer:
+        if optimizer == "lbfgs":
+            # Strong-Wolfe line search: without it, unit steps can diverge into noise. Tolerances 0:
+            # run the whole budget (the loss scale depends on alpha and beta); the closure stops it.
+            return torch.optim.LBFGS([z], lr=step, max_iter=1, max_eval=evaluations + 1, tolerance_grad=0.0,
+                                     tolerance_change=0.0,
+                                     history_size=HISTORY_SIZE if history_size is None else history_size,
+                                     line_search_fn="strong_wolfe")
+        return torch.optim.Adam([z], lr=step)
+
+    in_a_row, counted = 0, 0
+    opt = make(step)
+    if state is not None:
+        sd = opt.state_dict()
+        sd["state"] = {0: state["opt"]}
+        opt.load_state_dict(sd)  # casts the tensors to z's device and dtype
+        outcome._boundary = _boundary(0, opt.state[z], **({"J": state["J"], "grad": state["grad"]}
+                                                          if optimizer == "lbfgs" else {}))
+    while True:
+        try:
+            while True:
+                fresh = True
+                opt.step(closure)
+                hit = _find(known, z) if optimizer == "lbfgs" else None
+                if hit is not None:  # a boundary: the point L-BFGS chose, its J, gradient and history
+                    outcome._boundary = _boundary(hit[3], opt.state[z], J=hit[1], grad=hit[2])
+        except _Stop:
+            return outcome
+        except _NonFinite:
+            if outcome.best_evaluation is None and state is None:
+                raise NonFiniteError("J or its gradient is not finite at the first evaluation", at_start=True)
+            in_a_row = in_a_row + 1 if outcome.evaluations == counted else 1
+            counted = outcome.evaluations
+            if in_a_row > MAX_RESTARTS:
+                raise NonFiniteError(f"J or its gradient stayed non-finite after {MAX_RESTARTS} restarts from "
+                                     "the best image with smaller steps", at_start=False)
+            outcome.restarts += 1
+            step *= 0.1
+            known.clear()
+            with torch.no_grad():
+                z.copy_(best / k)  # fold(best / k * k) = best, as best is in [0, 1]
+            opt = make(step)
+
+
+def _find(known: list, z: Tensor):
+    key = _key(z)
+    return next((e for e in known if e[0] == key), None)

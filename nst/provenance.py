@@ -17,14 +17,18 @@ from .images import read_description
 
 
 def record(cfg: Config, content: str | Path, style: Sequence[tuple[str | Path, float]],
-           device: torch.device | str) -> dict:
+           device: torch.device | str, precision: torch.dtype | None = None) -> dict:
     """What made an output: ``{"nst", "torch", "device", "settings"}``.
 
     ``settings`` holds every Config field plus ``content`` and ``style`` (absolute paths), so
     ``stylize(**settings)`` repeats a single-style run; a blend's ``style`` is [[path, weight], ...].
-    ``device`` is the device the run resolved to (``settings["device"]`` is the one asked for).
+    ``device`` is the device the run resolved to (``settings["device"]`` is the one asked for);
+    ``precision``, the network's dtype the run resolved to, replaces ``settings["precision"]``
+    (so "auto" is recorded as what it meant on that machine).
     """
     settings = dataclasses.asdict(cfg)
+    if precision is not None:
+        settings["precision"] = str(precision).removeprefix("torch.")
     if cfg.init not in INITS:
         settings["init"] = os.path.abspath(cfg.init)
     if cfg.weights is not None:

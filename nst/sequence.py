@@ -28,7 +28,7 @@ from .images import load_image, read_description, resize_long_edge, save_image, 
 from .objective import Temporal
 from .schedule import schedule
 from .targets import Targets
-from .transfer import Iterate, Stylizer, initial_image
+from .transfer import Iterate, StyleImages, Stylizer
 
 FLOW_PRESETS = ("ultrafast", "fast", "medium")  # OpenCV DIS presets (nst.flow.PRESETS)
 FILLS = ("init", "warped")  # where the flow is not trusted, frame t starts from: its own init | the warp anyway
@@ -131,7 +131,7 @@ def matches(path: Path, record: dict) -> bool:
 
 
 def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], stylizer: Stylizer, targets: Targets,
-                   seq: SequenceConfig, record: dict, *, first: int = 0, style: Image.Image | None = None,
+                   seq: SequenceConfig, record: dict, *, first: int = 0, style: StyleImages | None = None,
                    on_frame: Callable[[FrameResult], None] | None = None,
                    progress: Callable[[int, Iterate], None] | None = None,
                    should_stop: Callable[[], bool] | None = None, accept_existing: bool = False
@@ -203,7 +203,7 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
             if seq.fill == "warped":
                 init = warped
             else:
-                own = initial_image(cfg, C, style)
+                own = stylizer.initial_image(C, style)
                 init = m.weights * warped + (1 - m.weights) * own
             temporal = Temporal(warped, m.weights, seq.temporal_weight)
             plan = [(max(size), seq.warm_iterations)]

@@ -17,13 +17,14 @@ from PIL import Image
 from torch import Tensor
 
 from . import color
-from .config import Config
+from .adain import AdaIN
+from .config import INITS, Config
 from .costs import style_gram
 from .device import autocast, memory_guard, resolve_device, resolve_precision
-from .errors import InputError
+from .errors import InputError, NSTError
 from .images import load_image, resize_long_edge, resize_tensor, to_pil, to_tensor
 from .objective import Evaluation, FeatureCost, Objective, Temporal
-from .optim import minimize
+from .optim import NonFiniteError, Outcome, minimize
 from .schedule import schedule
 from .targets import StyleTargets, Targets
 from .vgg import VGGFeatures
@@ -57,6 +58,44 @@ class Iterate:
 
 
 Progress = Callable[[Iterate], None]
+# The style(s) an init may need: one image, or a blend's (image, weight) pairs.
+StyleImages = Image.Image | Sequence[tuple[Image.Image, float]]
+
+
+@dataclass(frozen=True)
+class RunState:
+    """Where a run stands, enough to continue it: the best G so far at one scale of the schedule.
+
+    ``Stylizer.run`` hands these out (``on_state``) and continues from one (``resume``). With
+    ``optimizer`` (the loop's state at its last iteration boundary, nst.optim.Outcome.state) the
+    resumed run evaluates the same points as an uninterrupted one; without it, it continues from
+    G with a fresh L-BFGS history, which costs it a few evaluations' worth of progress.
+    """
+
+    G: Tensor           # the best G so far at this scale, (1, C, h, w) float32 on the CPU; C = 1: luminance only
+    image: Tensor       # G as RGB (luminance recombined with the content's colours): a preview
+    scale: int          # 0-based level of the schedule
+    done: int           # evaluations of J at this scale up to the point a resumed run continues from
+    i: int              # the same, over the whole run (all scales)
+    total: int          # evaluations in the whole run
+    J: float | None = None          # of G; None before the first evaluation at this scale
+    J_content: float | None = None
+    J_style: float | None = None
+    stopped: bool = False           # handed out because should_stop() ended the run early
+    optimizer: dict | None = None   # the loop's state to continue from (else: G, with a fresh history)
+    evaluated: int | None = None    # evaluations done over the whole run when it stopped (>= i)
+
+    @property
+    def finished(self) -> bool:
+        return self.i >= self.total
+
+
+class ResumeError(InputError):
+    """A RunState that does not fit this run (another schedule, size or colour mode)."""
+
+
+# Above these weights J's gradient overflows float32 easily (J itself is summed in float64).
+LARGE_WEIGHT = 1e20
 
 
 def build_network(cfg: Config, device: torch.device) -> VGGFeatures:
@@ -82,6 +121,8 @@ class Stylizer:
         self.device = resolve_device(cfg.device)
         self.dtype = resolve_precision(cfg.precision, self.device)  # the network's; costs are float32
         self.net = build_network(cfg, self.device)
+        self._adain: AdaIN | None = None
+        self._adain_styles: dict[tuple[int, int], tuple[Image.Image, Tensor]] = {}
 
     def style_targets(self, style: Image.Image, size: int, content: Tensor | None = None) -> dict[str, Tensor]:
         """The Grams of ``style`` (RGB, any size) for a content of long edge ``size``.
@@ -93,16 +134,58 @@ class Stylizer:
         cfg = self.cfg
         if cfg.preserve_color != "none" and content is None:
             raise InputError(f"preserve_color={cfg.preserve_color!r} needs the content image for the style targets")
-        long_edge = max(16, round(cfg.style_scale * size))
         with memory_guard(cfg.size, self.device), torch.no_grad():
-            S = to_tensor(resize_long_edge(style, long_edge), self.device)
-            if cfg.preserve_color == "histogram":
-                S = color.match_color(S, content.to(S))
-            elif cfg.preserve_color == "luminance":
-                S = color.gray_to_rgb(color.match_luminance(color.luminance(S), color.luminance(content.to(S))))
+            S = self._style_tensor(style, size, content)
             with autocast(self.device, self.dtype):
                 feats = self.net(S)
             return {n: style_gram(feats[n].float()) for n, _ in cfg.style_layers}
+
+    def _style_tensor(self, style: Image.Image, size: int, content: Tensor | None) -> Tensor:
+        """The style as the costs see it: long edge cfg.style_scale x ``size``, its colours or
+        luminance matched to ``content`` under colour preservation."""
+        cfg = self.cfg
+        S = to_tensor(resize_long_edge(style, max(16, round(cfg.style_scale * size))), self.device)
+        if cfg.preserve_color == "histogram":
+            S = color.match_color(S, content.to(S))
+        elif cfg.preserve_color == "luminance":
+            S = color.gray_to_rgb(color.match_luminance(color.luminance(S), color.luminance(content.to(S))))
+        return S
+
+    @property
+    def adain(self) -> AdaIN:
+        """The AdaIN encoder and decoder (nst.adain), built at first use and kept."""
+        if self._adain is None:
+            self._adain = AdaIN().to(self.device)
+        return self._adain
+
+    def initial_image(self, content: Tensor, style: StyleImages | None) -> Tensor:
+        """G at the start, at the content's size (see Config.init). For init='adain', one pass of
+        AdaIN (Huang & Belongie 2017) on the content and the style (a blend: all its styles,
+        interpolated by weight), with cfg.adain_strength."""
+        cfg = self.cfg
+        styles = [(style, 1.0)] if isinstance(style, Image.Image) else list(style or [])
+        if cfg.init in ("style", "adain") and not styles:
+            raise InputError(f"init={cfg.init!r} needs the style image")
+        if cfg.init != "adain":
+            return _initial_image(cfg, content, styles[0][0] if styles else None)
+        size = max(content.shape[-2:])
+        with torch.no_grad(), autocast(self.device, self.dtype):
+            encoded = [(self._adain_style(img, size, content), w) for img, w in styles]
+            return self.adain.transfer(content, encoded, cfg.adain_strength).to(content)
+
+    def _adain_style(self, style: Image.Image, size: int, content: Tensor) -> Tensor:
+        """AdaIN's encoding of a style for a content of long edge ``size``, kept for the next
+        image of a batch (unless colour preservation makes it depend on the content)."""
+        if self.cfg.preserve_color != "none":
+            return self.adain.encode(self._style_tensor(style, size, content))
+        key = (id(style), size)
+        hit = self._adain_styles.get(key)
+        if hit is None or hit[0] is not style:  # the entry holds the image, so its id is not reused
+            hit = (style, self.adain.encode(self._style_tensor(style, size, None)))
+            self._adain_styles[key] = hit
+            while len(self._adain_styles) > 8:
+                self._adain_styles.pop(next(iter(self._adain_styles)))
+        return hit[1]
 
     def objective(self, content: Tensor, grams_S: Mapping[str, Tensor], temporal: Temporal | None = None
                   ) -> Objective:
@@ -111,15 +194,24 @@ class Stylizer:
         network = FeatureCost(self.net, self.cfg, content, grams_S, self.dtype)
         return Objective(network, self.cfg, [n for n, _ in self.cfg.style_layers], temporal)
 
-    def run(self, content: Image.Image, targets: Targets, style: Image.Image | None = None,
+    def run(self, content: Image.Image, targets: Targets, style: StyleImages | None = None,
             progress: Progress | None = None, *, should_stop: Callable[[], bool] | None = None,
-            init: Tensor | None = None, temporal: Temporal | None = None,
+            resume: RunState | None = None, on_state: Callable[[RunState], None] | None = None,
+            state_every: float | None = None, init: Tensor | None = None, temporal: Temporal | None = None,
             plan: Sequence[tuple[int, int]] | None = None) -> Image.Image:
         """Stylize a content image (long edge cfg.size) towards ``targets``; return G.
 
         ``targets(long_edge, content)`` gives the style Grams at each scale of the schedule.
-        ``style`` is needed only for init='style'. ``should_stop()`` is asked after every
-        evaluation; when it turns true the run ends early with the best G so far.
+        ``style`` (an image, or a blend's (image, weight) pairs) is needed only for init='style'
+        or 'adain'. ``should_stop()`` is asked after every evaluation; when it turns true the run
+        ends early with the best G so far. With cfg.iterations 0 the initial image is returned.
+
+        ``on_state(state)`` receives a RunState every ``state_every`` seconds (None: never) and,
+        with ``state.stopped`` set, when should_stop() ended the run early: what to keep so that
+        ``resume=state`` continues the run later with its remaining evaluations (ResumeError if
+        the state does not fit this run's schedule or image size). A J or gradient that turns
+        non-finite is retried from the best G with smaller steps (nst.optim.minimize); if that
+        fails it raises NSTError naming the likely cause.
 
         For video frames (nst.sequence): ``init`` is the starting G, RGB (1, 3, H, W) at the
         content's size, instead of cfg.init; ``temporal`` adds J_temporal at the last scale (its
@@ -128,47 +220,117 @@ class Stylizer:
         """
         cfg = self.cfg
         torch.manual_seed(cfg.seed)
-        if cfg.init == "style" and style is None and init is None:
-            raise InputError("init='style' needs the style image")
         luminance = cfg.preserve_color == "luminance"
         plan = list(plan) if plan is not None else schedule(cfg)
         total = sum(n for _, n in plan)
         start = time.perf_counter()
-        count = 0
+        first = 0 if resume is None else resume.scale
+        count = 0 if resume is None else resume.i
+        last_state = start
         with memory_guard(cfg.size, self.device):
             C_full = to_tensor(content, self.device)
-            G = initial_image(cfg, C_full, style) if init is None else init.to(C_full).clone()
-            if luminance:
-                G = color.luminance(G)
-                if temporal is not None and temporal.target.shape[1] == 3:
-                    temporal = replace(temporal, target=color.luminance(temporal.target))
-            for scale, (long_edge, evaluations) in enumerate(plan):
+            if resume is None:
+                G = self.initial_image(C_full, style) if init is None else init.to(C_full).clone()
+                if luminance:
+                    G = color.luminance(G)
+            else:
+                _check_resume(resume, plan, content, 1 if luminance else 3, cfg.optimizer)
+                G = resume.G.to(C_full)
+            if luminance and temporal is not None and temporal.target.shape[1] == 3:
+                temporal = replace(temporal, target=color.luminance(temporal.target))
+            for scale in range(first, len(plan)):
+                long_edge, evaluations = plan[scale]
+                if evaluations == 0:  # nothing to do at this scale (a tiny budget, or none)
+                    continue
+                done_before = resume.done if resume is not None and scale == first else 0
                 C = to_tensor(resize_long_edge(content, long_edge), self.device)
                 seen = color.gray_to_rgb(color.luminance(C)) if luminance else C
                 last = scale == len(plan) - 1
                 objective = self.objective(seen, targets(long_edge, C), temporal if last else None)
+                loop: list[Outcome] = []  # minimize's Outcome, as it goes
 
-                def on_evaluation(ev: Evaluation, G: Tensor, C: Tensor = C, scale: int = scale) -> None:
-                    nonlocal count
+                def state(o: Outcome, done_before: int, stopped: bool = False, C: Tensor = C,
+                          scale: int = scale) -> RunState:
+                    opt = o.state()
+                    done = done_before + (o.evaluations if opt is None else opt["evaluations"])
+                    G = o.best.detach().float().cpu().clone()
+                    image = color.combine_luminance(G.to(C), C).cpu() if luminance else G
+                    ev = o.best_evaluation
+                    costs = (None, None, None) if ev is None else (ev.J, ev.J_content, ev.J_style)
+                    return RunState(G, image, scale, done, count - done_before - o.evaluations + done, total, *costs,
+                                    stopped, opt, count)
+
+                def on_evaluation(ev: Evaluation, G: Tensor, C: Tensor = C, scale: int = scale,
+                                  done_before: int = done_before) -> None:
+                    nonlocal count, last_state
                     count += 1
                     if progress is not None:
                         image = color.combine_luminance(G, C) if luminance else G
                         progress(Iterate(count, total, ev.J, ev.J_content, ev.J_style, ev.J_tv, ev.style_layers,
                                          time.perf_counter() - start, scale, image, ev.J_temporal))
+                    if on_state is not None and state_every is not None and count < total \
+                            and time.perf_counter() - last_state >= state_every:
+                        on_state(state(loop[0], done_before))
+                        last_state = time.perf_counter()
 
-                outcome = minimize(objective, resize_tensor(G, tuple(C.shape[-2:])), evaluations,
-                                   optimizer=cfg.optimizer, lr=cfg.step_size, on_evaluation=on_evaluation,
-                                   should_stop=should_stop)
+                opt_state = resume.optimizer if resume is not None and scale == first else None
+                try:
+                    outcome = minimize(objective, resize_tensor(G, tuple(C.shape[-2:])), evaluations - done_before,
+                                       optimizer=cfg.optimizer, lr=cfg.step_size, on_evaluation=on_evaluation,
+                                       should_stop=should_stop, state=opt_state, on_start=loop.append)
+                except NonFiniteError as e:
+                    cause = _nonfinite_cause(cfg, self.dtype, e.at_start, resume is not None)
+                    raise NSTError(f"{e}; {cause}") from None
                 G = outcome.best
                 if outcome.stopped:
+                    if on_state is not None:
+                        on_state(state(outcome, done_before, True))
                     break
         G = resize_tensor(G, tuple(C_full.shape[-2:]))  # a run stopped at a coarse scale
         if luminance:
             G = color.combine_luminance(G, C_full)
+        if not bool(torch.isfinite(G).all()):  # never write NaN pixels
+            raise NSTError("the result has non-finite pixels (a numerical fault: try --precision float32)")
         return to_pil(G)
 
 
-def initial_image(cfg: Config, content: Tensor, style_img: Image.Image | None) -> Tensor:
+def _check_resume(state: RunState, plan: Sequence[tuple[int, int]], content: Image.Image, channels: int,
+                  optimizer: str) -> None:
+    """ResumeError unless ``state`` is a point of this run: same schedule, image size and channels."""
+    total = sum(n for _, n in plan)
+    if state.total != total or not 0 <= state.scale < len(plan):
+        raise ResumeError(f"it is for a run of {state.total} evaluations, this one has {total}")
+    long_edge, evaluations = plan[state.scale]
+    if not 0 <= state.done <= evaluations or state.i != sum(n for _, n in plan[:state.scale]) + state.done:
+        raise ResumeError(f"its evaluation count {state.i} does not fit this run's schedule")
+    w, h = resize_long_edge(content, long_edge).size
+    if tuple(state.G.shape) != (1, channels, h, w):
+        raise ResumeError(f"its image is {tuple(state.G.shape)}, this run needs {(1, channels, h, w)}")
+    if not bool(torch.isfinite(state.G).all()) or state.G.min() < 0 or state.G.max() > 1:
+        raise ResumeError("its image has values outside [0, 1]")
+    opt = state.optimizer
+    if opt is not None and (opt.get("optimizer") != optimizer or tuple(opt["z"].shape) != tuple(state.G.shape)
+                            or not bool(torch.isfinite(opt["z"]).all())):
+        raise ResumeError("its optimizer state does not fit this run")
+
+
+def _nonfinite_cause(cfg: Config, dtype: torch.dtype, at_start: bool, resumed: bool) -> str:
+    """The likely cause of a non-finite J or gradient, for the one-line message."""
+    large = [f"{k}={getattr(cfg, k):g}" for k in ("content_weight", "style_weight", "tv_weight")
+             if getattr(cfg, k) > LARGE_WEIGHT]
+    if large:
+        return (f"likely cause: {', '.join(large)} too large for float32 arithmetic "
+                f"(keep weights below {LARGE_WEIGHT:g})")
+    if at_start and resumed:
+        return "likely cause: the partial result it resumed from; run again with --restart"
+    if at_start and cfg.init not in INITS:
+        return f"likely cause: the init image {cfg.init}"
+    if dtype != torch.float32:
+        return f"likely cause: a numerical fault in {str(dtype).removeprefix('torch.')}; try --precision float32"
+    return "likely cause: a numerical fault; try a smaller --lr or other weights"
+
+
+def _initial_image(cfg: Config, content: Tensor, style_img: Image.Image | None) -> Tensor:
     """G at the start, at the full size: the content, uniform noise (seeded), the style or an image file."""
     _, _, h, w = content.shape
     if cfg.init == "content":
@@ -204,4 +366,4 @@ def stylize(content: StyleInput, style: StyleInput | Sequence[tuple[StyleInput, 
     content_img = prepare_image(content, cfg.size)
     styles = [(i, load_image(s), w) for i, (s, w) in enumerate(style_parts(style))]
     st = Stylizer(cfg)
-    return st.run(content_img, StyleTargets(st).of(styles), styles[0][1], progress)
+    return st.run(content_img, StyleTargets(st).of(styles), [(img, w) for _, img, w in styles], progress)

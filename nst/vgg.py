@@ -11,7 +11,8 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
-from torchvision.models import VGG19_Weights, vgg19
+from torchvision.models import VGG19_Weights
+from torchvision.models.vgg import cfgs, make_layers
 
 from .errors import InputError, NSTError, WeightsError
 
@@ -136,6 +137,12 @@ def load_weights(model: str, weights: str | Path | None) -> dict[str, Tensor]:
     return features_state_dict(state, w.url)
 
 
+def vgg19_features() -> nn.Sequential:
+    """torchvision's ``vgg19().features`` (same modules, same indices), untrained, without building
+    the classifier: its 120 million parameters took most of a second to initialise at every start."""
+    return make_layers(cfgs["E"], batch_norm=False)
+
+
 class VGGFeatures(nn.Module):
     """Truncated, frozen VGG19 that returns the activations of named layers.
 
@@ -152,7 +159,7 @@ class VGGFeatures(nn.Module):
         if pooling not in POOLINGS:
             raise InputError(f"unknown pooling {pooling!r}; allowed: {', '.join(POOLINGS)}")
         last = max(LAYER_INDEX[n] for n in self.layers)
-        features = vgg19(weights=None).features[: last + 1]
+        features = vgg19_features()[: last + 1]
         state = load_weights(model, weights)
         state = {k: v for k, v in state.items() if int(k.split(".")[0]) <= last}
         try:

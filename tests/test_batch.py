@@ -298,11 +298,11 @@ def test_interrupt_keeps_finished_outputs(tmp_path, folders, monkeypatch):
     calls = []
     real_run = transfer.Stylizer.run
 
-    def run_then_interrupt(self, *args):
+    def run_then_interrupt(self, *args, **kwargs):
         calls.append(1)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return real_run(self, *args)
+        return real_run(self, *args, **kwargs)
 
     monkeypatch.setattr(transfer.Stylizer, "run", run_then_interrupt)
     r = invoke(photos, styles / "zebra.png", "-o", tmp_path / "out", *FAST)

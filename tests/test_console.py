@@ -64,7 +64,8 @@ def test_long_run_gives_a_line_every_interval(tmp_path, content_path, style_path
     with the evaluation, the best J and an ETA."""
     monkeypatch.setattr(console, "PLAIN_INTERVAL", 0.0)
     out = tmp_path / "o.png"
-    r = invoke(content_path, style_path, "-o", out, "--size", "40", "--iterations", "4", "--device", "cpu", "--json")
+    r = invoke(content_path, style_path, "-o", out, "--size", "40", "--iterations", "4", "--device", "cpu", "--json",
+               "--init", "content")
     assert r.exit_code == 0, r.output
     assert_plain(r.stderr)
     lines = r.stderr.splitlines()

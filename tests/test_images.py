@@ -118,3 +118,13 @@ def test_png_description_may_be_unicode(tmp_path):
         save_image(Image.new("RGB", (4, 4)), tmp_path / "u.jpg", description="café")
     with pytest.raises(InputError, match="no such file"):
         read_description(tmp_path / "missing.png")
+
+
+def test_jpeg_keeps_full_colour_resolution(tmp_path):
+    """Outputs are JPEG 4:4:4: one-pixel colour detail survives (4:2:0 would average it away)."""
+    a = np.zeros((16, 16, 3), np.uint8)
+    a[:, ::2] = (220, 30, 30)
+    a[:, 1::2] = (30, 30, 220)
+    save_image(Image.fromarray(a), tmp_path / "stripes.jpg")
+    b = np.asarray(load_image(tmp_path / "stripes.jpg")).astype(int)
+    assert np.abs(b - a).mean() < 12

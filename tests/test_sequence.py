@@ -12,6 +12,7 @@ from nst.objective import Temporal
 from nst.sequence import SequenceConfig, frame_record, matches, stylize_frames
 
 CFG = dict(size=32, iterations=3, device="cpu")
+STYLE = make_style()  # for the first frame's AdaIN start (the default init) and the disoccluded pixels
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +22,7 @@ def stylizer():
 
 @pytest.fixture(scope="module")
 def targets(stylizer):
-    return StyleTargets(stylizer).of([("s", make_style(), 1.0)])
+    return StyleTargets(stylizer).of([("s", STYLE, 1.0)])
 
 
 def record(cfg=CFG, seq=SequenceConfig(warm_iterations=2)):
@@ -31,7 +32,7 @@ def record(cfg=CFG, seq=SequenceConfig(warm_iterations=2)):
 
 def run(stylizer, targets, frames, outputs, seq=SequenceConfig(warm_iterations=2), rec=None, **kw):
     calls = []
-    out = stylize_frames(frames, outputs, stylizer, targets, seq, rec or record(seq=seq),
+    out = stylize_frames(frames, outputs, stylizer, targets, seq, rec or record(seq=seq), style=STYLE,
                          progress=lambda t, it: calls.append(t), **kw)
     return out, calls
 
@@ -87,7 +88,7 @@ def test_should_stop_within_a_frame_writes_no_incomplete_frame(tmp_path, stylize
     seen = []
     stop = lambda: len(seen) >= 4  # noqa: E731 - after the first frame's 3 evaluations and one of frame 1
     out = stylize_frames(frames, outputs, stylizer, targets, SequenceConfig(warm_iterations=2), record(),
-                         progress=lambda t, it: seen.append(t), should_stop=stop)
+                         style=STYLE, progress=lambda t, it: seen.append(t), should_stop=stop)
     assert out.stopped and [f.index for f in out.frames] == [0]
     assert outputs[0].exists() and not outputs[1].exists() and not outputs[2].exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

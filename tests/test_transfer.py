@@ -36,7 +36,7 @@ def test_iterate_fields_consistent(content_path, style_path):
 
 
 def test_content_init_zero_content_cost_first(content_path, style_path):
-    _, its = run(content_path, style_path, iterations=1)
+    _, its = run(content_path, style_path, iterations=1, init="content")
     assert its[0].J_content == pytest.approx(0.0, abs=1e-6)
 
 
@@ -64,7 +64,7 @@ def test_fold_keeps_pixels_valid_and_is_identity_inside():
 
 
 @pytest.mark.parametrize("bad, match", [
-    (dict(size=4), "size"), (dict(iterations=0), "iterations"), (dict(style_weight=-1.0), "style_weight"),
+    (dict(size=4), "size"), (dict(iterations=-1), "iterations"), (dict(style_weight=-1.0), "style_weight"),
     (dict(optimizer="sgd"), "optimizer"), (dict(content_layers="conv4_9"), "unknown layer"),
     (dict(style_layers="conv1_1:x"), "bad layer weight"), (dict(style_layers="conv1_1:-1"), "non-negative"),
     (dict(init="nowhere.png"), "init"), (dict(pooling="min"), "pooling"), (dict(device="tpu"), "device"),
@@ -145,7 +145,7 @@ def grams_by_hand(st, image, size):
 
 
 def test_style_scale_resizes_the_style_relative_to_the_content(style_path):
-    st = Stylizer(Config(device="cpu", style_scale=2.0, style_layers="conv1_1,conv2_1"))
+    st = Stylizer(Config(device="cpu", precision="float32", style_scale=2.0, style_layers="conv1_1,conv2_1"))
     style = Image.open(style_path).convert("RGB")
     got = st.style_targets(style, 40)
     want = grams_by_hand(st, style, 80)
@@ -154,7 +154,7 @@ def test_style_scale_resizes_the_style_relative_to_the_content(style_path):
 
 
 def test_histogram_mode_matches_the_style_colours_to_the_content(content_path, style_path):
-    st = Stylizer(Config(device="cpu", preserve_color="histogram", style_layers="conv1_1"))
+    st = Stylizer(Config(device="cpu", precision="float32", preserve_color="histogram", style_layers="conv1_1"))
     style = Image.open(style_path).convert("RGB")
     C = to_tensor(Image.open(content_path).convert("RGB"))
     with pytest.raises(InputError, match="content"):
@@ -187,6 +187,6 @@ def test_blend_of_two_styles(content_path, style_path, tmp_path):
 
 def test_bfloat16_network_keeps_costs_in_float32(content_path, style_path, monkeypatch):
     """--precision bfloat16: the network under bfloat16 autocast (CUDA's default), the costs in float32."""
-    img, its = run(content_path, style_path, iterations=8, precision="bfloat16")
+    img, its = run(content_path, style_path, iterations=8, precision="bfloat16", init="content")
     assert its[-1].J < its[0].J and all(np.isfinite(it.J) for it in its)
     assert its[0].J_content == pytest.approx(0.0, abs=1e-3), "content targets from the same bf16 network"

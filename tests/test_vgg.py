@@ -115,3 +115,12 @@ def test_torchvision_weights_offline_fail_with_clear_message(tmp_path, monkeypat
     msg = str(e.value)
     assert "\n" not in msg
     assert "vgg19-dcbb9e9d.pth" in msg and str(tmp_path) in msg and "--model vgg19-normalized" in msg
+
+
+def test_vgg19_features_is_torchvisions_features_without_the_classifier():
+    from torchvision.models import vgg19
+
+    from nst.vgg import vgg19_features
+    ours, theirs = vgg19_features(), vgg19(weights=None).features
+    assert repr(ours) == repr(theirs)
+    assert [k for k, _ in ours.state_dict().items()] == [k for k, _ in theirs.state_dict().items()]
