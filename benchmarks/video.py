@@ -12,7 +12,8 @@ Clips (made here from the photos in examples/, so the true motion is known exact
 Warping error between consecutive outputs: mean |out_t(x) - out_{t-1}(x + b(x))| over pixels
 x visible in both frames (and off the patch's edges for 'layers'), b the TRUE motion, values in
 [0, 1], averaged over t >= 1. The contents' own error (from resampling) is printed as a floor.
-J is alpha J_content + beta J_style of each saved frame (float32, no temporal term); the worst
+J is alpha J_content + beta J_style of each saved frame (judged in float32 whatever the run's
+precision, no temporal term); the worst
 quarter's J_style (of the frame's four quarters, each against the style's Grams) shows a region
 left unstylised, which the global J hardly sees. Both are averaged over the frames.
 The runs take turns frame by frame (so that other processes slow them alike); a run's time is
@@ -129,14 +130,20 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=256, help="frame width (height 3/4 of it)")
     ap.add_argument("--style", default=str(ROOT / "examples/style_strokes.jpg"))
     ap.add_argument("--runs", nargs="+", default=["independent", "default"],
-                    help="independent, default, or WEIGHT:EVALS[:FILL] (e.g. 1000:25:warped)")
+                    help="independent, default, or WEIGHT:EVALS[:FILL[:FLOW]] (e.g. 1000:25:warped:fast)")
+    ap.add_argument("--precision", default="auto", help="the runs' network arithmetic (auto: nst's default)")
     ap.add_argument("--out", type=Path, default=Path("/tmp/nst-video-bench"))
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
     torch.set_num_threads(torch.get_num_threads())
-    cfg = Config(size=args.size, device="cpu")
+    cfg = Config(size=args.size, device="cpu", precision=args.precision)
     st = Stylizer(cfg)
-    targets = StyleTargets(st).of([("style", load_image(args.style), 1.0)])
+    judge = Stylizer(Config(size=args.size, device="cpu", precision="float32"))  # a fixed objective
+    print(f"runs in {st.dtype}, init {cfg.init}, {cfg.iterations} evaluations a cold frame; "
+          f"torch threads {torch.get_num_threads()}", flush=True)
+    style = load_image(args.style)
+    targets = StyleTargets(st).of([("style", style, 1.0)])
+    judged = StyleTargets(judge).of([("style", style, 1.0)])
     rows = []
     for name in args.clips:
         clip = make_clip(name, args.frames, args.size)
@@ -151,8 +158,9 @@ def main() -> None:
             elif run == "default":
                 seqs[run] = SequenceConfig()
             else:
-                parts = run.split(":")  # WEIGHT:EVALS[:FILL]
-                seqs[run] = SequenceConfig(float(parts[0]), int(parts[1]), fill=(parts[2:3] or ["init"])[0])
+                parts = run.split(":")  # WEIGHT:EVALS[:FILL[:FLOW]]
+                seqs[run] = SequenceConfig(float(parts[0]), int(parts[1]), fill=(parts[2:3] or ["init"])[0],
+                                           flow=(parts[3:4] or [SequenceConfig.flow])[0])
             folders[run] = args.out / name / run.replace(":", "_")
             folders[run].mkdir(parents=True, exist_ok=True)
             for p in folders[run].glob("*.png"):
@@ -169,7 +177,7 @@ def main() -> None:
                 outputs = [folders[run] / f"{i:04d}.png" for i in range(t + 1)]
                 record = {"settings": {"bench": run}, "sequence": {"run": run}}
                 c0 = time.process_time()
-                out = stylize_frames(clip.frames[:t + 1], outputs, st, targets, seqs[run], record)
+                out = stylize_frames(clip.frames[:t + 1], outputs, st, targets, seqs[run], record, style=style)
                 cpu[run] += time.process_time() - c0
                 (frame,) = out.done
                 seconds[run] += frame.seconds
@@ -182,12 +190,14 @@ def main() -> None:
             Js, worst = [], []
             for img, content in zip(made, clip.frames):
                 C, G = to_tensor(content), to_tensor(img)
-                grams = targets(max(w, h), C)
-                Js.append(st.objective(C, grams)(G).J)
+                grams = judged(max(w, h), C)
+                Js.append(judge.objective(C, grams)(G).J)
                 # the least stylised quarter: J_style of each quarter of the frame against the style's Grams
                 quarters = [(slice(y, y + h // 2), slice(x, x + w // 2)) for y in (0, h // 2) for x in (0, w // 2)]
-                worst.append(max(st.objective(C[..., ys, xs], grams)(G[..., ys, xs]).J_style for ys, xs in quarters))
-            row = {"clip": name, "run": run, "temporal_weight": seq.temporal_weight,
+                worst.append(max(judge.objective(C[..., ys, xs], grams)(G[..., ys, xs]).J_style
+                                 for ys, xs in quarters))
+            row = {"clip": name, "run": run, "precision": str(st.dtype).removeprefix("torch."),
+                   "temporal_weight": seq.temporal_weight,
                    "warm_iterations": seq.warm_iterations if not seq.independent else None, "flow": seq.flow,
                    "evaluations": evals[run], "seconds": round(seconds[run], 1), "cpu_seconds": round(cpu[run], 1),
                    "warping_error": round(err, 5), "J": round(float(np.mean(Js)), 4),

@@ -20,13 +20,13 @@ from .config import (BATCH_EXT, BATCH_NAME, EMPHASIS, INITS, OPTIMIZERS, PRESERV
                      format_layer_weights)
 from .console import make_reporter
 from .device import PRECISIONS
-from .sequence import SequenceConfig
-from .video import DEFAULT_CODEC, DEFAULT_CRF, VIDEO_EXTENSIONS, Encoder, is_video, parse_encoder_option
 from .errors import InputError, NSTError
 from .images import FORMATS, output_format, save_image, to_pil
 from .interrupt import SignalStop, StopNow
+from .sequence import SequenceConfig
 from .transfer import Iterate
 from .vgg import MODELS, POOLINGS
+from .video import DEFAULT_CODEC, DEFAULT_CRF, VIDEO_EXTENSIONS, Encoder, is_video, parse_encoder_option
 
 D = Config()  # the defaults live in Config only
 S = SequenceConfig()  # and those of video frames in SequenceConfig
@@ -220,7 +220,8 @@ def main(content: tuple[Path, ...], style: Path, output: str, save_every: int | 
     info or plot: write ./info or ./plot.
 
     A video keeps its frame count, frame rate and audio; its frames are kept in OUT.frames/, so
-    an interrupted run goes on from the first missing frame when run again.
+    an interrupted run goes on from the first missing frame when run again (the frame that was
+    in progress resumes from its partial result).
 
     \b
     Examples:
@@ -251,14 +252,16 @@ def main(content: tuple[Path, ...], style: Path, output: str, save_every: int | 
                                  "--sequence")
             ext_given = ctx.get_parameter_source("ext") is not ParameterSource.DEFAULT
             try:
-                status = cli_clips.run(content, [parse_style(style)], output, cfg,
-                                       SequenceConfig(temporal_weight, warm_iterations),
-                                       Encoder(codec, crf=crf, options=encoder_options), sequence=sequence,
-                                       name=name_template, ext=ext if ext_given else None, shard=shard,
-                                       skip_existing=skip_existing, fail_fast=fail_fast, json_lines=json_lines,
-                                       quiet=quiet, debug=debug)
-            except KeyboardInterrupt:
-                sys.exit(130)
+                with SignalStop() as stop:
+                    status = cli_clips.run(content, [parse_style(style)], output, cfg,
+                                           SequenceConfig(temporal_weight, warm_iterations),
+                                           Encoder(codec, crf=crf, options=encoder_options), sequence=sequence,
+                                           name=name_template, ext=ext if ext_given else None, shard=shard,
+                                           skip_existing=skip_existing, fail_fast=fail_fast,
+                                           json_lines=json_lines, quiet=quiet, debug=debug, should_stop=stop,
+                                           checkpoint_every=checkpoint_every, restart=restart)
+            except KeyboardInterrupt as e:  # a second signal (said by cli_clips), or Ctrl-C before the handlers
+                sys.exit(128 + (e.signum if isinstance(e, StopNow) else signal.SIGINT))
             if status:
                 sys.exit(status)
             return

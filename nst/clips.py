@@ -16,8 +16,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from . import provenance
+from . import checkpoint, provenance
 from .batch import Style, _Targets, check_style, expand, normalize_ext, output_name
+from .checkpoint import CHECKPOINT_EVERY
 from .config import Config
 from .errors import InputError, NSTError
 from .images import FORMATS, load_image, resize_long_edge
@@ -58,7 +59,10 @@ class ClipJob:
 @dataclass(frozen=True)
 class ClipResult:
     """A clip's run. status: "done" (every frame made or reused; a video was encoded), "partial"
-    (this shard's frames are done, others are missing), "skipped", "failed" or "stopped"."""
+    (this shard's frames are done, others are missing), "skipped", "failed" or "interrupted"
+    (should_stop() ended it: the frames written are complete; ``frame`` is the one it was making or
+    about to make, whose partial result, if kept, is ``partial``, at evaluation ``evaluations`` of
+    ``total``)."""
 
     job: ClipJob
     status: str
@@ -72,6 +76,10 @@ class ClipResult:
     J_style: float | None = None
     J_temporal: float | None = None
     error: str | None = None
+    frame: int | None = None        # interrupted: the frame in progress, or the next one
+    partial: Path | None = None     # interrupted: that frame's partial result kept (its preview)
+    evaluations: int | None = None  # interrupted: the evaluations of that frame kept ...
+    total: int | None = None        # ... of its total
     exception: BaseException | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict:
@@ -82,7 +90,8 @@ class ClipResult:
                 "status": self.status, "frames": self.frames, "done": self.done, "reused": self.reused,
                 "missing": self.missing, "seconds": round(self.seconds, 3), "J": self.J,
                 "J_content": self.J_content, "J_style": self.J_style, "J_temporal": self.J_temporal,
-                "error": self.error}
+                "frame": self.frame, "partial": None if self.partial is None else str(self.partial),
+                "evaluations": self.evaluations, "total": self.total, "error": self.error}
 
 
 def is_clip(path: str | Path, sequence: bool = False) -> bool:
@@ -162,7 +171,9 @@ def run_clips(jobs: Iterable[ClipJob], cfg: Config, seq: SequenceConfig = Sequen
               on_start: Callable[[ClipJob, int], None] | None = None,
               on_frame: Callable[[ClipJob, FrameResult], None] | None = None,
               on_iterate: Callable[[ClipJob, int, Iterate], None] | None = None,
-              should_stop: Callable[[], bool] | None = None) -> Iterator[ClipResult]:
+              should_stop: Callable[[], bool] | None = None, checkpoint_every: float | None = CHECKPOINT_EVERY,
+              restart: bool = False, on_note: Callable[[ClipJob, str], None] | None = None
+              ) -> Iterator[ClipResult]:
     """Stylise the clips with one network, yielding a ClipResult as each finishes.
 
     ``shard`` (K, N) does only the K-th contiguous run of frames of each clip; its first frame
@@ -170,10 +181,15 @@ def run_clips(jobs: Iterable[ClipJob], cfg: Config, seq: SequenceConfig = Sequen
     ``skip_existing`` skips a video whose output exists, and keeps a frame output that exists
     whatever settings made it. ``on_start(job, frames)`` is called when a clip's frames are
     known (this shard's count). A failing clip yields a "failed" result and the run goes on;
-    when ``should_stop()`` turns true the run ends after a "stopped" result.
+    when ``should_stop()`` turns true the run ends after an "interrupted" result: the frame in
+    progress keeps its partial result (nst.checkpoint, also every ``checkpoint_every`` seconds),
+    which a re-run resumes unless ``restart``. ``on_note(job, message)``: one-line notes (a
+    partial result resumed or discarded, or one that could not be written).
     """
     targets = _Targets(cfg)
     for job in jobs:
+        if should_stop is not None and should_stop():
+            return
         start = time.perf_counter()
         if skip_existing and job.is_video and job.output.exists():
             yield ClipResult(job, "skipped")
@@ -186,12 +202,12 @@ def run_clips(jobs: Iterable[ClipJob], cfg: Config, seq: SequenceConfig = Sequen
         stylizer = targets.styles.stylizer  # raises for bad weights or device: every clip would fail
         try:
             result = clip.run(stylizer, seq, encoder, shard, skip_existing, on_start, on_frame, on_iterate,
-                              should_stop, start)
+                              should_stop, start, checkpoint_every, restart, on_note)
         except Exception as e:  # e.g. a frame that fails to decode, a full disk: the next clip may work
             yield _failed(job, e, start)
             continue
         yield result
-        if result.status == "stopped":
+        if result.status == "interrupted":
             return
 
 
@@ -235,12 +251,13 @@ class _Clip:
             yield _resized(img, self.size)
 
     def run(self, stylizer, seq, encoder, shard, skip_existing, on_start, on_frame, on_iterate, should_stop,
-            start) -> ClipResult:
+            start, checkpoint_every, restart, on_note) -> ClipResult:
         from . import video
         job, targets = self.job, self.targets
         part = chunk(self.n, shard)
         job.frames_dir.mkdir(parents=True, exist_ok=True)
-        record = provenance.record(self.cfg, job.content, job.style, stylizer.device)
+        record = provenance.record(self.cfg, job.content, job.style, stylizer.device, stylizer.dtype)
+        setting = checkpoint.settings(self.cfg, job.content, job.style)
         record["sequence"] = {**dataclasses.asdict(seq), "frames": self.n, "frame_size": list(self.size)}
         if on_start is not None:
             on_start(job, len(part))
@@ -249,13 +266,18 @@ class _Clip:
                                  record, first=part.start, style=[(targets.image(p), w) for p, w in job.style],
                                  on_frame=None if on_frame is None else lambda f: on_frame(job, f),
                                  progress=None if on_iterate is None else lambda t, it: on_iterate(job, t, it),
-                                 should_stop=should_stop, accept_existing=skip_existing)
+                                 should_stop=should_stop, accept_existing=skip_existing, setting=setting,
+                                 checkpoint_every=checkpoint_every, restart=restart,
+                                 on_note=None if on_note is None else lambda m: on_note(job, m))
         done = outcome.done
         means = {k: (sum(getattr(f, k) for f in done) / len(done) if done else None)
                  for k in ("J", "J_content", "J_style", "J_temporal")}
         common = dict(frames=self.n, done=len(done), reused=len(outcome.frames) - len(done), **means)
         if outcome.stopped:
-            return ClipResult(job, "stopped", seconds=time.perf_counter() - start, **common)
+            K = outcome.kept
+            return ClipResult(job, "interrupted", seconds=time.perf_counter() - start, error=outcome.problem,
+                              frame=outcome.frame, partial=outcome.partial, evaluations=K and K.i,
+                              total=K and K.total, **common)
         missing = [t for t in range(self.n) if t not in part and not (
             self.outputs[t].exists() if skip_existing else matches(self.outputs[t], frame_record(record, t)))]
         if missing:

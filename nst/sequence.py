@@ -21,14 +21,15 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from . import provenance
+from . import checkpoint, provenance
+from .checkpoint import CHECKPOINT_EVERY
 from .config import Config
 from .errors import InputError, NSTError
 from .images import load_image, read_description, resize_long_edge, save_image, to_tensor
 from .objective import Temporal
 from .schedule import schedule
 from .targets import Targets
-from .transfer import Iterate, StyleImages, Stylizer
+from .transfer import Iterate, ResumeError, RunState, StyleImages, Stylizer
 
 FLOW_PRESETS = ("ultrafast", "fast", "medium")  # OpenCV DIS presets (nst.flow.PRESETS)
 FILLS = ("init", "warped")  # where the flow is not trusted, frame t starts from: its own init | the warp anyway
@@ -104,6 +105,10 @@ class SequenceOutcome:
 
     frames: list[FrameResult]
     stopped: bool = False     # should_stop() ended it; the frame being made was not written
+    frame: int | None = None  # stopped: the frame it was making, or about to make
+    kept: RunState | None = None   # stopped: that frame's partial state kept beside its output
+    partial: Path | None = None    # ... and its preview (nst.checkpoint.preview_path)
+    problem: str | None = None     # stopped: why the state it stopped at was not kept, if it was not
 
     @property
     def done(self) -> list[FrameResult]:
@@ -115,9 +120,17 @@ def frame_record(base: dict, index: int) -> dict:
     return {**base, "sequence": {**base.get("sequence", {}), "frame": index}}
 
 
+def _deciding(settings: object) -> object:
+    """The settings that decide a frame: all but how it was computed (device, precision), as
+    for partial results (nst.checkpoint.NOT_SETTINGS)."""
+    if not isinstance(settings, dict):
+        return settings
+    return {k: v for k, v in settings.items() if k not in checkpoint.NOT_SETTINGS}
+
+
 def matches(path: Path, record: dict) -> bool:
     """Whether ``path`` exists and holds the settings of ``record`` (the same settings, sequence
-    settings and frame: the versions and device may differ)."""
+    settings and frame: the versions, device and precision may differ)."""
     if not path.is_file():
         return False
     try:
@@ -126,7 +139,7 @@ def matches(path: Path, record: dict) -> bool:
     except (InputError, json.JSONDecodeError):
         return False
     record = json.loads(provenance.dumps(record))  # as stored: tuples become lists
-    return (isinstance(stored, dict) and stored.get("settings") == record["settings"]
+    return (isinstance(stored, dict) and _deciding(stored.get("settings")) == _deciding(record["settings"])
             and stored.get("sequence") == record["sequence"])
 
 
@@ -134,8 +147,9 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
                    seq: SequenceConfig, record: dict, *, first: int = 0, style: StyleImages | None = None,
                    on_frame: Callable[[FrameResult], None] | None = None,
                    progress: Callable[[int, Iterate], None] | None = None,
-                   should_stop: Callable[[], bool] | None = None, accept_existing: bool = False
-                   ) -> SequenceOutcome:
+                   should_stop: Callable[[], bool] | None = None, accept_existing: bool = False,
+                   setting: dict | None = None, checkpoint_every: float | None = CHECKPOINT_EVERY,
+                   restart: bool = False, on_note: Callable[[str], None] | None = None) -> SequenceOutcome:
     """Stylise consecutive content ``frames`` (RGB, one size: the output size) into ``outputs``.
 
     The first frame starts cold, with the image schedule of stylizer.cfg; each later one from
@@ -147,8 +161,13 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
     t counting from ``first`` (the number of the first frame in the whole clip).
     ``progress(t, iterate)`` gets every evaluation of J; ``on_frame`` every frame's result.
     ``should_stop()`` is asked between frames and after every evaluation: when it turns true the
-    run ends, and the frame in progress is not written. ``accept_existing``: any existing output
-    counts as made, whatever settings made it.
+    run ends, and the frame in progress is not written under its name. ``accept_existing``: any
+    existing output counts as made, whatever settings made it.
+
+    With ``setting`` (nst.checkpoint.settings of the clip) the frame in progress also keeps a
+    partial result beside its output (nst.checkpoint: every ``checkpoint_every`` seconds and
+    when stopped), and a re-run resumes that frame from it, unless ``restart``; ``on_note``
+    hears, in one line, of a partial result resumed or discarded, or one that could not be written.
     """
     outputs = list(outputs)
     made = [p.exists() if accept_existing else matches(p, frame_record(record, first + i))
@@ -168,6 +187,10 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
         stop_asked = stop_asked or (should_stop is not None and should_stop())
         return stop_asked
 
+    def note(message: str) -> None:
+        if on_note is not None:
+            on_note(message)
+
     prev_content: Tensor | None = None
     prev_output: Tensor | Path | None = None  # a path until it is needed
     size = None
@@ -182,13 +205,15 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
                              "the frames of a sequence must all have one size")
         rec = frame_record(record, t)
         if made[i]:
+            if setting is not None:
+                checkpoint.remove(output)  # left by a run killed between writing the frame and removing them
             prev_output, prev_content = output, to_tensor(frame, stylizer.device)
             results.append(FrameResult(t, output, "reused"))
             if on_frame is not None:
                 on_frame(results[-1])
             continue
         if stop():
-            return SequenceOutcome(results, stopped=True)
+            return SequenceOutcome(results, stopped=True, frame=t)
         start = time.perf_counter()
         C = to_tensor(frame, stylizer.device)
         init = temporal = None
@@ -215,13 +240,40 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
             if progress is not None:
                 progress(t, it)
 
-        image = stylizer.run(frame, targets, style, on_iterate, should_stop=stop, init=init, temporal=temporal,
-                             plan=plan)
+        keeper = resume = None
+        if setting is not None:
+            frame_setting = {**setting, "sequence": rec["sequence"]}
+            if not restart:
+                try:
+                    resume = checkpoint.load(output, frame_setting)
+                except checkpoint.StaleState as e:
+                    note(f"{e}; starting frame {t} over")
+            keeper = checkpoint.Keeper(output, frame_setting, rec, note=note)
+        while True:
+            if resume is not None:
+                note(f"resuming frame {t} at evaluation {resume.i} of {resume.total} from "
+                     f"{checkpoint.state_path(output)}")
+            try:
+                image = stylizer.run(frame, targets, style, on_iterate, should_stop=stop, init=init,
+                                     temporal=temporal, plan=plan, resume=resume, on_state=keeper,
+                                     state_every=(checkpoint_every or None) if keeper is not None else None)
+                break
+            except ResumeError as e:
+                if resume is None:
+                    raise
+                note(f"{checkpoint.state_path(output)}: {e}; starting frame {t} over")
+                resume = None
         if stop_asked:  # the frame is unfinished: not written under its name
-            return SequenceOutcome(results, stopped=True)
+            if keeper is None:
+                return SequenceOutcome(results, stopped=True, frame=t)
+            return SequenceOutcome(results, stopped=True, frame=t, kept=keeper.kept, problem=keeper.problem,
+                                   partial=checkpoint.preview_path(output) if keeper.kept else None)
         save_image(image, output, description=provenance.dumps(rec))
+        if keeper is not None:
+            checkpoint.remove(output)
         b = best[0] if best else None
-        results.append(FrameResult(t, output, "done", time.perf_counter() - start, sum(n for _, n in plan),
+        evaluations = sum(n for _, n in plan) - (resume.i if resume is not None else 0)
+        results.append(FrameResult(t, output, "done", time.perf_counter() - start, evaluations,
                                    b and b.J, b and b.J_content, b and b.J_style, b and b.J_temporal))
         if on_frame is not None:
             on_frame(results[-1])

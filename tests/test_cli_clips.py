@@ -3,6 +3,7 @@ options that belong to images or to videos, and an interrupted clip resumed by r
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -103,28 +104,48 @@ def test_options_of_images_and_of_videos(tmp_path, clip, style):
     assert r.exit_code == 2 and "nope" in r.stderr and not (tmp_path / "out.mp4.frames").exists()
 
 
-def test_interrupted_clip_resumes_with_the_missing_frames(tmp_path, style):
-    clip = write_clip(tmp_path / "clip.mp4", pan_frames(6, (40, 30)), Fraction(25), audio=False)
+@pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_stops_a_clip_in_a_frame_and_a_rerun_resumes_it(tmp_path, style, sig, code):
+    n = 4
+    clip = write_clip(tmp_path / "clip.mp4", pan_frames(n, (40, 30)), Fraction(25), audio=False)
     out = tmp_path / "out.mp4"
-    cmd = [sys.executable, "-m", "nst", str(clip), str(style), "-o", str(out), "--json", "-q",
-           "--size", "32", "--iterations", "3", "--warm-iterations", "40", "--device", "cpu"]
+    cmd = [sys.executable, "-m", "nst", str(clip), str(style), "-o", str(out), "--json",
+           "--size", "32", "--iterations", "3", "--warm-iterations", "20", "--device", "cpu"]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    # checkpoints at every evaluation: frame 2's partial state shows that frame 2 is in progress
+    proc = subprocess.Popen([*cmd, "-q", "--checkpoint-every", "0.001"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env, text=True)
     frames = Path(str(out) + ".frames")
-    deadline = time.time() + 120
-    while not (frames / "000001.png").exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    made = sorted(p.name for p in frames.iterdir())
-    assert "000000.png" in made and len(made) < 6 and not out.exists()
-    assert not [p for p in frames.iterdir() if p.name.startswith(".")]  # no half-written frame
+    deadline = time.monotonic() + 300
+    while not (frames / "000002.partial.pt").exists():  # no timed sleeps
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"frame 2 was not started: {proc.communicate()[1]}")
+        time.sleep(0.02)
+    proc.send_signal(sig)
+    stdout, err = proc.communicate(timeout=300)
+    assert proc.returncode == code, err
+    # one line, even with -q: where it stopped, what is complete, where the frame in progress is kept
+    (line,) = err.strip().splitlines()
+    m = re.fullmatch(rf"nst: stopped by {sig.name} at frame (\d+) of {n} \(evaluation (\d+) of 20\): "
+                     rf"(\d+) frames of .*out.mp4 are complete in .*out.mp4.frames, frame \1's best so far is in "
+                     rf".*(\d{{6}}).partial.png; run the same command again to go on", line)
+    assert m, line
+    t = int(m[1])
+    assert t == 2 and int(m[2]) >= 1 and int(m[3]) == t and int(m[4]) == t
+    names = sorted(p.name for p in frames.iterdir())
+    assert names == [f"{i:06d}.png" for i in range(t)] + [f"{t:06d}.partial.png", f"{t:06d}.partial.pt"]
+    assert not out.exists()  # no video, and no frame under its final name, until complete
+    rec = json.loads(stdout)
+    assert (rec["status"], rec["frame"], rec["evaluations"], rec["total"]) == ("interrupted", t, int(m[2]), 20)
+    assert rec["partial"] == str(frames / f"{t:06d}.partial.png")
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr
+    assert f"resuming frame {t} at evaluation {m[2]} of 20" in r.stderr
     rec = json.loads(r.stdout)
-    assert (rec["reused"], rec["done"]) == (len(made), 6 - len(made))
-    assert video.probe(out).frames == 6
+    assert (rec["status"], rec["reused"], rec["done"]) == ("done", t, n - t)
+    assert not list(frames.glob("*.partial.*")) and video.probe(out).frames == n
 
 
 def test_images_work_without_pyav_and_opencv(tmp_path, clip, style):

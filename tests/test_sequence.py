@@ -96,6 +96,41 @@ def test_should_stop_within_a_frame_writes_no_incomplete_frame(tmp_path, stylize
     assert sorted(set(calls)) == [1, 2]
 
 
+def test_the_frame_in_progress_keeps_its_state_and_resumes_exactly(tmp_path, stylizer, targets):
+    frames = pan_frames(3, (32, 24))
+    seq = SequenceConfig(warm_iterations=6)
+    setting = {"clip": "test"}  # what nst.checkpoint.settings gives for a clip: compared, not read
+    whole = [tmp_path / "whole" / f"{t}.png" for t in range(3)]
+    for p in whole:
+        p.parent.mkdir(exist_ok=True)
+    run(stylizer, targets, frames, whole, seq)
+    outputs = [tmp_path / f"{t}.png" for t in range(3)]
+    seen = []
+    stop = lambda: len(seen) >= 3 + 4  # noqa: E731 - in frame 1, after 4 of its 6 evaluations
+    out = stylize_frames(frames, outputs, stylizer, targets, seq, record(seq=seq), style=STYLE, setting=setting,
+                         progress=lambda t, it: seen.append(t), should_stop=stop)
+    assert out.stopped and out.frame == 1 and out.kept.i == 4 and out.kept.total == 6
+    assert out.partial == tmp_path / "1.partial.png" and out.partial.exists() and not outputs[1].exists()
+    notes = []
+    out, calls = run(stylizer, targets, frames, outputs, seq, setting=setting, on_note=notes.append)
+    assert notes == [f"resuming frame 1 at evaluation 4 of 6 from {tmp_path / '1.partial.pt'}"]
+    assert [calls.count(t) for t in range(3)] == [0, 2, 6]   # only what was left of frame 1
+    assert [f.evaluations for f in out.done] == [2, 6]
+    assert not list(tmp_path.glob("*.partial.*"))
+    # the same pixels as the uninterrupted run (same device, same seed)
+    assert [load_image(p).tobytes() for p in outputs] == [load_image(p).tobytes() for p in whole]
+    # other settings: the partial state is not used, in one note
+    for p in outputs[1:]:
+        p.unlink()
+    seen.clear()
+    out = stylize_frames(frames, outputs, stylizer, targets, seq, record(seq=seq), style=STYLE, setting=setting,
+                         progress=lambda t, it: seen.append(t), should_stop=lambda: len(seen) >= 2)
+    assert out.frame == 1 and out.kept.i == 2
+    notes.clear()
+    run(stylizer, targets, frames, outputs, seq, setting={"clip": "other"}, on_note=notes.append)
+    assert len(notes) == 1 and "made with other settings" in notes[0] and "starting frame 1 over" in notes[0]
+
+
 def test_frames_of_different_sizes_are_an_input_error(tmp_path, stylizer, targets):
     frames = [pan_frames(1, (32, 24))[0], pan_frames(1, (24, 32))[0]]
     with pytest.raises(InputError, match="one size"):
