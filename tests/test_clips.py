@@ -64,7 +64,8 @@ def test_an_interrupted_clip_resumes_at_the_first_missing_frame(tmp_path, clip, 
     seen = []
     results = list(run_clips(jobs, CFG, SEQ, on_iterate=lambda job, t, it: seen.append(t),
                              should_stop=lambda: len(seen) >= 2))   # stops after frame 0
-    assert [r.status for r in results] == ["stopped"] and results[0].done == 1
+    assert [r.status for r in results] == ["interrupted"] and results[0].done == 1
+    assert (results[0].frame, results[0].partial) == (1, None)   # stopped before frame 1: nothing partial
     assert not (tmp_path / "out.mp4").exists()
     assert [p.name for p in (tmp_path / "out.mp4.frames").iterdir()] == ["000000.png"]
     (result,), evaluations = run(jobs)
