@@ -16,7 +16,8 @@ J is alpha J_content + beta J_style of each saved frame (judged in float32 whate
 precision, no temporal term); the worst
 quarter's J_style (of the frame's four quarters, each against the style's Grams) shows a region
 left unstylised, which the global J hardly sees. Both are averaged over the frames.
-The runs take turns frame by frame (so that other processes slow them alike); a run's time is
+The runs take turns frame by frame, in a rotating order (so that other processes slow them alike),
+after a few evaluations at the clip's size that no run is charged for; a run's time is
 the sum of its frames' wall times (flow, warping, optimisation and saving; the network and the
 style's Grams made before), and its CPU time is printed too.
 """
@@ -149,6 +150,9 @@ def main() -> None:
         clip = make_clip(name, args.frames, args.size)
         w, h = clip.frames[0].size
         targets(max(w, h), to_tensor(clip.frames[0]))  # style targets made before timing
+        # and a few evaluations at this size, so that no run's first frame pays for the network's
+        # first backward pass at a new shape (oneDNN picks its kernels then)
+        st.run(clip.frames[0], targets, style, plan=[(max(w, h), 3)])
         floor = warping_error(clip.frames, clip)
         print(f"{name}: {len(clip.frames)} frames {w}x{h}; contents' own warping error {floor:.4f}", flush=True)
         seqs, folders = {}, {}
@@ -165,15 +169,18 @@ def main() -> None:
             folders[run].mkdir(parents=True, exist_ok=True)
             for p in folders[run].glob("*.png"):
                 p.unlink()
-        # The runs take turns frame by frame, so that the other processes on a shared machine slow
-        # them alike; each frame's time (flow, warp, optimisation, saving) is measured inside
-        # stylize_frames, which finds the earlier frames made and goes on from them.
+        # The runs take turns frame by frame, in an order that rotates from frame to frame, so that
+        # the other processes on a shared machine slow them alike; each frame's time (flow, warp,
+        # optimisation, saving) is measured inside stylize_frames, which finds the earlier frames
+        # made and goes on from them.
         seconds = dict.fromkeys(args.runs, 0.0)
+        per_frame: dict[str, list[float]] = {run: [] for run in args.runs}
         cpu = dict.fromkeys(args.runs, 0.0)
         evals = dict.fromkeys(args.runs, 0)
         n = len(clip.frames)
         for t in range(n):
-            for run in args.runs:
+            k = t % len(args.runs)
+            for run in args.runs[k:] + args.runs[:k]:
                 outputs = [folders[run] / f"{i:04d}.png" for i in range(t + 1)]
                 record = {"settings": {"bench": run}, "sequence": {"run": run}}
                 c0 = time.process_time()
@@ -181,6 +188,7 @@ def main() -> None:
                 cpu[run] += time.process_time() - c0
                 (frame,) = out.done
                 seconds[run] += frame.seconds
+                per_frame[run].append(round(frame.seconds, 2))
                 evals[run] += frame.evaluations
         base = None
         for run in args.runs:
@@ -201,7 +209,8 @@ def main() -> None:
                    "warm_iterations": seq.warm_iterations if not seq.independent else None, "flow": seq.flow,
                    "evaluations": evals[run], "seconds": round(seconds[run], 1), "cpu_seconds": round(cpu[run], 1),
                    "warping_error": round(err, 5), "J": round(float(np.mean(Js)), 4),
-                   "worst_quarter_J_style": round(float(np.mean(worst)), 4), "floor": round(floor, 5)}
+                   "worst_quarter_J_style": round(float(np.mean(worst)), 4), "floor": round(floor, 5),
+                   "frame_seconds": per_frame[run]}
             if run == "independent":
                 base = row
             if base is not None and base is not row:
