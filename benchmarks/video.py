@@ -124,6 +124,19 @@ def warping_error(frames: list[Image.Image], clip: Clip) -> float:
     return float(np.mean(errs))
 
 
+def steady_seconds(frame_seconds: dict[str, list[float]], independent: set[str]) -> dict[str, float]:
+    """The runs' times without the bursts of other processes' load. On a shared machine a burst
+    can make a frame ten times slower than its neighbours, in whichever run was making it, so
+    each kind of frame gets the median of its measurements: a cold frame (every frame of an
+    independent run, the first of every run: the same computation) and each run's warm frames.
+    A run's steady time is then its cold frames x the cold median + its warm frames x its warm
+    median. The plain sums (``seconds``) are printed too."""
+    cold = [s for run, fs in frame_seconds.items() for s in (fs if run in independent else fs[:1])]
+    c = float(np.median(cold))
+    return {run: c * len(fs) if run in independent or len(fs) < 2 else c + (len(fs) - 1) * float(np.median(fs[1:]))
+            for run, fs in frame_seconds.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clips", nargs="+", default=["pan", "zoom"])
@@ -191,6 +204,7 @@ def main() -> None:
                 per_frame[run].append(round(frame.seconds, 2))
                 evals[run] += frame.evaluations
         base = None
+        steady = steady_seconds(per_frame, {run for run in args.runs if seqs[run].independent})
         for run in args.runs:
             seq = seqs[run]
             made = [load_image(folders[run] / f"{i:04d}.png") for i in range(n)]
@@ -213,9 +227,11 @@ def main() -> None:
                    "frame_seconds": per_frame[run]}
             if run == "independent":
                 base = row
+            row["steady_seconds"] = round(steady[run], 1)
             if base is not None and base is not row:
                 row["error_ratio"] = round(err / base["warping_error"], 3)
                 row["time_ratio"] = round(seconds[run] / base["seconds"], 3)
+                row["steady_time_ratio"] = round(row["steady_seconds"] / base["steady_seconds"], 3)
                 row["cpu_ratio"] = round(cpu[run] / base["cpu_seconds"], 3)
             rows.append(row)
             print(json.dumps(row), flush=True)
