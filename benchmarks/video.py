@@ -165,7 +165,7 @@ def main() -> None:
         targets(max(w, h), to_tensor(clip.frames[0]))  # style targets made before timing
         # and a few evaluations at this size, so that no run's first frame pays for the network's
         # first backward pass at a new shape (oneDNN picks its kernels then)
-        st.run(clip.frames[0], targets, style, plan=[(max(w, h), 3)])
+        st.run(clip.frames[0], targets, style, scales=[(max(w, h), 3)])
         floor = warping_error(clip.frames, clip)
         print(f"{name}: {len(clip.frames)} frames {w}x{h}; contents' own warping error {floor:.4f}", flush=True)
         seqs, folders = {}, {}

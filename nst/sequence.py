@@ -218,7 +218,7 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
         C = to_tensor(frame, stylizer.device)
         init = temporal = None
         if seq.independent or prev_output is None or prev_content is None:
-            plan = schedule(dataclasses.replace(cfg, size=max(size)))
+            scales = schedule(dataclasses.replace(cfg, size=max(size)))
         else:
             from .flow import motion
             if isinstance(prev_output, Path):
@@ -231,7 +231,7 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
                 own = stylizer.initial_image(C, style)
                 init = m.weights * warped + (1 - m.weights) * own
             temporal = Temporal(warped, m.weights, seq.temporal_weight)
-            plan = [(max(size), seq.warm_iterations)]
+            scales = [(max(size), seq.warm_iterations)]
         best: list[Iterate] = []
 
         def on_iterate(it: Iterate, t: int = t) -> None:
@@ -255,7 +255,7 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
                      f"{checkpoint.state_path(output)}")
             try:
                 image = stylizer.run(frame, targets, style, on_iterate, should_stop=stop, init=init,
-                                     temporal=temporal, plan=plan, resume=resume, on_state=keeper,
+                                     temporal=temporal, scales=scales, resume=resume, on_state=keeper,
                                      state_every=(checkpoint_every or None) if keeper is not None else None)
                 break
             except ResumeError as e:
@@ -272,7 +272,7 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
         if keeper is not None:
             checkpoint.remove(output)
         b = best[0] if best else None
-        evaluations = sum(n for _, n in plan) - (resume.i if resume is not None else 0)
+        evaluations = sum(n for _, n in scales) - (resume.i if resume is not None else 0)
         results.append(FrameResult(t, output, "done", time.perf_counter() - start, evaluations,
                                    b and b.J, b and b.J_content, b and b.J_style, b and b.J_temporal))
         if on_frame is not None:

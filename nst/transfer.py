@@ -198,7 +198,7 @@ class Stylizer:
             progress: Progress | None = None, *, should_stop: Callable[[], bool] | None = None,
             resume: RunState | None = None, on_state: Callable[[RunState], None] | None = None,
             state_every: float | None = None, init: Tensor | None = None, temporal: Temporal | None = None,
-            plan: Sequence[tuple[int, int]] | None = None) -> Image.Image:
+            scales: Sequence[tuple[int, int]] | None = None) -> Image.Image:
         """Stylize a content image (long edge cfg.size) towards ``targets``; return G.
 
         ``targets(long_edge, content)`` gives the style Grams at each scale of the schedule.
@@ -215,13 +215,13 @@ class Stylizer:
 
         For video frames (nst.sequence): ``init`` is the starting G, RGB (1, 3, H, W) at the
         content's size, instead of cfg.init; ``temporal`` adds J_temporal at the last scale (its
-        target RGB at the content's size); ``plan`` is the (long edge, evaluations) of each scale
+        target RGB at the content's size); ``scales`` is the (long edge, evaluations) of each scale
         instead of nst.schedule.schedule(cfg).
         """
         cfg = self.cfg
         torch.manual_seed(cfg.seed)
         luminance = cfg.preserve_color == "luminance"
-        plan = list(plan) if plan is not None else schedule(cfg)
+        plan = list(scales) if scales is not None else schedule(cfg)
         total = sum(n for _, n in plan)
         start = time.perf_counter()
         first = 0 if resume is None else resume.scale

@@ -141,9 +141,9 @@ def test_a_heavy_temporal_term_holds_g_to_its_target(stylizer, targets):
     content = pan_frames(1, (32, 24))[0]
     target = torch.rand(1, 3, 24, 32, generator=torch.Generator().manual_seed(1))
     weights = torch.ones(1, 1, 24, 32)
-    out = stylizer.run(content, targets, temporal=Temporal(target, weights, 1e6), init=target, plan=[(32, 5)])
+    out = stylizer.run(content, targets, temporal=Temporal(target, weights, 1e6), init=target, scales=[(32, 5)])
     assert (to_tensor(out) - target).abs().mean() < 1 / 255
-    free = stylizer.run(content, targets, init=target, plan=[(32, 5)])
+    free = stylizer.run(content, targets, init=target, scales=[(32, 5)])
     assert (to_tensor(free) - target).abs().mean() > 4 / 255
 
 
