@@ -65,8 +65,16 @@ def partial_paths(output: str | Path) -> tuple[Path, Path]:
 
 
 def file_identity(path: str | Path) -> str:
-    """The identity of an input file's contents: its sha256, or size and mtime for a large file."""
+    """The identity of an input file's contents: its sha256, or size and mtime for a large file.
+    For a directory (the frames of a clip): the names, sizes and mtimes of the files in it."""
     path = Path(path)
+    if path.is_dir():
+        digest = hashlib.sha256()
+        for p in sorted(path.iterdir()):
+            if p.is_file():
+                st = p.stat()
+                digest.update(f"{p.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        return "files=" + digest.hexdigest()
     st = path.stat()
     if st.st_size > HASH_LIMIT:
         return f"size={st.st_size},mtime_ns={st.st_mtime_ns}"

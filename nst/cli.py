@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from . import __version__, provenance, report
+from . import __version__, cli_clips, provenance, report
 from .batch import NAME_FIELDS, Job, normalize_ext, parse_shard, parse_style, run_batch
 from .batch import plan as make_plan
 from .batch import shard as take_shard
@@ -24,10 +24,13 @@ from .errors import InputError, NSTError
 from .images import FORMATS, output_format, save_image, to_pil
 from .interrupt import SignalStop, StopNow
 from .memory import parse_memory
+from .sequence import SequenceConfig
 from .transfer import Iterate
 from .vgg import MODELS, POOLINGS
+from .video import DEFAULT_CODEC, DEFAULT_CRF, VIDEO_EXTENSIONS, Encoder, is_video, parse_encoder_option
 
 D = Config()  # the defaults live in Config only
+S = SequenceConfig()  # and those of video frames in SequenceConfig
 
 
 class BadInput(click.ClickException):
@@ -41,6 +44,13 @@ def intermediate_path(output: Path, i: int) -> Path:
     return output.with_name(f"{output.stem}_{i:04d}{output.suffix}")
 
 
+def _encoder_options(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> dict[str, str]:
+    try:
+        return dict(parse_encoder_option(v) for v in value)
+    except InputError as e:
+        raise click.BadParameter(str(e)) from None
+
+
 def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, int] | None:
     try:
         return None if value is None else parse_shard(value)
@@ -50,7 +60,7 @@ def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
 
 def _ext(ctx: click.Context, param: click.Parameter, value: str) -> str:
     try:
-        return normalize_ext(value)
+        return value.lower() if value.lower() in VIDEO_EXTENSIONS else normalize_ext(value)
     except InputError as e:
         raise click.BadParameter(str(e)) from None
 
@@ -164,7 +174,8 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
                      "{index:04d}; parent: the content's folder name; dir: its folder below the CONTENT "
                      "directory, '.' at the top; may contain '/').")
 @click.option("--ext", default=BATCH_EXT, show_default=True, callback=_ext, metavar="|".join(sorted(FORMATS)),
-              help="Format of the outputs in a directory OUT.")
+              help="Format of the outputs in a directory OUT; with --sequence, of the frames [.png]; for "
+                   "videos into a directory OUT, the container [.mp4].")
 @click.option("--skip-existing", is_flag=True,
               help="Leave outputs that exist alone (they are written atomically, so an existing one is "
                    "complete): re-run a crashed or interrupted batch to finish it.")
@@ -179,6 +190,21 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
                    "much; 0: only when stopped by Ctrl-C or SIGTERM. Re-running the command resumes.")
 @click.option("--restart", is_flag=True,
               help="Ignore partial results of earlier runs and start each image over.")
+@click.option("--sequence", is_flag=True,
+              help="Each CONTENT directory is the frames of one clip (in natural order: f2 before f10), "
+                   "stylised without flicker into OUT, one output per frame.")
+@click.option("--temporal-weight", type=click.FloatRange(min=0), default=S.temporal_weight, show_default=True,
+              help="Videos and --sequence: weight of J_temporal, which holds each frame to the previous output "
+                   "warped along the optical flow; 0 stylises every frame on its own (flicker).")
+@click.option("--warm-iterations", type=click.IntRange(min=1), default=S.warm_iterations, show_default=True,
+              help="Videos and --sequence: evaluations of J for each frame after the first (which gets "
+                   "--iterations), started from the previous output.")
+@click.option("--codec", default=None, help=f"Video encoder (FFmpeg's name) [default: {DEFAULT_CODEC}; "
+                                            "libvpx-vp9 for .webm].")
+@click.option("--crf", type=click.IntRange(min=0, max=63), default=DEFAULT_CRF, show_default=True,
+              help="Video quality for libx264/libx265/libvpx-vp9: lower is better and bigger.")
+@click.option("--encoder-option", "encoder_options", multiple=True, callback=_encoder_options,
+              metavar="KEY=VALUE", help="Any FFmpeg option of the video encoder, e.g. preset=slow (repeatable).")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first failed job (by default: report it, go on).")
 @click.option("--json", "json_lines", is_flag=True,
               help="Print one JSON object per finished job on stdout (content, style, output, status: "
@@ -190,12 +216,16 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 def main(content: tuple[Path, ...], style: Path, output: str, save_every: int | None, log_path: Path | None,
          gif_path: Path | None, sheet_path: Path | None, recursive: bool, name_template: str, ext: str,
          skip_existing: bool, shard: tuple[int, int] | None, checkpoint_every: float, restart: bool,
-         fail_fast: bool, json_lines: bool, quiet: bool, debug: bool, **options) -> None:
+         sequence: bool, temporal_weight: float, warm_iterations: int, codec: str, crf: int,
+         encoder_options: dict[str, str], fail_fast: bool, json_lines: bool, quiet: bool, debug: bool,
+         **options) -> None:
     """Neural style transfer (Gatys et al.): paint CONTENT in the style of STYLE, write OUT.
 
     \b
       nst CONTENT STYLE -o OUT.jpg      one image, as OUT
       nst CONTENT... STYLE -o OUTDIR    each content in each style, into OUTDIR
+      nst CLIP.mp4 STYLE -o OUT.mp4     a video, frame by frame without flicker
+      nst FRAMES/ STYLE -o OUTDIR --sequence   a folder of video frames, the same way
       nst info FILE                     print the settings stored in an output (JSON)
       nst plot LOG.json -o PLOT.png     plot the costs recorded by --log
 
@@ -218,6 +248,10 @@ def main(content: tuple[Path, ...], style: Path, output: str, save_every: int | 
     image written), every file written is named; stdout carries only --json. A content file named
     info or plot: write ./info or ./plot.
 
+    A video keeps its frame count, frame rate and audio; its frames are kept in OUT.frames/, so
+    an interrupted run goes on from the first missing frame when run again (the frame that was
+    in progress resumes from its partial result).
+
     \b
     Examples:
       nst examples/astronaut.jpg examples/style_strokes.jpg -o out.jpg
@@ -228,12 +262,40 @@ def main(content: tuple[Path, ...], style: Path, output: str, save_every: int | 
       nst plot run.json -o run.png                          plot a --log
       nst photos/ styles/ -o styled/ --size 512 --skip-existing
       nst photos/ painting.jpg -o styled/ --shard "$SLURM_ARRAY_TASK_ID/4" -q --json
+      nst clip.mp4 painting.jpg -o styled.mp4 --size 512
+      nst frames/ painting.jpg -o styled_frames/ --sequence
     """
     ctx = click.get_current_context()
     reporter = None
     single = True  # one image to a file: reported as before batches existed
     try:
         cfg = Config(**options)  # check every option before any work
+        given = [f"--{p.replace('_', '-')}" for p in ("temporal_weight", "warm_iterations", "codec", "crf",
+                                                        "encoder_options")
+                 if ctx.get_parameter_source(p) is not ParameterSource.DEFAULT]
+        if sequence or any(not Path(c).is_dir() and is_video(c) for c in content):
+            extras = {"--save-every": save_every, "--log": log_path, "--gif": gif_path,
+                      "--contact-sheet": sheet_path, "--recursive": recursive}
+            if any(extras.values()):
+                raise InputError(f"{', '.join(k for k, v in extras.items() if v)}: for images, not videos or "
+                                 "--sequence")
+            ext_given = ctx.get_parameter_source("ext") is not ParameterSource.DEFAULT
+            try:
+                with SignalStop() as stop:
+                    status = cli_clips.run(content, [parse_style(style)], output, cfg,
+                                           SequenceConfig(temporal_weight, warm_iterations),
+                                           Encoder(codec, crf=crf, options=encoder_options), sequence=sequence,
+                                           name=name_template, ext=ext if ext_given else None, shard=shard,
+                                           skip_existing=skip_existing, fail_fast=fail_fast,
+                                           json_lines=json_lines, quiet=quiet, debug=debug, should_stop=stop,
+                                           checkpoint_every=checkpoint_every, restart=restart)
+            except KeyboardInterrupt as e:  # a second signal (said by cli_clips), or Ctrl-C before the handlers
+                sys.exit(128 + (e.signum if isinstance(e, StopNow) else signal.SIGINT))
+            if status:
+                sys.exit(status)
+            return
+        if given:
+            raise InputError(f"{', '.join(given)}: for videos and --sequence, not images")
         protect = [cfg.init] if cfg.init not in INITS else []
         plan = make_plan(content, [parse_style(style)], output, name=name_template, ext=ext, recursive=recursive,
                          protect=protect)

@@ -10,7 +10,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -244,7 +244,8 @@ class Stylizer:
     def run(self, content: Image.Image, targets: Targets, style: StyleImages | None = None,
             progress: Progress | None = None, *, should_stop: Callable[[], bool] | None = None,
             resume: RunState | None = None, on_state: Callable[[RunState], None] | None = None,
-            state_every: float | None = None) -> Image.Image:
+            state_every: float | None = None, init: Tensor | None = None, temporal: Temporal | None = None,
+            scales: Sequence[tuple[int, int]] | None = None) -> Image.Image:
         """Stylize a content image (long edge cfg.size) towards ``targets``; return G.
 
         ``targets(long_edge, content)`` gives the style Grams at each scale of the schedule.
@@ -258,11 +259,16 @@ class Stylizer:
         the state does not fit this run's schedule or image size). A J or gradient that turns
         non-finite is retried from the best G with smaller steps (nst.optim.minimize); if that
         fails it raises NSTError naming the likely cause.
+
+        For video frames (nst.sequence): ``init`` is the starting G, RGB (1, 3, H, W) at the
+        content's size, instead of cfg.init; ``temporal`` adds J_temporal at the last scale (its
+        target RGB at the content's size); ``scales`` is the (long edge, evaluations) of each scale
+        instead of nst.schedule.schedule(cfg).
         """
         cfg = self.cfg
         torch.manual_seed(cfg.seed)
         luminance = cfg.preserve_color == "luminance"
-        scales = schedule(cfg)
+        scales = list(scales) if scales is not None else schedule(cfg)
         total = sum(n for _, n in scales)
         start = time.perf_counter()
         first = 0 if resume is None else resume.scale
@@ -271,18 +277,23 @@ class Stylizer:
         channels = 1 if luminance else 3
         with self.guard():
             if resume is None:
-                # At the first scale's size (at the full size only when there is no evaluation to
-                # run), and at most ADAIN_MAX px: each scale resizes G anyway, and AdaIN's
-                # activations (not tiled) at 4096 px would take more memory than the whole tiled run.
-                init_edge = next((min(e, ADAIN_MAX) for e, n in scales if n > 0), None)
-                C0 = content if init_edge is None else resize_long_edge(content, init_edge)
-                G = self.initial_image(to_tensor(C0, self.device), style)
-                del C0
+                if init is None:
+                    # At the first scale's size (at the full size only when there is no evaluation to
+                    # run), and at most ADAIN_MAX px: each scale resizes G anyway, and AdaIN's
+                    # activations (not tiled) at 4096 px would take more memory than the whole tiled run.
+                    init_edge = next((min(e, ADAIN_MAX) for e, n in scales if n > 0), None)
+                    C0 = content if init_edge is None else resize_long_edge(content, init_edge)
+                    G = self.initial_image(to_tensor(C0, self.device), style)
+                    del C0
+                else:  # a video frame's start (nst.sequence)
+                    G = init.to(device=self.device, dtype=torch.float32).clone()
                 if luminance:
                     G = color.luminance(G)
             else:
                 _check_resume(resume, scales, content, channels)
                 G = resume.G.to(self.device)
+            if luminance and temporal is not None and temporal.target.shape[1] == 3:
+                temporal = replace(temporal, target=color.luminance(temporal.target))
             # Every scale's plan, forecast now (an NSTError now if one does not fit, not an hour
             # into the run): when a scale's plan is made, its content, the content as seen and
             # G are in memory (G replacing this one). Their relative work is for the ETA.
@@ -303,7 +314,8 @@ class Stylizer:
                 seen = color.gray_to_rgb(color.luminance(C)) if luminance else C
                 grams = targets(long_edge, C)
                 plan = self.plan(*C.shape[-2:], channels, strict=False)  # after the targets: they hold memory too
-                objective = self.objective(seen, grams, plan=plan)
+                last = scale == len(scales) - 1
+                objective = self.objective(seen, grams, temporal if last else None, plan=plan)
                 del grams
                 work[scale] = plan.work
                 left = [n for _, n in scales]
