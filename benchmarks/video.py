@@ -15,7 +15,9 @@ x visible in both frames (and off the patch's edges for 'layers'), b the TRUE mo
 J is alpha J_content + beta J_style of each saved frame (judged in float32 whatever the run's
 precision, no temporal term); the worst
 quarter's J_style (of the frame's four quarters, each against the style's Grams) shows a region
-left unstylised, which the global J hardly sees. Both are averaged over the frames.
+left unstylised, which the global J hardly sees. Both are averaged over the frames, and J_style
+also over the last quarter of the frames alone (J_style_last): texture lost little by little
+from frame to frame shows there.
 The runs take turns frame by frame, in a rotating order (so that other processes slow them alike),
 after a few evaluations at the clip's size that no run is charged for; a run's time is
 the sum of its frames' wall times (flow, warping, optimisation and saving; the network and the
@@ -144,7 +146,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=256, help="frame width (height 3/4 of it)")
     ap.add_argument("--style", default=str(ROOT / "examples/style_strokes.jpg"))
     ap.add_argument("--runs", nargs="+", default=["independent", "default"],
-                    help="independent, default, or WEIGHT:EVALS[:FILL[:FLOW]] (e.g. 1000:25:warped:fast)")
+                    help="independent, default, or WEIGHT:EVALS[:FILL[:FLOW[:BLUR]]] (e.g. 1000:25:init:medium:0)")
     ap.add_argument("--precision", default="auto", help="the runs' network arithmetic (auto: nst's default)")
     ap.add_argument("--out", type=Path, default=Path("/tmp/nst-video-bench"))
     ap.add_argument("--json", type=Path, help="also write the results here")
@@ -175,9 +177,10 @@ def main() -> None:
             elif run == "default":
                 seqs[run] = SequenceConfig()
             else:
-                parts = run.split(":")  # WEIGHT:EVALS[:FILL[:FLOW]]
+                parts = run.split(":")  # WEIGHT:EVALS[:FILL[:FLOW[:BLUR]]]
                 seqs[run] = SequenceConfig(float(parts[0]), int(parts[1]), fill=(parts[2:3] or ["init"])[0],
-                                           flow=(parts[3:4] or [SequenceConfig.flow])[0])
+                                           flow=(parts[3:4] or [SequenceConfig.flow])[0],
+                                           temporal_blur=float((parts[4:5] or [SequenceConfig.temporal_blur])[0]))
             folders[run] = args.out / name / run.replace(":", "_")
             folders[run].mkdir(parents=True, exist_ok=True)
             for p in folders[run].glob("*.png"):
@@ -209,20 +212,24 @@ def main() -> None:
             seq = seqs[run]
             made = [load_image(folders[run] / f"{i:04d}.png") for i in range(n)]
             err = warping_error(made, clip)
-            Js, worst = [], []
+            Js, styles, worst = [], [], []
             for img, content in zip(made, clip.frames):
                 C, G = to_tensor(content), to_tensor(img)
                 grams = judged(max(w, h), C)
-                Js.append(judge.objective(C, grams)(G).J)
+                ev = judge.objective(C, grams)(G)
+                Js.append(ev.J)
+                styles.append(ev.J_style)
                 # the least stylised quarter: J_style of each quarter of the frame against the style's Grams
                 quarters = [(slice(y, y + h // 2), slice(x, x + w // 2)) for y in (0, h // 2) for x in (0, w // 2)]
                 worst.append(max(judge.objective(C[..., ys, xs], grams)(G[..., ys, xs]).J_style
                                  for ys, xs in quarters))
             row = {"clip": name, "run": run, "precision": str(st.dtype).removeprefix("torch."),
-                   "temporal_weight": seq.temporal_weight,
+                   "temporal_weight": seq.temporal_weight, "temporal_blur": seq.temporal_blur,
                    "warm_iterations": seq.warm_iterations if not seq.independent else None, "flow": seq.flow,
                    "evaluations": evals[run], "seconds": round(seconds[run], 1), "cpu_seconds": round(cpu[run], 1),
                    "warping_error": round(err, 5), "J": round(float(np.mean(Js)), 4),
+                   "J_style": round(float(np.mean(styles)), 4),
+                   "J_style_last": round(float(np.mean(styles[-max(1, n // 4):])), 4),
                    "worst_quarter_J_style": round(float(np.mean(worst)), 4), "floor": round(floor, 5),
                    "frame_seconds": per_frame[run]}
             if run == "independent":

@@ -56,17 +56,17 @@ def _grid(flow: Tensor) -> Tensor:
     return torch.stack([x, y], -1).unsqueeze(0)
 
 
-def warp(image: Tensor, flow: np.ndarray | Tensor) -> tuple[Tensor, Tensor]:
-    """Backward warping: out(x) = image(x + flow(x)), bilinear.
+def warp(image: Tensor, flow: np.ndarray | Tensor, mode: str = "bilinear") -> tuple[Tensor, Tensor]:
+    """Backward warping: out(x) = image(x + flow(x)), interpolated by ``mode`` (grid_sample's).
 
     ``image`` (1, C, H, W); ``flow`` (H, W, 2) in pixels, e.g. the flow from the current frame
     to the previous one, to bring the previous frame into the current one. Returns the warped
     image and (1, 1, H, W) ``inside``: 1 where x + flow(x) falls inside the image, else 0 (those
-    pixels are filled from the border).
+    pixels are filled from the border). Bicubic overshoots at sharp edges: clamp an image after it.
     """
     flow = torch.as_tensor(flow).to(image.device, torch.float32)
     grid = _grid(flow)
-    out = F.grid_sample(image.float(), grid, mode="bilinear", padding_mode="border", align_corners=True)
+    out = F.grid_sample(image.float(), grid, mode=mode, padding_mode="border", align_corners=True)
     inside = ((grid.abs() <= 1).all(-1)).to(out.dtype).unsqueeze(1)
     return out.to(image.dtype), inside
 
@@ -98,8 +98,13 @@ class Motion:
     weights: Tensor
 
     def warp(self, previous: Tensor) -> Tensor:
-        """``previous`` (1, C, H, W) brought into the current frame along the flow."""
-        return warp(previous, self.backward)[0]
+        """``previous`` (1, C, H, W), an image in [0, 1], brought into the current frame along the flow.
+
+        Bicubic: each warp resamples the previous output, and bilinear interpolation between
+        pixels softens its finest strokes, a loss that adds up from frame to frame on a zoom or
+        a slow pan (benchmarks/README.md, "Video").
+        """
+        return warp(previous, self.backward, "bicubic")[0].clamp(0, 1)
 
 
 def motion(previous: Tensor, current: Tensor, preset: str = "medium") -> Motion:

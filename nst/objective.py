@@ -9,6 +9,8 @@ need no network and are computed on the whole G.
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -85,21 +87,43 @@ def total_variation(G: Tensor) -> Tensor:
     return dh + dw
 
 
+def low_pass(image: Tensor, sigma: float) -> Tensor:
+    """``image`` (1, C, H, W) blurred by a Gaussian of standard deviation ``sigma`` pixels
+    (reflected at the borders); 0 returns it as it is."""
+    if sigma <= 0:
+        return image
+    from torchvision.transforms.functional import gaussian_blur
+    k = 2 * math.ceil(3 * sigma) + 1
+    k = min(k, 2 * ((min(image.shape[-2:]) - 1) // 2) + 1)  # reflection needs a kernel narrower than the image
+    return gaussian_blur(image, [k, k], [sigma, sigma]) if k > 1 else image
+
+
 @dataclass(frozen=True)
 class Temporal:
     """The temporal term of Ruder, Dosovitskiy & Brox (2016) for one video frame.
 
-    J_temporal = 1/D sum c (G - w)^2, D = the number of values of G: ``target`` w is the previous
-    stylised frame warped to this one, ``weights`` c in [0, 1] (1, 1, H, W) is 0 where the flow is
-    unreliable (disocclusions, motion boundaries). ``weight`` multiplies it in J.
+    J_temporal = 1/D sum c (L(G) - L(w))^2, D = the number of values of G: ``target`` w is the
+    previous stylised frame warped to this one, ``weights`` c in [0, 1] (1, 1, H, W) is 0 where
+    the flow is unreliable (disocclusions, motion boundaries). ``weight`` multiplies it in J.
+
+    L is a Gaussian low-pass of ``blur`` pixels (0: none, Ruder et al.'s term). Departure from
+    the paper: warping resamples the previous frame, and resampling softens its finest strokes;
+    comparing pixels as they are holds every frame to that softened copy, so the softening adds
+    up over a zoom or a slow pan. Compared through L, the term holds where the strokes are and
+    their colours, and leaves the finest detail to the style term (benchmarks/README.md, "Video").
     """
 
     target: Tensor
     weights: Tensor
     weight: float
+    blur: float = 0.0
+
+    @functools.cached_property
+    def _target(self) -> Tensor:
+        return low_pass(self.target, self.blur)
 
     def __call__(self, G: Tensor) -> Tensor:
-        return (self.weights * (G - self.target).pow(2)).sum() / G.numel()
+        return (self.weights * (low_pass(G, self.blur) - self._target).pow(2)).sum() / G.numel()
 
 
 class Objective:

@@ -42,18 +42,22 @@ class SequenceConfig:
     ``temporal_weight`` 0 stylises every frame on its own, as an image (cold start, the image
     settings' evaluations): today's flicker. Otherwise frame t starts from the output of frame
     t-1 warped along the flow and gets ``warm_iterations`` evaluations of J with
-    temporal_weight x J_temporal added (nst.objective.Temporal). The defaults were measured in
-    benchmarks/README.md ("Video").
+    temporal_weight x J_temporal added (nst.objective.Temporal), which compares the frames
+    through a Gaussian low-pass of ``temporal_blur`` pixels (0: pixel by pixel, as Ruder et al.).
+    The defaults were measured in benchmarks/README.md ("Video").
     """
 
     temporal_weight: float = 1000.0
     warm_iterations: int = 25
     flow: str = "medium"
     fill: str = "init"
+    temporal_blur: float = 1.0
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.temporal_weight) and self.temporal_weight >= 0):
             raise InputError(f"temporal_weight={self.temporal_weight!r} is not allowed; expected a finite number >= 0")
+        if not (math.isfinite(self.temporal_blur) and self.temporal_blur >= 0):
+            raise InputError(f"temporal_blur={self.temporal_blur!r} is not allowed; expected a finite number >= 0")
         if self.warm_iterations < 1:
             raise InputError(f"warm_iterations={self.warm_iterations!r} is not allowed; expected an integer >= 1")
         if self.fill not in FILLS:
@@ -230,7 +234,7 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
             else:
                 own = stylizer.initial_image(C, style)
                 init = m.weights * warped + (1 - m.weights) * own
-            temporal = Temporal(warped, m.weights, seq.temporal_weight)
+            temporal = Temporal(warped, m.weights, seq.temporal_weight, seq.temporal_blur)
             scales = [(max(size), seq.warm_iterations)]
         best: list[Iterate] = []
 

@@ -147,9 +147,28 @@ def test_a_heavy_temporal_term_holds_g_to_its_target(stylizer, targets):
     assert (to_tensor(free) - target).abs().mean() > 4 / 255
 
 
+def test_the_temporal_term_compares_pixels_without_a_blur_and_low_passes_with_one():
+    g = torch.Generator().manual_seed(0)
+    target = torch.rand(1, 3, 24, 32, generator=g)
+    weights = (torch.rand(1, 1, 24, 32, generator=g) > 0.3).float()
+    G = torch.rand(1, 3, 24, 32, generator=g)
+    exact = (weights * (G - target).pow(2)).sum() / G.numel()
+    assert torch.allclose(Temporal(target, weights, 1.0)(G), exact)
+    ones = torch.ones(1, 1, 24, 32)
+    # a uniform change of colour passes the low-pass as it is: the same cost, d^2
+    assert torch.allclose(Temporal(target, ones, 1.0, blur=1.0)(target + 0.1), torch.tensor(0.01), rtol=1e-4)
+    # a pixel-scale pattern (+-0.1 in a checkerboard) is the finest detail: nearly free through it
+    y, x = torch.meshgrid(torch.arange(24), torch.arange(32), indexing="ij")
+    checker = 0.1 * (1 - 2 * ((x + y) % 2)).float()
+    assert torch.allclose(Temporal(target, ones, 1.0)(target + checker), torch.tensor(0.01))
+    assert Temporal(target, ones, 1.0, blur=1.0)(target + checker) < 1e-3 * 0.01
+
+
 def test_sequence_config_checks_its_values():
     with pytest.raises(InputError, match="temporal_weight"):
         SequenceConfig(temporal_weight=-1)
+    with pytest.raises(InputError, match="temporal_blur"):
+        SequenceConfig(temporal_blur=-1)
     with pytest.raises(InputError, match="flow"):
         SequenceConfig(flow="slow")
     assert SequenceConfig(temporal_weight=0).independent
