@@ -316,8 +316,9 @@ def cmd_quality(args) -> None:
             nst_cols = (f"{hit['evaluation']} | {hit['seconds']:.1f} s" if hit
                         else f"not in {args.budget} | –")
             ratio = f"**{r['ratio']:.2f}×**" if hit else "–"
+            per_eval = f"{r['nst_s_per_eval']:.3f} s" if r["nst_s_per_eval"] is not None else "– (one evaluation)"
             print(f"| {size}² | {Path(c).stem} / {Path(s).stem} | {r['J_loop']:.4g} | {r['loop_wall_s']:.1f} s "
-                  f"| {r['loop_s_per_eval']:.3f} s | {nst_cols} | {r['nst_s_per_eval']:.3f} s | {ratio} |", flush=True)
+                  f"| {r['loop_s_per_eval']:.3f} s | {nst_cols} | {per_eval} | {ratio} |", flush=True)
             ratios.append(r["ratio"] if hit else math.inf)
             print(f"<!-- {json.dumps(r)} -->", flush=True)
     print(f"\nmedian ratio {statistics.median(ratios):.2f}×, largest {max(ratios):.2f}× "
