@@ -371,6 +371,10 @@ class Stylizer:
                     if on_state is not None:
                         on_state(state(outcome, done_before, True))
                     break
+                # The optimiser's state (L-BFGS's curvature pairs, image-sized at this scale) goes
+                # before the next scale is planned: held, it counted as memory in use there (a
+                # whole 4096² run found 2.0 GiB of 4 free at its last scale, 0.8 less than alone).
+                del outcome, loop
             G = resize_tensor(G, (content.height, content.width))  # a run stopped at a coarse scale
             if luminance:
                 G = color.combine_luminance(G, to_tensor(content, self.device))

@@ -190,3 +190,29 @@ def test_bfloat16_network_keeps_costs_in_float32(content_path, style_path, monke
     img, its = run(content_path, style_path, iterations=8, precision="bfloat16", init="content")
     assert its[-1].J < its[0].J and all(np.isfinite(it.J) for it in its)
     assert its[0].J_content == pytest.approx(0.0, abs=1e-3), "content targets from the same bf16 network"
+
+
+def test_a_scale_is_planned_without_the_previous_scales_optimiser_state(content_path, style_path, monkeypatch):
+    # Held, the last scale's L-BFGS pairs counted as memory in use when the next scale was
+    # planned (a whole 4096² run found 2.0 GiB of its 4 free there, 0.8 less than alone).
+    import gc
+    import weakref
+
+    import nst.transfer as transfer
+    outcomes, alive_at_plan = [], []
+    minimize, plan = transfer.minimize, Stylizer.plan
+
+    def recording_minimize(*args, **kwargs):
+        outcome = minimize(*args, **kwargs)
+        outcomes.append(weakref.ref(outcome))
+        return outcome
+
+    def checking_plan(self, *args, **kwargs):
+        gc.collect()
+        alive_at_plan.append(sum(ref() is not None for ref in outcomes))
+        return plan(self, *args, **kwargs)
+
+    monkeypatch.setattr(transfer, "minimize", recording_minimize)
+    monkeypatch.setattr(Stylizer, "plan", checking_plan)
+    stylize(content_path, style_path, size=96, iterations=6, scales=2, device="cpu")
+    assert len(outcomes) == 2 and alive_at_plan[-2:] == [0, 0]
