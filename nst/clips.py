@@ -9,6 +9,7 @@ A frames job (``--sequence``) writes one output per input frame into a directory
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -111,6 +112,7 @@ def plan(contents: Sequence[str | Path], styles: Sequence[str | Path | Iterable[
     ``name``, with ``ext`` (a video container) for videos and no extension for frame folders,
     whose frames are written as ``frame_ext`` images named like the input frames.
     """
+    named_dir = str(output).endswith(("/", os.sep))  # before Path() drops the slash
     output = Path(output)
     clips = [Path(c) for c in contents]
     for c in clips:
@@ -132,12 +134,20 @@ def plan(contents: Sequence[str | Path], styles: Sequence[str | Path | Iterable[
     if ext.lower() not in VIDEO_EXTENSIONS:
         raise InputError(f"extension {ext!r}: not a video container; use one of .mp4 .mkv .mov .webm")
     pairs = [(c, s) for s in style_list for c in clips]
-    single = len(pairs) == 1 and not (output.is_dir() or str(output).endswith(("/", "\\")))
+    single = len(pairs) == 1
+    as_file = single and not (output.is_dir() or named_dir)  # OUT names the one video itself
     jobs = []
     for i, (c, s) in enumerate(pairs):
-        if single and (c.is_dir() or output.suffix.lower() in VIDEO_EXTENSIONS):
+        if single and c.is_dir():
+            # One folder of frames in one style: OUT is the folder of its frames, whether it exists
+            # yet or not, so that a re-run finds the frames it made (they are the checkpoint).
+            if output.exists() and not output.is_dir():
+                raise InputError(f"{output}: exists and is not a directory; the frames of {c} are written "
+                                 "into a directory")
             out = output
-        elif single and output.suffix.lower() in FORMATS:
+        elif as_file and output.suffix.lower() in VIDEO_EXTENSIONS:
+            out = output
+        elif as_file and output.suffix.lower() in FORMATS:
             raise InputError(f"{output}: an image name, but {c} is a video; give OUT.mp4 (or .mkv, .mov)")
         else:
             out = output / output_name(name, c, s, ext if not c.is_dir() else "", i)

@@ -89,6 +89,7 @@ class Outcome:
             for k in ("old_dirs", "old_stps", "ro"):
                 opt[k] = [cpu(x) for x in opt[k][len(opt[k]) - keep:]]
         out["opt"] = {k: cpu(v) for k, v in opt.items() if k != "al"}
+        out["best_J"] = None if self.best_evaluation is None else self.best_evaluation.J  # of ``best``
         return out
 
 
@@ -159,21 +160,29 @@ def minimize(objective: Callable[[Tensor], Evaluation], init: Tensor, evaluation
         raise ValueError("state is of another optimizer or image size")
     step = lr if state is None else state["lr"]
     z = (init.detach() / k if state is None else state["z"].to(init)).contiguous().requires_grad_(True)
-    best = init.detach().clone() if state is None else fold(z.detach() * k)
+    # Resumed: ``init`` is the best G so far when the state says its J (it may be a point after the
+    # boundary, or before it), so that the best is the one an uninterrupted run would return.
+    resumed_best = state is not None and state.get("best_J") is not None
+    best = init.detach().clone() if state is None or resumed_best else fold(z.detach() * k)
     outcome = Outcome(best, None, 0, False)
+    if state is None:
+        # The boundary before the first evaluation: stopped before L-BFGS finishes its first
+        # iteration, a resumed run starts from here and evaluates the same points.
+        outcome._boundary = {"optimizer": optimizer, "k": k, "lr": step, "evaluations": 0,
+                             "z": z.detach().clone(), "opt": {}, "live": False}
     if on_start is not None:
         on_start(outcome)
     if evaluations <= 0:
         return outcome
-    best_J = math.inf
+    best_J = state["best_J"] if resumed_best else math.inf
     # L-BFGS runs one iteration per step(), so that its state is whole between calls. Each step()
     # begins by asking the closure for J and the gradient at the point the last line search chose,
     # which that line search has evaluated: ``known`` holds that search's lowest and latest
     # evaluations (key, J, gradient, count), so the point is neither evaluated again nor counted.
     known: list[tuple[tuple[int, float], float, Tensor, int]] = []
-    if state is not None and optimizer == "lbfgs":
+    if state is not None and optimizer == "lbfgs" and state.get("grad") is not None:
         known.append((_key(z), state["J"], state["grad"].to(z), 0))
-        best_J = state["J"]
+        best_J = min(best_J, state["J"])
     fresh = True  # the next closure call begins an L-BFGS step
 
     def closure() -> Tensor:
@@ -235,11 +244,12 @@ def minimize(objective: Callable[[Tensor], Evaluation], init: Tensor, evaluation
     in_a_row, counted = 0, 0
     opt = make(step)
     if state is not None:
-        sd = opt.state_dict()
-        sd["state"] = {0: state["opt"]}
-        opt.load_state_dict(sd)  # casts the tensors to z's device and dtype
-        outcome._boundary = _boundary(0, opt.state[z], **({"J": state["J"], "grad": state["grad"]}
-                                                          if optimizer == "lbfgs" else {}))
+        if state["opt"]:
+            sd = opt.state_dict()
+            sd["state"] = {0: state["opt"]}
+            opt.load_state_dict(sd)  # casts the tensors to z's device and dtype
+        outcome._boundary = _boundary(0, opt.state.get(z, {}), **(
+            {"J": state["J"], "grad": state["grad"]} if optimizer == "lbfgs" and state.get("grad") is not None else {}))
     while True:
         try:
             while True:

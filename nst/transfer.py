@@ -336,6 +336,8 @@ class Stylizer:
                     image = color.combine_luminance(G.to(C), C).cpu() if luminance else G
                     ev = o.best_evaluation
                     costs = (None, None, None) if ev is None else (ev.J, ev.J_content, ev.J_style)
+                    if ev is None and resume is not None and scale == first:  # its best is still the resumed one's
+                        costs = (resume.J, resume.J_content, resume.J_style)
                     return RunState(G, image, scale, done, count - done_before - o.evaluations + done, total, *costs,
                                     stopped, opt, count)
 

@@ -365,3 +365,20 @@ def test_unwritable_output_fails_its_job_only(tmp_path):
     assert sum(f"{out / 'c_s.jpg'}: cannot write (No space left on device)" in line for line in lines) == 1
     assert re.search(r"nst: 1 done, 0 skipped, 2 failed", lines[-1])
     assert sorted(p.name for p in out.iterdir()) == ["a_s.jpg", "b_s.jpg"] and (out / "b_s.jpg").is_dir()
+
+
+@pytest.mark.parametrize("options, stops", [(dict(size=32, iterations=8), (1, 2, 3, 5)),
+                                            (dict(size=45, iterations=8, scales=2), (1, 4, 5, 6))])
+def test_resume_is_bit_exact_from_any_evaluation(tmp_path, pair, options, stops):
+    """#17.5: stopped at any evaluation, the first ones included (before L-BFGS's first iteration
+    ends) and the first of a scale, the resumed run writes the same pixels as an uninterrupted one."""
+    cfg = Config(device="cpu", **options)
+    batch(pair, tmp_path / "whole.png", cfg)
+    whole = np.asarray(Image.open(tmp_path / "whole.png"))
+    for k in stops:  # the scales of the second: 4 + 4 evaluations
+        out = tmp_path / f"out{k}.png"
+        [r], _, _ = batch(pair, out, cfg, stop_after=k)
+        assert r.status == "interrupted"
+        [r2], _, _ = batch(pair, out, cfg)
+        assert r2.status == "done" and r2.resumed_from == r.evaluations
+        assert np.array_equal(np.asarray(Image.open(out)), whole), f"stopped at evaluation {k}"

@@ -133,7 +133,7 @@ def test_a_signal_stops_a_clip_in_a_frame_and_a_rerun_resumes_it(tmp_path, style
                      rf".*(\d{{6}}).partial.png; run the same command again to go on", line)
     assert m, line
     t = int(m[1])
-    assert t == 2 and int(m[2]) >= 1 and int(m[3]) == t and int(m[4]) == t
+    assert t == 2 and int(m[2]) >= 0 and int(m[3]) == t and int(m[4]) == t
     names = sorted(p.name for p in frames.iterdir())
     assert names == [f"{i:06d}.png" for i in range(t)] + [f"{t:06d}.partial.png", f"{t:06d}.partial.pt"]
     assert not out.exists()  # no video, and no frame under its final name, until complete
@@ -177,3 +177,47 @@ def test_images_work_without_pyav_and_opencv(tmp_path, clip, style):
     assert r.returncode == 0, r.stderr
     r = run(clip, style, "-o", tmp_path / "out.mp4", *FAST)
     assert r.returncode == 1 and "pip install av" in r.stderr and r.stderr.strip().count("\n") == 0
+
+
+@pytest.mark.parametrize("slash", ["", "/"])
+def test_a_sequence_run_again_reuses_its_frames_in_the_same_folder(tmp_path, style, slash):
+    """#17.1: OUT existing (from the first run) is still the folder of this clip's frames."""
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for t, img in enumerate(pan_frames(3, (40, 30))):
+        img.save(frames / f"f{t}.png")
+    out = f"{tmp_path / 'seq_out'}{slash}"
+    r = invoke(frames, style, "-o", out, "--sequence", "--json", *FAST)
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["done"] == 3
+    first = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "seq_out").iterdir()}
+    assert sorted(first) == ["f0.png", "f1.png", "f2.png"]
+    r = invoke(frames, style, "-o", out, "--sequence", "--json", *FAST)
+    assert r.exit_code == 0, r.output
+    rec = json.loads(r.stdout)
+    assert (rec["done"], rec["reused"], rec["output"]) == (0, 3, str(tmp_path / "seq_out"))
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "seq_out").iterdir()} == first, "nothing redone"
+
+
+def test_an_interrupted_sequence_resumes_in_its_own_folder(tmp_path, style):
+    """#17.1: the partial result of the frame in progress is found by the re-run, not orphaned."""
+    from nst.clips import plan, run_clips
+    from nst.config import Config
+    from nst.sequence import SequenceConfig
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for t, img in enumerate(pan_frames(3, (40, 30))):
+        img.save(frames / f"f{t}.png")
+    out = tmp_path / "seq_out"
+    cfg, seq = Config(size=32, iterations=3, device="cpu"), SequenceConfig(warm_iterations=6)
+    its = []
+    stop = lambda: len(its) >= 3 + 6 + 4  # noqa: E731 - in frame 2
+    [r] = run_clips(plan([frames], [style], out, sequence=True), cfg, seq, should_stop=stop,
+                    on_iterate=lambda job, t, it: its.append(it))
+    assert r.status == "interrupted" and r.frame == 2 and (out / "f2.partial.pt").exists()
+    notes = []
+    [r2] = run_clips(plan([frames], [style], out, sequence=True), cfg, seq,
+                     on_note=lambda job, m: notes.append(m))
+    assert (r2.status, r2.reused, r2.done) == ("done", 2, 1)
+    assert notes and notes[0].startswith("resuming frame 2 at evaluation")
+    assert sorted(p.name for p in out.iterdir()) == ["f0.png", "f1.png", "f2.png"]
