@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import string
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -12,14 +13,15 @@ from pathlib import Path
 
 from PIL import Image
 
-from . import checkpoint, provenance
+from . import checkpoint, outputs, provenance
 from .checkpoint import CHECKPOINT_EVERY
 from .config import BATCH_EXT, BATCH_NAME, Config
 from .errors import InputError, NSTError
+from .memory import BudgetError
 from .images import FORMATS, output_format, save_image
 from .images import load_image
 from .targets import StyleTargets
-from .transfer import Iterate, ResumeError, Stylizer, prepare_image, style_parts
+from .transfer import Iterate, ResumeError, RunResult, Stylizer, prepare_image, style_parts
 
 # A style is a blend: (path, weight) pairs; a single style is one pair with weight 1.0.
 Style = tuple[tuple[Path, float], ...]
@@ -367,6 +369,7 @@ def run_batch(jobs: Iterable[Job], cfg: Config, *, skip_existing: bool = False, 
             yield JobResult(job, "skipped")
             continue
         try:
+            outputs.check_file(job.output, make_dirs)  # before any work, not after it
             content = prepare_image(job.content, cfg.size)
             for p, _ in job.style:
                 targets.image(p)
@@ -387,17 +390,7 @@ def run_batch(jobs: Iterable[Job], cfg: Config, *, skip_existing: bool = False, 
                 note(job, f"{e}; starting over")
         rec = provenance.record(cfg, job.content, job.style, stylizer.device, stylizer.dtype)
         keeper = checkpoint.Keeper(job.output, setting, rec, make_dirs, lambda m, job=job: note(job, m))
-        best: list[Iterate] = []
-        plans: dict[int, dict] = {}  # by scale: how it ran (tiles, optimiser), for the provenance
-
-        def progress(it: Iterate, job: Job = job) -> None:
-            if it.better_than(best[0] if best else None):  # the image Stylizer.run returns
-                best[:] = [it]
-            if it.plan is not None and it.scale not in plans:
-                plans[it.scale] = it.plan.to_json()
-            if on_iterate is not None:
-                on_iterate(job, it)
-
+        progress = None if on_iterate is None else (lambda it, job=job: on_iterate(job, it))
         try:
             if stop():
                 return
@@ -407,44 +400,68 @@ def run_batch(jobs: Iterable[Job], cfg: Config, *, skip_existing: bool = False, 
             style = targets.styles.of([(p, targets.image(p), w) for p, w in job.style])
             while True:
                 try:
-                    image = stylizer.run(content, style, [(targets.image(p), w) for p, w in job.style], progress,
-                                         should_stop=should_stop, resume=resume, on_state=keeper,
-                                         state_every=checkpoint_every or None)
+                    result = stylizer.run(content, style, [(targets.image(p), w) for p, w in job.style], progress,
+                                          should_stop=should_stop, resume=resume, on_state=keeper,
+                                          state_every=checkpoint_every or None)
                     break
                 except ResumeError as e:
                     if resume is None:
                         raise
                     note(job, f"{checkpoint.state_path(job.output)}: {e}; starting over")
                     resume = None
-            if keeper.stopped is not None:  # stopped early: what was kept beside the output
+            if result.stopped:  # stopped early: what was kept beside the output
                 K = keeper.kept or keeper.stopped
                 yield JobResult(job, "interrupted", time.perf_counter() - start, K.J, K.J_content, K.J_style,
                                 error=keeper.problem, evaluations=K.i, total=K.total,
                                 resumed_from=None if resume is None else resume.i,
                                 partial=checkpoint.preview_path(job.output) if keeper.kept else None)
                 return
-            if make_dirs:
-                job.output.parent.mkdir(parents=True, exist_ok=True)
             rec = provenance.record(cfg, job.content, job.style, stylizer.device, stylizer.dtype,
-                                    list(plans.values()), stylizer.budget)
-            save_image(image, job.output, description=provenance.dumps(rec))
-            checkpoint.remove(job.output)
+                                    [p.to_json() for p in result.plans], stylizer.budget)
+            write_or_keep(result, job.output, setting, rec)
+        except BudgetError:  # the budget cannot hold any run of this size: a usage error, not this job's
+            raise
         except Exception as e:  # e.g. out of memory, a full disk: this job fails, the next may not
             yield _failed(job, e, start)
             continue
-        if best:
-            b = best[0]
-            costs, total = (b.J, b.J_content, b.J_style), b.total
-        elif resume is not None:  # resumed with no evaluation left
-            costs, total = (resume.J, resume.J_content, resume.J_style), resume.total
-        else:  # iterations 0: the initial image, no J computed
-            costs, total = (None, None, None), 0
-        yield JobResult(job, "done", time.perf_counter() - start, *costs, evaluations=total, total=total,
+        yield JobResult(job, "done", time.perf_counter() - start, result.J, result.J_content, result.J_style,
+                        evaluations=result.total, total=result.total,
                         resumed_from=None if resume is None else resume.i)
 
 
-def _failed(job: Job, e: Exception, start: float) -> JobResult:
+def write_or_keep(result: RunResult, output: Path, setting: dict, record: dict) -> None:
+    """Write the finished image to ``output`` with its provenance ``record``, and remove its partial
+    files. If it cannot be written (a full disk, the folder gone or made read-only since the run
+    began), the work is not lost: the finished state is kept as the partial result (a re-run writes
+    it without evaluating), or if not even that can be written, the image in the system's temporary
+    folder; the NSTError raised says which and where."""
+    try:
+        save_image(result.image, output, description=provenance.dumps(record))
+    except (NSTError, OSError) as e:
+        why = one_line(e)
+        try:
+            kept = checkpoint.save(output, result.state, setting, record)
+        except (NSTError, OSError):
+            kept = None
+        if kept is not None:
+            raise NSTError(f"{why}; the finished image is kept in {kept}: run the same command again to "
+                           "write it") from e
+        try:
+            spare = save_image(result.image, Path(tempfile.gettempdir()) / f"nst-{os.getpid()}-{output.name}",
+                               description=provenance.dumps(record))
+        except (NSTError, OSError):
+            raise NSTError(f"{why}; nothing could be kept") from e
+        raise NSTError(f"{why}; the finished image is kept in {spare}") from e
+    checkpoint.remove(output)
+
+
+def one_line(e: BaseException) -> str:
+    """An exception in one line: its message's first line, with its type unless it is one of ours."""
     message = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    if not isinstance(e, NSTError):  # not one of ours: say what it was
-        message = f"{type(e).__name__}: {message}" if message else type(e).__name__
-    return JobResult(job, "failed", time.perf_counter() - start, error=message, exception=e)
+    if isinstance(e, NSTError):
+        return message
+    return f"{type(e).__name__}: {message}" if message else type(e).__name__
+
+
+def _failed(job: Job, e: Exception, start: float) -> JobResult:
+    return JobResult(job, "failed", time.perf_counter() - start, error=one_line(e), exception=e)

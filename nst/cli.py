@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from . import __version__, cli_clips, provenance, report
+from . import __version__, cli_clips, outputs, provenance, report
 from .batch import NAME_FIELDS, Job, normalize_ext, parse_shard, parse_style, run_batch
 from .batch import plan as make_plan
 from .batch import shard as take_shard
@@ -317,6 +317,9 @@ def main(content: tuple[Path, ...], style: Path, output: str, save_every: int | 
             if sheet_path is not None:
                 output_format(sheet_path)
             record = report.RunRecord(save_every, gif_path is not None or sheet_path is not None)
+        # Every file this run will write can be written: found out now, not after the work.
+        outputs.check_files([j.output for j in jobs if not (skip_existing and j.output.exists())]
+                            + [p for p in extras.values() if p is not None])
         with make_reporter(cfg, quiet) as reporter, SignalStop() as stop:
             reporter.start(None if single else len(jobs))
 
@@ -333,7 +336,7 @@ def main(content: tuple[Path, ...], style: Path, output: str, save_every: int | 
                 # resuming is news; a discarded or unwritable partial result is a warning
                 (reporter.say if message.startswith("resuming") else reporter.warn)(f"nst: {message}")
 
-            for result in run_batch(jobs, cfg, skip_existing=skip_existing, make_dirs=plan.into_dir,
+            for result in run_batch(jobs, cfg, skip_existing=skip_existing, make_dirs=True,
                                     on_iterate=on_iterate, should_stop=stop, checkpoint_every=checkpoint_every,
                                     restart=restart, on_note=on_note):
                 reporter.job_finished(result)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from . import checkpoint
+from . import checkpoint, outputs
 from .batch import Job, JobResult
 from .checkpoint import CHECKPOINT_EVERY
 from .clips import FRAME_EXT, ClipJob, ClipResult, plan, run_clips
@@ -43,9 +43,13 @@ def run(contents: Sequence[Path], styles: Sequence, output: str, cfg: Config, se
     if ext is not None and sequence is False and ext.lower() not in VIDEO_EXTENSIONS:
         raise InputError(f"--ext {ext}: videos are written as {' '.join(sorted(VIDEO_EXTENSIONS))}")
     jobs = plan(contents, styles, output, sequence=sequence, name=name, ext=video_ext, frame_ext=frame_ext)
-    for job in jobs:
+    for job in jobs:  # what each clip will write can be written: found out now, not after its frames
+        if skip_existing and job.is_video and job.output.exists():
+            continue
         if job.is_video:
             encoder.check(job.output)
+            outputs.check_file(job.output)
+        outputs.check_folder(job.frames_dir)
     single = len(jobs) == 1
     clips = _Clips(cfg, quiet, len(jobs))
     interrupted: ClipResult | None = None

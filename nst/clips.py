@@ -22,6 +22,7 @@ from .batch import Style, _Targets, check_style, expand, normalize_ext, output_n
 from .checkpoint import CHECKPOINT_EVERY
 from .config import Config
 from .errors import InputError, NSTError
+from .memory import BudgetError
 from .images import FORMATS, load_image, resize_long_edge
 from .sequence import FrameResult, SequenceConfig, frame_record, list_frames, matches, stylize_frames
 from .transfer import Iterate
@@ -213,6 +214,8 @@ def run_clips(jobs: Iterable[ClipJob], cfg: Config, seq: SequenceConfig = Sequen
         try:
             result = clip.run(stylizer, seq, encoder, shard, skip_existing, on_start, on_frame, on_iterate,
                               should_stop, start, checkpoint_every, restart, on_note)
+        except BudgetError:  # the budget cannot hold any run of this size: a usage error, not this job's
+            raise
         except Exception as e:  # e.g. a frame that fails to decode, a full disk: the next clip may work
             yield _failed(job, e, start)
             continue

@@ -91,6 +91,7 @@ class Reporter:
         self.unit = "img"
         self.finished = 0
         self.counts = dict.fromkeys(STATUSES, 0)
+        self.spent = [0.0, 0]  # seconds and evaluations of the jobs finished in this process
         self.start_time = time.perf_counter()
         self.job = _Job()
 
@@ -155,6 +156,10 @@ class Reporter:
         if result.status == "interrupted":
             self._interrupted = (result, self.job.last.i if self.job.last else result.evaluations)
         job, out = self.job, result.job.output
+        if job.first is not None and job.last is not None:  # for the ETA of the jobs left
+            self.spent[0] += job.last.seconds
+            self.spent[1] += job.last.i - job.first.i + 1
+            self._per_job = job.last.total
         self._job_done()
         if self.total is None:  # one image to a file
             if result.status == "skipped":
@@ -279,8 +284,20 @@ class Reporter:
         here = it.i - self.job.first.i + 1  # evaluations in this process (a resumed run began later)
         eta = (max(0.0, it.eta - it.seconds) if it.eta is not None  # the run's own forecast, all scales
                else it.seconds / here * (it.total - it.i))
+        later = self._jobs_left(it.total, it.seconds, here)
+        noun = "image" if self.unit == "img" else self.unit
+        left = (self.total or 0) - self.finished
+        also = f" for this {noun}, {duration(eta + later)} for all {left} left" if later else ""
         self._print(f"nst: {self._name()}{it.i}/{it.total} evaluations, {self._costs(self.job.best)}, "
-                    f"{duration(it.seconds)}, ETA {duration(eta)}")
+                    f"{duration(it.seconds)}, ETA {duration(eta)}{also}")
+
+    def _jobs_left(self, per_job: int, seconds: float = 0.0, evaluations: int = 0) -> float:
+        """Seconds the jobs not yet started will take, ``per_job`` evaluations each, at the seconds
+        per evaluation measured in this process: its finished jobs' plus ``seconds`` and
+        ``evaluations`` of the job running (if one is)."""
+        left = (self.total or 0) - self.finished - (1 if evaluations else 0)
+        spent_s, spent_e = self.spent[0] + seconds, self.spent[1] + evaluations
+        return left * per_job * spent_s / spent_e if left > 0 and spent_e else 0.0
 
     def _job_done(self) -> None:
         """The job's progress display ends (its final line follows)."""
@@ -298,11 +315,17 @@ class Reporter:
         return f"[{self.finished}/{self.total}]"
 
     def _eta(self) -> str:
+        """The ETA of the jobs left, from the seconds per evaluation measured in this process (a job
+        resumed near its end took seconds, not what a whole job takes)."""
         left = (self.total or 0) - self.finished
         if not left:
             return ""
-        elapsed = time.perf_counter() - self.start_time
+        if self.spent[1] and self._per_job:
+            return f"; ETA {duration(self._jobs_left(self._per_job))}"
+        elapsed = time.perf_counter() - self.start_time  # no evaluation yet (--iterations 0, all skipped)
         return f"; ETA {duration(elapsed / self.finished * left)}"
+
+    _per_job: int = 0  # evaluations of the latest finished job: what each job left is expected to take
 
     @staticmethod
     def _iterates(paths: list[Path]) -> str:

@@ -51,6 +51,48 @@ AUTO_TILE_MIN = 128           # the smallest: below it the halos cost more than 
 _UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 
 
+class BudgetError(InputError):
+    """The memory budget is too small for the run at all: what it needs, what is in use, the least
+    budget that would do. A usage error (exit 2 in the CLI), raised before any evaluation."""
+
+    def __init__(self, need: int, free: int, budget: int | None, size: tuple[int, int], how: str,
+                 tile_off: bool = False) -> None:
+        self.need, self.free, self.budget, self.size, self.how, self.tile_off = need, free, budget, size, how, tile_off
+        self.given = True  # the budget was asked for (else it is the default share of the memory available)
+        super().__init__()
+
+    @property
+    def in_use(self) -> int | None:
+        """What the process held when the plan was made: PyTorch, the network, the images."""
+        return None if self.budget is None else self.budget - self.free
+
+    @property
+    def smallest(self) -> int | None:
+        """The least budget that would do, rounded up to 64 MiB."""
+        return None if self.budget is None else -(-(self.in_use + self.need) // 2**26) * 2**26
+
+    def __str__(self) -> str:
+        w, h = self.size
+        image = f"a {w}x{h} image needs at least {format_bytes(self.need)} {self.how}"
+        hint = "--tile auto or " if self.tile_off else ""
+        if self.budget is None:
+            return (f"{image}, more than the {format_bytes(max(0, self.free))} free: use {hint}a larger "
+                    "--max-memory or a smaller --size")
+        budget = (f"--max-memory {format_bytes(self.budget)}" if self.given
+                  else f"the default memory budget, {format_bytes(self.budget)} (3/4 of the memory available)")
+        fixed = f"PyTorch, the network and the images take {format_bytes(self.in_use)}"
+        return (f"{budget} is too small for this run: {fixed}, and {image}; the smallest budget that works is "
+                f"about {memory_arg(self.smallest)}: use {hint}--max-memory {memory_arg(self.smallest)} or more, "
+                "or a smaller --size")
+
+
+def memory_arg(n: int) -> str:
+    """Bytes as a --max-memory value that is at least ``n``: '768M', '1.4G'."""
+    if n < 2**30:
+        return f"{-(-n // 2**20)}M"
+    return f"{math.ceil(n / 2**30 * 10) / 10:g}G"
+
+
 def parse_memory(text: str | int | float) -> int:
     """'4G', '4GiB', '4gb', '512M', '1.5G', '3000000000' -> bytes (K, M, G, T are powers of 1024)."""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
@@ -253,7 +295,7 @@ def plan_scale(net: NetworkMemory, stride: int, halo: int, height: int, width: i
     an interior edge in pixels. The order of sacrifice: first the whole image (tiles, as large
     as fit up to AUTO_TILE_MAX with MIN_HISTORY pairs), then the content cache, then L-BFGS's history
     (down to MIN_HISTORY), then L-BFGS itself (Adam keeps 2 image-sized tensors, not 2 per pair).
-    When not even that fits: NSTError if ``strict``, else the smallest plan with a note saying so
+    When not even that fits: BudgetError if ``strict``, else the smallest plan with a note saying so
     (a run that is under way goes on: its start checked the plans of all its scales).
     """
     from .tiling import splits
@@ -315,19 +357,18 @@ def plan_scale(net: NetworkMemory, stride: int, halo: int, height: int, width: i
     opt = opts[-1]
     if tile == "off" or not tiles_to_try:  # untiled, or an image too small for auto's tiles
         need = untiled + loop(opt, min_hist[opt])
-        what = (f"an untiled evaluation at {width}x{height} needs about {format_bytes(need)}, more than the "
-                f"{format_bytes(free)} left of --max-memory")
         if strict:
-            hint = "--tile auto, " if tile == "off" else ""
-            raise NSTError(f"{what}: use {hint}a larger --max-memory or a smaller --size")
+            raise BudgetError(need, free, max_memory, (width, height), "untiled", tile_off=tile == "off")
+        what = (f"an untiled evaluation at {width}x{height} needs about {format_bytes(need)}, more than the "
+                f"{format_bytes(max(0, free))} left of the budget")
         return finish(opt, None, True, untiled, 1, pixels, over=f"over the budget ({what}): going on")
     t = tiles_to_try[-1]
     peak, count, net_pixels, edge = tiled_peak(t)
     need = peak + loop(opt, min_hist[opt])
-    what = (f"{width}x{height} needs at least {format_bytes(need)} with tiles of {t} px, more than the "
-            f"{format_bytes(free)} left of --max-memory")
     if strict:
-        raise NSTError(f"{what}: use a larger --max-memory or a smaller --size")
+        raise BudgetError(need, free, max_memory, (width, height), f"with tiles of {t} px")
+    what = (f"{width}x{height} needs at least {format_bytes(need)} with tiles of {t} px, more than the "
+            f"{format_bytes(max(0, free))} left of the budget")
     return finish(opt, edge if tile == "auto" else t, False, peak, count, net_pixels,
                   over=f"over the budget ({what}): going on")
 

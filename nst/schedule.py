@@ -67,14 +67,16 @@ def split_evaluations(total: int, n: int) -> list[int]:
     return [share] * (n - 1) + [total - share * (n - 1)]
 
 
-def expected_seconds(elapsed: float, first: float, scale: int, evaluations: list[int], work: list[float]) -> float:
-    """The whole optimisation's expected seconds, after the first evaluation of ``scale``.
+def expected_seconds(elapsed: float, first: float, scale: int, evaluations: list[int], work: list[float],
+                     done: int = 1) -> float:
+    """The whole optimisation's expected seconds, after ``done`` evaluations of ``scale``.
 
-    ``elapsed``: seconds so far; ``first``: that evaluation's seconds; ``evaluations`` and
-    ``work`` per scale: how many evaluations and what one costs relatively (nst.memory.Plan.work:
-    the network's pixels per evaluation, tiles' halos and extra passes included). Each later
-    evaluation at a scale is assumed to cost ``first`` x its work / this scale's work.
+    ``elapsed``: seconds so far; ``first``: what an evaluation at this scale takes (measured: the
+    mean of the latest ones); ``evaluations`` and ``work`` per scale: how many evaluations are left
+    there and what one costs relatively (nst.memory.Plan.work: the network's pixels per
+    evaluation, tiles' halos and extra passes included). Each later evaluation at a scale is
+    assumed to cost ``first`` x its work / this scale's work.
     """
-    rest = (evaluations[scale] - 1) * first
+    rest = (evaluations[scale] - done) * first
     rest += sum(n * first * w / work[scale] for n, w in zip(evaluations[scale + 1:], work[scale + 1:]))
     return elapsed + rest

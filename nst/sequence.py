@@ -236,13 +236,7 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
                 init = m.weights * warped + (1 - m.weights) * own
             temporal = Temporal(warped, m.weights, seq.temporal_weight, seq.temporal_blur)
             scales = [(max(size), seq.warm_iterations)]
-        best: list[Iterate] = []
-
-        def on_iterate(it: Iterate, t: int = t) -> None:
-            if it.better_than(best[0] if best else None):
-                best[:] = [it]
-            if progress is not None:
-                progress(t, it)
+        on_iterate = None if progress is None else (lambda it, t=t: progress(t, it))
 
         keeper = resume = None
         if setting is not None:
@@ -258,7 +252,7 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
                 note(f"resuming frame {t} at evaluation {resume.i} of {resume.total} from "
                      f"{checkpoint.state_path(output)}")
             try:
-                image = stylizer.run(frame, targets, style, on_iterate, should_stop=stop, init=init,
+                result = stylizer.run(frame, targets, style, on_iterate, should_stop=stop, init=init,
                                      temporal=temporal, scales=scales, resume=resume, on_state=keeper,
                                      state_every=(checkpoint_every or None) if keeper is not None else None)
                 break
@@ -272,16 +266,14 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
                 return SequenceOutcome(results, stopped=True, frame=t)
             return SequenceOutcome(results, stopped=True, frame=t, kept=keeper.kept, problem=keeper.problem,
                                    partial=checkpoint.preview_path(output) if keeper.kept else None)
-        save_image(image, output, description=provenance.dumps(rec))
+        save_image(result.image, output, description=provenance.dumps(rec))
         if keeper is not None:
             checkpoint.remove(output)
-        b = best[0] if best else None
-        evaluations = sum(n for _, n in scales) - (resume.i if resume is not None else 0)
-        results.append(FrameResult(t, output, "done", time.perf_counter() - start, evaluations,
-                                   b and b.J, b and b.J_content, b and b.J_style, b and b.J_temporal))
+        results.append(FrameResult(t, output, "done", time.perf_counter() - start, result.evaluations,
+                                   result.J, result.J_content, result.J_style, result.J_temporal))
         if on_frame is not None:
             on_frame(results[-1])
-        prev_content, prev_output = C, to_tensor(image, stylizer.device)
+        prev_content, prev_output = C, to_tensor(result.image, stylizer.device)
     if count != len(outputs):
         raise InputError(f"{len(outputs)} frames expected, {count} decoded")
     return SequenceOutcome(results)

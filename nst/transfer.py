@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -53,7 +54,7 @@ class Iterate:
     image: Tensor      # current G, (1, 3, H, W) RGB in [0, 1], detached; copy it to keep it
     J_temporal: float = 0.0  # video frames only (nst.objective.Temporal)
     plan: Plan | None = None  # how this scale runs: tiles, optimiser, history (nst.memory)
-    eta: float | None = None  # expected seconds of the whole optimisation, from the first evaluation of each scale
+    eta: float | None = None  # expected seconds of the whole optimisation, from the latest evaluations' times
 
     @property
     def size(self) -> tuple[int, int]:
@@ -103,6 +104,35 @@ class ResumeError(InputError):
     """A RunState that does not fit this run (another schedule, size or colour mode)."""
 
 
+@dataclass(frozen=True)
+class RunResult:
+    """What ``Stylizer.run`` did: the image, the costs of its G, how each scale ran, and the state
+    that keeps the work (the one to resume from if it stopped; if it finished, the finished state,
+    which a resumed run writes without evaluating: what to keep when the output cannot be written)."""
+
+    image: Image.Image       # G at the content's size: the best G at the finest scale reached
+    state: RunState
+    plans: tuple[Plan, ...] = ()   # how each scale run in this process ran, coarsest first
+    evaluations: int = 0     # evaluations of J done in this process (the run's count is state.i)
+    J: float | None = None   # of the image (None if no evaluation was made at its scale)
+    J_content: float | None = None
+    J_style: float | None = None
+    J_tv: float | None = None
+    J_temporal: float | None = None
+
+    @property
+    def stopped(self) -> bool:
+        """should_stop() ended the run before its evaluations were spent."""
+        return self.state.stopped
+
+    @property
+    def total(self) -> int:
+        return self.state.total
+
+
+# The forecast of a run's time (Iterate.eta) follows the mean of this many latest evaluations.
+RECENT = 5
+
 # Above these weights J's gradient overflows float32 easily (J itself is summed in float64).
 LARGE_WEIGHT = 1e20
 
@@ -151,6 +181,14 @@ class Stylizer:
         cfg = self.cfg
         if free is None:
             free = self.free()
+        try:
+            return self._plan(height, width, channels, free, strict)
+        except memory.BudgetError as e:
+            e.given = cfg.max_memory is not None
+            raise
+
+    def _plan(self, height: int, width: int, channels: int, free: int, strict: bool) -> Plan:
+        cfg = self.cfg
         return memory.plan_scale(self.memory, self.geometry.stride, self.geometry.halo, height, width, channels,
                                  free=free, tile=cfg.tile, optimizer=cfg.optimizer, history_size=HISTORY_SIZE,
                                  max_memory=self.budget, strict=strict)
@@ -245,8 +283,9 @@ class Stylizer:
             progress: Progress | None = None, *, should_stop: Callable[[], bool] | None = None,
             resume: RunState | None = None, on_state: Callable[[RunState], None] | None = None,
             state_every: float | None = None, init: Tensor | None = None, temporal: Temporal | None = None,
-            scales: Sequence[tuple[int, int]] | None = None) -> Image.Image:
-        """Stylize a content image (long edge cfg.size) towards ``targets``; return G.
+            scales: Sequence[tuple[int, int]] | None = None) -> RunResult:
+        """Stylize a content image (long edge cfg.size) towards ``targets``; return its RunResult
+        (``.image`` is G as a picture).
 
         ``targets(long_edge, content)`` gives the style Grams at each scale of the schedule.
         ``style`` (an image, or a blend's (image, weight) pairs) is needed only for init='style'
@@ -298,12 +337,21 @@ class Stylizer:
             # into the run): when a scale's plan is made, its content, the content as seen and
             # G are in memory (G replacing this one). Their relative work is for the ETA.
             free = self.free() + 4 * G.numel()
-            work = []
+            work, short = [], []
             for long_edge, _ in scales:
                 h, w = _shape(content, long_edge)
                 residents = 4 * h * w * (3 * (2 if luminance else 1) + channels)
-                work.append(self.plan(h, w, channels, free=free - residents).work)
+                try:
+                    work.append(self.plan(h, w, channels, free=free - residents).work)
+                except memory.BudgetError as e:
+                    short.append(e)
+            if short:  # the scale that needs the most names the smallest budget that works for all
+                raise max(short, key=lambda e: e.need - e.free)
             eta: float | None = None
+            plans: list[Plan] = []
+            kept: RunState | None = None  # the state handed out when should_stop() ended the run
+            best: Evaluation | None = None  # of the best G at the last scale run
+            last_scale, last_done = first, 0 if resume is None else resume.done
             for scale in range(first, len(scales)):
                 long_edge, evaluations = scales[scale]
                 if evaluations == 0:  # nothing to do at this scale (a tiny budget, or none)
@@ -326,7 +374,8 @@ class Stylizer:
                     # loaded on first use): measured on an H200, 20-40x a later one, which made the
                     # time forecast minutes for a 20 s run. One evaluation outside the clock first.
                     objective(G)
-                scale_start = time.perf_counter()
+                last_time = time.perf_counter()
+                recent: deque[float] = deque(maxlen=RECENT)  # seconds of this scale's latest evaluations
 
                 def state(o: Outcome, done_before: int, stopped: bool = False, C: Tensor = C,
                           scale: int = scale) -> RunState:
@@ -343,12 +392,16 @@ class Stylizer:
 
                 def on_evaluation(ev: Evaluation, G: Tensor, C: Tensor = C, scale: int = scale, plan: Plan = plan,
                                   done_before: int = done_before, left: list[int] = left,
-                                  scale_start: float = scale_start) -> None:
-                    nonlocal count, eta, last_state
+                                  recent: deque[float] = recent) -> None:
+                    nonlocal count, eta, last_state, last_time
                     count += 1
                     now = time.perf_counter()
-                    if loop[0].evaluations == 1:  # the first at this scale in this process
-                        eta = expected_seconds(now - start, now - scale_start, scale, left, work)
+                    # The forecast from the latest evaluations' times (a loaded machine slows them) and
+                    # the work left: at this scale, then the later ones by their relative work.
+                    recent.append(now - last_time)
+                    last_time = now
+                    eta = expected_seconds(now - start, sum(recent) / len(recent), scale, left, work,
+                                           done=loop[0].evaluations)
                     if progress is not None:
                         image = color.combine_luminance(G, C) if luminance else G
                         progress(Iterate(count, total, ev.J, ev.J_content, ev.J_style, ev.J_tv, ev.style_layers,
@@ -368,21 +421,34 @@ class Stylizer:
                     cause = _nonfinite_cause(cfg, self.dtype, e.at_start, resume is not None)
                     raise NSTError(f"{e}; {cause}") from None
                 del objective, opt_state
+                plans.append(plan)
                 G = outcome.best
+                last_scale, last_done = scale, done_before + outcome.evaluations
+                best = outcome.best_evaluation
+                if best is None and resume is not None and scale == first:  # nothing beat the resumed G
+                    best = resume
                 if outcome.stopped:
+                    kept = state(outcome, done_before, True)
                     if on_state is not None:
-                        on_state(state(outcome, done_before, True))
+                        on_state(kept)
                     break
                 # The optimiser's state (L-BFGS's curvature pairs, image-sized at this scale) goes
                 # before the next scale is planned: held, it counted as memory in use there (a
                 # whole 4096² run found 2.0 GiB of 4 free at its last scale, 0.8 less than alone).
                 del outcome, loop
+            J = {k: getattr(best, k, None) for k in ("J", "J_content", "J_style", "J_tv", "J_temporal")}
+            if kept is None:  # finished: the state a re-run writes without evaluating
+                at = to_tensor(resize_long_edge(content, scales[last_scale][0]), self.device) if luminance else None
+                kept = RunState(G.detach().float().cpu().clone(),
+                                (color.combine_luminance(G, at) if luminance else G).detach().float().cpu(),
+                                last_scale, last_done, total, total, J["J"], J["J_content"], J["J_style"],
+                                evaluated=count)
             G = resize_tensor(G, (content.height, content.width))  # a run stopped at a coarse scale
             if luminance:
                 G = color.combine_luminance(G, to_tensor(content, self.device))
         if not bool(torch.isfinite(G).all()):  # never write NaN pixels
             raise NSTError("the result has non-finite pixels (a numerical fault: try --precision float32)")
-        return to_pil(G)
+        return RunResult(to_pil(G), kept, tuple(plans), count - (0 if resume is None else resume.i), **J)
 
 
 def _shape(image: Image.Image, long_edge: int) -> tuple[int, int]:
@@ -481,4 +547,4 @@ def stylize(content: StyleInput, style: StyleInput | Sequence[tuple[StyleInput, 
     content_img = prepare_image(content, cfg.size)
     styles = [(i, load_image(s), w) for i, (s, w) in enumerate(style_parts(style))]
     st = Stylizer(cfg)
-    return st.run(content_img, StyleTargets(st).of(styles), [(img, w) for _, img, w in styles], progress)
+    return st.run(content_img, StyleTargets(st).of(styles), [(img, w) for _, img, w in styles], progress).image

@@ -74,6 +74,26 @@ class Encoder:
             if isinstance(e, InputError):
                 raise
             raise InputError(f"codec {codec!r}: not an encoder this FFmpeg has") from None
+        self._try_options(av, codec)
+
+    def _try_options(self, av, codec: str) -> None:
+        """InputError if the encoder refuses its options (``preset=bogus``): it is opened with them
+        on a tiny picture, as it will be for the frames. (FFmpeg ignores options it does not know.)"""
+        cc = av.CodecContext.create(codec, "w")
+        cc.width, cc.height, cc.pix_fmt = 64, 64, self.pix_fmt
+        cc.time_base = Fraction(1, 25)
+        cc.options = self.codec_options(codec)
+        before = av.logging.get_level()
+        av.logging.set_level(av.logging.ERROR)  # FFmpeg's words, caught for the one line below
+        try:
+            with av.logging.Capture() as logs:
+                cc.open()
+        except (av.FFmpegError, ValueError) as e:
+            said = "; ".join(m.strip() for _, _, m in logs)
+            given = " ".join(f"{k}={v}" for k, v in (self.options or self.codec_options(codec)).items())
+            raise InputError(f"encoder {codec} refuses the options {given} ({said or _reason(e)})") from None
+        finally:
+            av.logging.set_level(before)
 
 
 def _av():

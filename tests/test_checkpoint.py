@@ -337,7 +337,44 @@ def test_nan_mid_run_is_recovered_and_no_nan_pixel_is_written(tmp_path, pair, mo
 # --- failures while writing: that job only ------------------------------------------------------
 
 
-def test_unwritable_output_fails_its_job_only(tmp_path):
+def test_unwritable_output_fails_its_job_only_and_keeps_its_work(tmp_path):
+    """#17.2: a write that fails at the end (a full disk) fails its job only, and keeps the
+    finished image as its partial result, which running the command again writes."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in "abc":
+        make_content().save(photos / f"{name}.png")
+    style = tmp_path / "s.png"
+    make_style().save(style)
+    out = tmp_path / "out"
+    real_replace = os.replace
+
+    def full_disk(src, dst):
+        if str(dst).endswith("c_s.jpg"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_replace(src, dst)
+
+    args = [str(photos), str(style), "-o", str(out), "--size", "32", "--iterations", "2", "--device", "cpu", "--json"]
+    with mock.patch.object(images.os, "replace", full_disk):
+        r = CliRunner().invoke(main, args)
+    assert r.exit_code == 1
+    rows = {os.path.basename(j["output"]): j for j in map(json.loads, r.stdout.splitlines())}
+    assert {k: v["status"] for k, v in rows.items()} == {"a_s.jpg": "done", "b_s.jpg": "done", "c_s.jpg": "failed"}
+    said = (f"{out / 'c_s.jpg'}: cannot write (No space left on device); the finished image is kept in "
+            f"{out / 'c_s.partial.jpg'}: run the same command again to write it")
+    assert rows["c_s.jpg"]["error"] == said
+    lines = r.stderr.strip().splitlines()
+    assert sum(said in line for line in lines) == 1
+    assert re.search(r"nst: 2 done, 0 skipped, 1 failed", lines[-1])
+    assert sorted(p.name for p in out.iterdir()) == ["a_s.jpg", "b_s.jpg", "c_s.partial.jpg", "c_s.partial.pt"]
+    r = CliRunner().invoke(main, args + ["--skip-existing"])
+    assert r.exit_code == 0, r.output
+    assert f"resuming {out / 'c_s.jpg'} at evaluation 2 of 2" in r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["a_s.jpg", "b_s.jpg", "c_s.jpg"]
+
+
+def test_an_output_that_cannot_be_written_stops_the_run_before_any_work(tmp_path):
+    """#17.2: a directory in the place of an output is found before any evaluation: exit 2, one line."""
     photos = tmp_path / "photos"
     photos.mkdir()
     for name in "abc":
@@ -346,25 +383,12 @@ def test_unwritable_output_fails_its_job_only(tmp_path):
     make_style().save(style)
     out = tmp_path / "out"
     (out / "b_s.jpg").mkdir(parents=True)  # cannot be replaced by a file
-    real_replace = os.replace
-
-    def full_disk(src, dst):
-        if str(dst).endswith("c_s.jpg"):
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real_replace(src, dst)
-
-    with mock.patch.object(images.os, "replace", full_disk):
+    with mock.patch.object(transfer.Stylizer, "run", side_effect=AssertionError("no work")):
         r = CliRunner().invoke(main, [str(photos), str(style), "-o", str(out), "--size", "32", "--iterations", "2",
-                                      "--device", "cpu", "--json"])
-    assert r.exit_code == 1
-    rows = {os.path.basename(j["output"]): j for j in map(json.loads, r.stdout.splitlines())}
-    assert {k: v["status"] for k, v in rows.items()} == {"a_s.jpg": "done", "b_s.jpg": "failed", "c_s.jpg": "failed"}
-    assert rows["b_s.jpg"]["error"].startswith(f"{out / 'b_s.jpg'}: cannot write")
-    assert rows["c_s.jpg"]["error"] == f"{out / 'c_s.jpg'}: cannot write (No space left on device)"
-    lines = r.stderr.strip().splitlines()
-    assert sum(f"{out / 'c_s.jpg'}: cannot write (No space left on device)" in line for line in lines) == 1
-    assert re.search(r"nst: 1 done, 0 skipped, 2 failed", lines[-1])
-    assert sorted(p.name for p in out.iterdir()) == ["a_s.jpg", "b_s.jpg"] and (out / "b_s.jpg").is_dir()
+                                      "--device", "cpu"])
+    assert r.exit_code == 2, r.output
+    assert r.stderr.strip() == f"Error: {out / 'b_s.jpg'}: is a directory; give a file name"
+    assert sorted(p.name for p in out.iterdir()) == ["b_s.jpg"]
 
 
 @pytest.mark.parametrize("options, stops", [(dict(size=32, iterations=8), (1, 2, 3, 5)),

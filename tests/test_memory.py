@@ -5,7 +5,7 @@ import torch
 
 from nst import Config, memory
 from nst.errors import InputError, NSTError
-from nst.memory import (ADAM_VECTORS, AUTO_TILE_MAX, HISTORY_SIZE, LBFGS_VECTORS, MIN_HISTORY, NetworkMemory,
+from nst.memory import (memory_arg, ADAM_VECTORS, AUTO_TILE_MAX, HISTORY_SIZE, LBFGS_VECTORS, MIN_HISTORY, NetworkMemory,
                         forward_tile, parse_memory, plan_scale)
 from nst.schedule import auto_schedule, expected_seconds, schedule
 from nst.tiling import Geometry
@@ -173,3 +173,36 @@ def test_the_loops_fold_without_autograd_is_bit_identical():
     G.backward(g)
     assert torch.equal(_fold_scaled(z, k), G.detach())
     assert torch.equal(_fold_scaled_backward(z, k, g), z.grad)
+
+
+def test_a_budget_below_the_fixed_costs_is_a_usage_error_naming_the_smallest_that_works(tmp_path):
+    """#17.4: not a negative budget and exit 1, but what is in use, the least budget, exit 2; in a batch too."""
+    import re
+
+    from click.testing import CliRunner
+    from conftest import make_content, make_style
+
+    from nst.cli import main
+    make_content().save(tmp_path / "c.png")
+    make_style().save(tmp_path / "s.png")
+    (tmp_path / "more").mkdir()
+    make_content().save(tmp_path / "more" / "d.png")
+    for out in (tmp_path / "out.png", tmp_path / "styled"):
+        args = [str(tmp_path / "c.png"), *([str(tmp_path / "more")] if out.name == "styled" else []),
+                str(tmp_path / "s.png"), "-o", str(out), "--size", "64", "--iterations", "1", "--device", "cpu"]
+        r = CliRunner().invoke(main, [*args, "--max-memory", "64M"])
+        assert r.exit_code == 2, r.output
+        (line,) = r.stderr.strip().splitlines()
+        m = re.fullmatch(r"Error: --max-memory 64 MiB is too small for this run: PyTorch, the network and the "
+                         r"images take [0-9.]+ [MG]iB, and a 64x53 image needs at least [0-9.]+ MiB untiled; the "
+                         r"smallest budget that works is about (\S+): use --max-memory \1 or more, or a smaller "
+                         r"--size", line)
+        assert m, line
+        assert not (tmp_path / "out.png").exists() and not list(tmp_path.glob("styled/*.png"))
+    r = CliRunner().invoke(main, [*args, "--max-memory", str(parse_memory(m[1]) + 2**28)])  # plus what tests add
+    assert r.exit_code == 0, r.output
+
+
+def test_memory_arg_is_never_below_the_bytes():
+    for n in (2**26 + 1, 700 * 2**20 + 5, 2**30, 2**30 + 1, 5 * 2**30 + 123):
+        assert parse_memory(memory_arg(n)) >= n
