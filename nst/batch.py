@@ -160,10 +160,17 @@ def parse_style(spec: str | Path) -> Path | Style:
     pairs = []
     for part in text.split("+"):
         name, sep, weight = part.rpartition(":")
-        try:
-            pairs.append((Path(name), float(weight)) if sep and name else (Path(part), 1.0))
-        except ValueError:
+        if not sep or not name or Path(part).exists():  # no weight, or a file whose name has a ':'
             pairs.append((Path(part), 1.0))
+            continue
+        try:
+            pairs.append((Path(name), float(weight)))
+        except ValueError:
+            if not Path(name).exists():  # not a weight after a file: a name with a ':' (missing, it fails later)
+                pairs.append((Path(part), 1.0))
+                continue
+            raise InputError(f"style {text!r}: the weight {weight!r} of {name} is not a number; a blend is "
+                             "FILE[:WEIGHT]+FILE[:WEIGHT], e.g. a.jpg:2+b.jpg") from None
     if len(pairs) == 1 and pairs[0][1] == 1.0:
         return pairs[0][0]
     for p, _ in pairs:
@@ -286,9 +293,11 @@ def _check_outputs(jobs: Sequence[Job], protect: Iterable[str | Path]) -> None:
             raise InputError(f"{job.output}: is the {hit}; refusing to overwrite an input")
         other = by_output.setdefault(key, job)
         if other is not job:
+            fields = (["{style}"] if other.style != job.style else []) + \
+                (["{dir}", "{parent}"] if other.content != job.content else []) + ["{index}"]
             raise InputError(f"{other.content} with {other.style_label} and {job.content} with {job.style_label} "
-                             f"would both be written to {job.output}; put {{dir}}, {{parent}} or {{index}} "
-                             "in the name template")
+                             f"would both be written to {job.output}; put {', '.join(fields[:-1])} or "
+                             f"{fields[-1]} in the name template")
 
 
 def parse_shard(spec: str) -> tuple[int, int]:

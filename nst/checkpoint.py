@@ -151,9 +151,9 @@ def load(output: str | Path, setting: dict) -> RunState | None:
         raise StaleState(f"{path}: unreadable ({type(e).__name__}{': ' + detail if detail else ''})") from None
     if data.get("output") != output.name:
         raise StaleState(f"{path}: it is the partial result of {data.get('output')}, not of {output.name}")
-    diff = _first_difference(kept, setting)
-    if diff is not None:
-        raise StaleState(f"{path}: made with other settings ({diff})")
+    diff = _differences(kept, setting)
+    if diff:
+        raise StaleState(f"{path}: made with other settings ({'; '.join(diff)})")
     return state
 
 
@@ -217,15 +217,15 @@ def _float(x) -> float | None:
     return None if x is None else float(x)
 
 
-def _first_difference(old: dict, new: dict) -> str | None:
-    """'style_weight 10.0, now 30.0' for the first key whose value differs, or None."""
+def _differences(old: dict, new: dict) -> list[str]:
+    """'style_weight 10, now 30' for every key whose value differs, the input files first."""
+    out = []
     for key in sorted(set(old) | set(new), key=lambda k: (k not in ("content", "style"), k)):
         a, b = old.get(key), new.get(key)
         if a != b:
-            if key in ("content", "style", "init", "weights"):
-                return f"the {key} file changed"
-            return f"{key} {_show(a)}, now {_show(b)}"
-    return None
+            out.append(f"the {key} file changed" if key in ("content", "style", "init", "weights")
+                       else f"{key} {_show(a)}, now {_show(b)}")
+    return out
 
 
 def _show(value) -> str:

@@ -24,6 +24,7 @@ from .errors import InputError, NSTError
 from .images import FORMATS, output_format, save_image, to_pil
 from .interrupt import SignalStop, StopNow
 from .memory import parse_memory
+from .schedule import MIN_SCALE, schedule
 from .sequence import SequenceConfig
 from .transfer import Iterate
 from .vgg import MODELS, POOLINGS
@@ -270,6 +271,10 @@ def main(content: tuple[Path, ...], style: Path, output: str, save_every: int | 
     single = True  # one image to a file: reported as before batches existed
     try:
         cfg = Config(**options)  # check every option before any work
+        if not quiet and isinstance(cfg.scales, int) and len(schedule(cfg)) < cfg.scales:
+            sizes = ", ".join(f"{e} px" for e, _ in schedule(cfg))
+            click.echo(f"nst: --scales {cfg.scales} at --size {cfg.size}: {len(schedule(cfg))} scales ({sizes}), "
+                       f"as none is made below {MIN_SCALE} px", err=True)
         given = [f"--{p.replace('_', '-')}" for p in ("temporal_weight", "warm_iterations", "codec", "crf",
                                                         "encoder_options")
                  if ctx.get_parameter_source(p) is not ParameterSource.DEFAULT]

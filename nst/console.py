@@ -62,6 +62,11 @@ def duration(seconds: float) -> str:
     return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
+def plural(n: int, word: str) -> str:
+    """'1 evaluation', '2 evaluations'."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def cost(value: float, weight: float, J: float) -> str:
     """A cost term for display: 0 when ``weight * value`` is rounding noise next to J (see
     nst.report.negligible), else 4 significant digits. J_content is about 1e-13 at the first
@@ -138,6 +143,10 @@ class Reporter:
         if plan is not None and plan.notes:
             budget = f" (--max-memory {format_bytes(plan.max_memory)})" if plan.max_memory else ""
             rest.append("; ".join(plan.notes) + budget)
+        if plan is not None and plan.untiled_fits:
+            rest.append(f"{plan.tiles} tiles of {plan.tile} px as --tile asks, though the whole image fits the "
+                        f"memory budget: untiled (--tile auto) it would be about "
+                        f"{plan.work / (plan.width * plan.height):.1f}x faster")
         if it.eta is not None and it.eta >= ETA_SHOWN:
             rest.append(f"expected to take about {duration(it.eta)} in all")
         tail = "; ".join(rest)
@@ -164,12 +173,15 @@ class Reporter:
         if self.total is None:  # one image to a file
             if result.status == "skipped":
                 self.say(f"skipped {out}: it exists")
+            elif result.status == "done" and result.resumed_from is not None:  # not from the start: no first J
+                here = result.total - result.resumed_from
+                self.say(f"wrote {out}: best J {result.J:.4g} after {plural(result.total, 'evaluation')}, resumed at "
+                         f"evaluation {result.resumed_from} ({here} in this run, {result.seconds:.1f} s)")
             elif result.status == "done" and job.first is None:  # --iterations 0
                 self.say(f"wrote {out}: the initial image, 0 evaluations, {result.seconds:.1f} s")
             elif result.status == "done":
                 first, best, last = job.first, job.best, job.last
-                resumed = f" (resumed at {result.resumed_from})" if result.resumed_from is not None else ""
-                self.say(f"wrote {out}: J {first.J:.4g} -> best {best.J:.4g} in {last.i} evaluations{resumed}, "
+                self.say(f"wrote {out}: J {first.J:.4g} -> best {best.J:.4g} in {plural(last.i, 'evaluation')}, "
                          f"{last.seconds:.1f} s")
                 if job.saved:
                     self.say(f"wrote {self._iterates(job.saved)}")

@@ -266,6 +266,7 @@ class Plan:
     budget: int                  # bytes the plan had (the budget less what was in use)
     notes: tuple[str, ...] = field(default=())  # departures from the settings, one phrase each
     max_memory: int | None = None  # the whole budget (max_memory, or its default), if known
+    untiled_fits: bool = False     # tiled as asked, though the whole image fits: slower for nothing
 
     @property
     def planned_peak(self) -> int | None:
@@ -338,8 +339,9 @@ def plan_scale(net: NetworkMemory, stride: int, halo: int, height: int, width: i
             notes.append(f"L-BFGS history {hist} instead of {history_size}")
         if over:
             notes.append(over)
+        fits = t is not None and tile != "auto" and untiled + loop(opt, min_hist[opt]) <= free
         return Plan(height, width, t, count, halo if t is not None else 0, opt, hist, cache, work,
-                    fixed + loop(opt, hist), free, tuple(notes), max_memory)
+                    fixed + loop(opt, hist), free, tuple(notes), max_memory, fits)
 
     tiles_to_try = ([] if tile == "off" else [int(tile)] if tile != "auto" else
                     list(range(min(AUTO_TILE_MAX, (long_edge - 1) // stride * stride), AUTO_TILE_MIN - 1, -stride)))

@@ -11,6 +11,7 @@ from .config import Config
 # AUTO_BASE and 2 AUTO_BASE and double up to the full size.
 AUTO_BASE = 512
 SINGLE_MAX = 2 * AUTO_BASE - 1
+MIN_SCALE = 64  # scales=N makes no scale smaller than this (long edge, px)
 
 
 def schedule(cfg: Config) -> list[tuple[int, int]]:
@@ -25,7 +26,7 @@ def schedule(cfg: Config) -> list[tuple[int, int]]:
     if cfg.scales == "auto":
         return auto_schedule(cfg.size, cfg.iterations)
     sizes = [cfg.size]
-    while len(sizes) < cfg.scales and round(sizes[0] / math.sqrt(2)) >= 64:
+    while len(sizes) < cfg.scales and round(sizes[0] / math.sqrt(2)) >= MIN_SCALE:
         sizes.insert(0, round(sizes[0] / math.sqrt(2)))
     evals = split_evaluations(cfg.iterations, len(sizes))
     return list(zip(sizes, evals))

@@ -212,3 +212,23 @@ def test_each_scale_says_its_plan_and_the_expected_time(monkeypatch):
                         "2.6 GiB free; L-BFGS history 8 instead of 50 (--max-memory 4.0 GiB); expected to take "
                         "about 47 min 10 s in all")
     assert lines[1].endswith("ETA 30 s") and lines[4].endswith("ETA 47 min 10 s"), lines
+
+
+def test_the_eta_counts_the_jobs_left_at_the_rate_measured(monkeypatch):
+    """#17.3: a batch's ETA is the work left at the seconds per evaluation measured, jobs included:
+    a first job resumed near its end (2 evaluations in 2 s) does not make the next ones look short."""
+    from nst.batch import Job, JobResult
+    monkeypatch.setattr(console.time, "monotonic", iter(range(0, 10000, 100)).__next__)
+    stream = io.StringIO()
+    rep = make_reporter(Config(iterations=10), stream=stream)
+    rep.start(3)
+    job = Job(Path("a.png"), ((Path("s.png"), 1.0),), Path("out/a.jpg"), 0)
+    for i in (9, 10):  # resumed at 8: two evaluations, a second each
+        rep.iterate(Iterate(i, 10, 1.0, 0.5, 0.1, 0.0, {}, float(i - 8), 0, torch.zeros(1, 3, 8, 8)), "out/a.jpg")
+    rep.job_finished(JobResult(job, "done", 2.0, 1.0, 0.5, 0.1, evaluations=10, total=10, resumed_from=8))
+    assert stream.getvalue().splitlines()[-1].endswith("; ETA 20 s"), "2 jobs x 10 evaluations x 1 s"
+    for i in (1, 2, 3, 4):
+        it = Iterate(i, 10, 1.0, 0.5, 0.1, 0.0, {}, float(i), 0, torch.zeros(1, 3, 8, 8), eta=10.0)
+        rep.iterate(it, "out/b.jpg")
+    line = stream.getvalue().splitlines()[-1]
+    assert line.endswith("ETA 6.0 s for this image, 16 s for all 2 left"), line

@@ -186,7 +186,7 @@ def test_cli_too_large_for_the_budget_is_one_line_before_any_work(tmp_path, cont
     monkeypatch.setattr(transfer, "minimize", lambda *a, **k: pytest.fail("the run started"))
     r = _invoke(content_path, style_path, "-o", tmp_path / "o.jpg", "--size", "200", "--device", "cpu",
                 "--tile", tile, "--max-memory", "64M")
-    assert r.exit_code == 1, r.output
+    assert r.exit_code == 2, r.output  # a usage error (#17.4)
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and says in lines[0] and "--max-memory" in lines[0], r.stderr
     assert not (tmp_path / "o.jpg").exists()

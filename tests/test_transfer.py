@@ -216,3 +216,31 @@ def test_a_scale_is_planned_without_the_previous_scales_optimiser_state(content_
     monkeypatch.setattr(Stylizer, "plan", checking_plan)
     stylize(content_path, style_path, size=96, iterations=6, scales=2, device="cpu")
     assert len(outcomes) == 2 and alive_at_plan[-2:] == [0, 0]
+
+
+def test_the_eta_follows_the_latest_evaluations(monkeypatch, content_path, style_path):
+    """#17.3: a machine that became loaded after the first evaluations: the forecast of the time
+    left follows the evaluations' latest times, not the first one's."""
+    import time
+
+    from nst.objective import FeatureCost
+    real, calls = FeatureCost.__call__, [0]
+
+    def slowing(self, G):
+        calls[0] += 1
+        if calls[0] > 3:
+            time.sleep(0.05)
+        return real(self, G)
+
+    monkeypatch.setattr(FeatureCost, "__call__", slowing)
+    its = []
+    stylize(content_path, style_path, size=32, iterations=14, device="cpu", init="content", progress=its.append)
+    for it in its[8:-1]:
+        left = it.eta - it.seconds
+        assert left >= 0.9 * 0.05 * (it.total - it.i) > 0, (it.i, left)
+    assert its[-1].eta == pytest.approx(its[-1].seconds)
+
+
+def test_expected_seconds_after_several_evaluations():
+    from nst.schedule import expected_seconds
+    assert expected_seconds(10.0, 2.0, 0, [10, 5], [1.0, 4.0], done=4) == pytest.approx(10 + 6 * 2 + 5 * 8)
