@@ -297,7 +297,7 @@ class _Clip:
             return ClipResult(job, "partial", missing=len(missing), seconds=time.perf_counter() - start, **common)
         if job.is_video:
             video.write_video((load_image(p) for p in self.outputs), job.output, self.info.rate, encoder=encoder,
-                              audio_from=job.content)
+                              audio_from=job.content, description=provenance.dumps(record))
         return ClipResult(job, "done", seconds=time.perf_counter() - start, **common)
 
 

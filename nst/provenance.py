@@ -55,12 +55,14 @@ def dumps(rec: dict) -> str:
 
 
 def read(path: str | Path) -> dict:
-    """The record stored in an output of nst; InputError if the file holds none."""
-    text = read_description(path)
+    """The record stored in an output of nst (an image, or a video's container metadata); InputError
+    if the file holds none."""
+    from .video import is_video, read_description as video_description
+    text = video_description(path) if is_video(path) else read_description(path)
     try:
         rec = json.loads(text) if text else None
     except json.JSONDecodeError:
         rec = None
     if not isinstance(rec, dict) or "nst" not in rec or not isinstance(rec.get("settings"), dict):
-        raise InputError(f"{path}: no nst settings stored in this image (it was not written by nst)")
+        raise InputError(f"{path}: no nst settings stored in this file (it was not written by nst)")
     return rec

@@ -215,14 +215,26 @@ def even_size(size: tuple[int, int], long_edge: int) -> tuple[int, int]:
     return (long_even, short) if w >= h else (short, long_even)
 
 
+# The container metadata key that holds nst's provenance (nst.provenance): kept by .mp4, .mov, .mkv, .webm.
+DESCRIPTION_KEY = "comment"
+
+
+def read_description(path: str | Path) -> str | None:
+    """The description write_video stored in a video's container metadata, or None; InputError
+    if FFmpeg cannot read the file."""
+    with _open(Path(path)) as c:
+        return next((v for k, v in c.metadata.items() if k.lower() == DESCRIPTION_KEY), None)
+
+
 def write_video(frames: Iterable[Image.Image], path: str | Path, rate: Fraction, *, encoder: Encoder = Encoder(),
-                audio_from: str | Path | None = None) -> int:
+                audio_from: str | Path | None = None, description: str | None = None) -> int:
     """Encode ``frames`` (RGB PIL images, all one size) into ``path`` at ``rate`` frames per second;
     return the number of frames written.
 
     The container comes from the extension (.mp4, .mkv, .mov, ...). The audio stream of
-    ``audio_from`` (a video file), if it has one, is copied packet for packet, unchanged. The
-    file is written atomically: a temporary file beside it, renamed when complete.
+    ``audio_from`` (a video file), if it has one, is copied packet for packet, unchanged.
+    ``description`` (nst's provenance, JSON) is stored in the container's metadata (read_description).
+    The file is written atomically: a temporary file beside it, renamed when complete.
     """
     av = _av()
     path = Path(path)
@@ -239,6 +251,8 @@ def write_video(frames: Iterable[Image.Image], path: str | Path, rate: Fraction,
         except (av.FFmpegError, ValueError) as e:
             raise InputError(f"{path}: no video container for the extension {path.suffix!r} ({_reason(e)})") from None
         with out:
+            if description is not None:
+                out.metadata[DESCRIPTION_KEY] = description
             frames = iter(frames)
             first = next(frames, None)
             if first is None:

@@ -121,3 +121,29 @@ def test_plan_checks_what_it_is_given(tmp_path, clip, style):
     jobs = plan([clip], [style], tmp_path / "outdir/")
     assert jobs[0].output == tmp_path / "outdir" / "clip_style.mp4"
     assert plan([clip], [style], tmp_path / "o", ext=".mkv")[0].output.suffix == ".mkv"
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".mkv"])
+def test_a_video_stores_its_settings_and_nst_info_reads_them(tmp_path, clip, style, ext):
+    """#17.6: like every image output, a video holds the settings that made it (container metadata)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from nst import provenance
+    from nst.cli import main
+    out = tmp_path / f"out{ext}"
+    [r] = run_clips(plan([clip], [style], out), Config(size=32, iterations=2, device="cpu"),
+                    SequenceConfig(warm_iterations=1))
+    assert r.status == "done"
+    rec = provenance.read(out)
+    assert rec["settings"]["content"] == str(clip.resolve()) and rec["settings"]["iterations"] == 2
+    assert rec["sequence"]["warm_iterations"] == 1 and rec["sequence"]["frames"] == r.frames
+    res = CliRunner().invoke(main, ["info", str(out)])
+    assert res.exit_code == 0 and json.loads(res.stdout) == json.loads(provenance.dumps(rec))
+
+
+def test_a_video_without_settings_is_one_line(tmp_path, clip):
+    from nst import provenance
+    with pytest.raises(InputError, match="no nst settings stored in this file"):
+        provenance.read(clip)
