@@ -13,6 +13,6 @@ if getattr(nst, "__file__", None) is None:
     sys.exit(f"nst: `python -m nst` imported the folder {where} instead of the installed package; "
              "run it from another folder, or run the `nst` command")
 
-from .cli import main  # noqa: E402 - after the check above
+from .launch import main  # noqa: E402 - after the check above
 
 main()

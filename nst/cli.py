@@ -11,13 +11,14 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from . import __version__, cli_clips, outputs, provenance, report
+from . import __version__, cli_clips, outputs, report
 from .batch import NAME_FIELDS, Job, normalize_ext, parse_shard, parse_style, run_batch
 from .batch import plan as make_plan
 from .batch import shard as take_shard
 from .checkpoint import CHECKPOINT_EVERY
 from .config import (BATCH_EXT, BATCH_NAME, EMPHASIS, INITS, OPTIMIZERS, PRESERVE_COLOR, TILE_MIN, Config,
                      auto_or_int, format_layer_weights)
+from .commands import CONTEXT, BadInput, info, plot
 from .console import make_reporter
 from .device import PRECISIONS
 from .errors import InputError, NSTError
@@ -32,12 +33,6 @@ from .video import DEFAULT_CODEC, DEFAULT_CRF, VIDEO_EXTENSIONS, Encoder, is_vid
 
 D = Config()  # the defaults live in Config only
 S = SequenceConfig()  # and those of video frames in SequenceConfig
-
-
-class BadInput(click.ClickException):
-    """Bad input, reported in one line with click's usage exit code 2."""
-
-    exit_code = 2
 
 
 def intermediate_path(output: Path, i: int) -> Path:
@@ -94,9 +89,6 @@ class _Command(click.Command):
 
     def invoke(self, ctx: click.Context):
         return super().invoke(ctx) if ctx.command is self else ctx.command.invoke(ctx)
-
-
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 @click.command(cls=_Command, context_settings=CONTEXT)
@@ -386,39 +378,6 @@ def main(content: tuple[Path, ...], style: Path, output: str, save_every: int | 
     reporter.summary(shard)
     if reporter.counts["failed"]:
         sys.exit(1)
-
-
-@click.command("info", context_settings=CONTEXT)
-@click.argument("file", type=click.Path(path_type=Path))
-def info(file: Path) -> None:
-    """Print the settings stored in FILE, an output of nst, as JSON.
-
-    "settings" holds every option and the absolute paths of the inputs; in Python,
-    nst.stylize(**settings) repeats a one-style run (on the same device, the same pixels).
-    """
-    try:
-        record = provenance.read(file)
-    except InputError as e:
-        raise BadInput(str(e)) from None
-    click.echo(json.dumps(record, indent=2, ensure_ascii=False))
-
-
-@click.command("plot", context_settings=CONTEXT)
-@click.argument("log", type=click.Path(path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
-              help="The plot: .png, .jpg, .svg or .pdf.")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
-def plot(log: Path, output: Path, quiet: bool) -> None:
-    """Plot a run log written by --log: J and its weighted terms, and each style layer's cost,
-    against the evaluation number. Needs matplotlib (pip install matplotlib)."""
-    try:
-        report.plot_log(report.load_log(log), output, title=log.name)
-        if not quiet:
-            click.echo(f"wrote {output}", err=True)
-    except InputError as e:
-        raise BadInput(str(e)) from None
-    except NSTError as e:
-        raise click.ClickException(str(e)) from None
 
 
 SUBCOMMANDS = {"info": info, "plot": plot}

@@ -9,12 +9,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
-from torch import Tensor
 
 from .errors import InputError, NSTError
+
+if TYPE_CHECKING:  # torch is imported where tensors are made: `nst info` and `nst plot` start without it
+    import torch
+    from torch import Tensor
 
 # Output formats by file extension, and the options Pillow writes them with.
 # JPEG without chroma subsampling (4:4:4, Pillow's default is 4:2:0): halving the colour
@@ -94,14 +98,17 @@ def resize_long_edge(img: Image.Image, size: int) -> Image.Image:
     return img.resize(new, method)
 
 
-def to_tensor(img: Image.Image, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> Tensor:
-    """RGB PIL image -> (1, 3, H, W) tensor in [0, 1]."""
+def to_tensor(img: Image.Image, device: torch.device | str = "cpu", dtype: torch.dtype | None = None) -> Tensor:
+    """RGB PIL image -> (1, 3, H, W) tensor in [0, 1] (float32 unless ``dtype``)."""
+    import torch
+    dtype = torch.float32 if dtype is None else dtype
     a = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy())
     return a.permute(2, 0, 1).unsqueeze(0).contiguous().to(device=device, dtype=dtype).div_(255.0)
 
 
 def to_pil(t: Tensor) -> Image.Image:
     """(1, 3, H, W) or (3, H, W) tensor in [0, 1] -> RGB PIL image (values clamped)."""
+    import torch
     t = t.detach()
     if t.dim() == 4:
         t = t[0]
@@ -186,6 +193,7 @@ def _umask() -> int:
 
 def resize_tensor(x: Tensor, size: tuple[int, int]) -> Tensor:
     """(1, C, H, W) -> (1, C, *size) bicubic, antialiased when shrinking, clamped to [0, 1]."""
+    import torch
     if tuple(x.shape[-2:]) == size:
         return x
     return torch.nn.functional.interpolate(x, size=size, mode="bicubic", align_corners=False,

@@ -7,13 +7,16 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from . import __version__
-from .config import INITS, Config
 from .errors import InputError
 from .images import read_description
+
+if TYPE_CHECKING:  # torch and the config (which imports it) only where a record is made: `nst info` is quick
+    import torch
+
+    from .config import Config
 
 
 def record(cfg: Config, content: str | Path, style: Sequence[tuple[str | Path, float]],
@@ -30,6 +33,9 @@ def record(cfg: Config, content: str | Path, style: Sequence[tuple[str | Path, f
     ``max_memory`` the budget in bytes it was planned against (``settings["max_memory"]`` is the
     one asked for, null for the default): settings that depend on the machine, recorded as used.
     """
+    import torch
+
+    from .config import INITS
     settings = dataclasses.asdict(cfg)
     if precision is not None:
         settings["precision"] = str(precision).removeprefix("torch.")
