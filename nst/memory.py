@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .errors import InputError, NSTError
+from .errors import InputError
 
 # Of the memory available when a run starts, the default budget takes this fraction (other
 # programs keep the rest); on a GPU nothing else usually runs, but the CUDA context needs room.

@@ -439,7 +439,8 @@ class Stylizer:
             J = {k: getattr(best, k, None) for k in ("J", "J_content", "J_style", "J_tv", "J_temporal")}
             if kept is None:  # finished: the state a re-run writes without evaluating
                 at = to_tensor(resize_long_edge(content, scales[last_scale][0]), self.device) if luminance else None
-                kept = RunState(G.detach().float().cpu().clone(),
+                # not copied: nothing changes G from here on (at 4096 px a copy is 200 MB)
+                kept = RunState(G.detach().float().cpu(),
                                 (color.combine_luminance(G, at) if luminance else G).detach().float().cpu(),
                                 last_scale, last_done, total, total, J["J"], J["J_content"], J["J_style"],
                                 evaluated=count)
