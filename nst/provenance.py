@@ -63,8 +63,7 @@ def dumps(rec: dict) -> str:
 def read(path: str | Path) -> dict:
     """The record stored in an output of nst (an image, or a video's container metadata); InputError
     if the file holds none."""
-    from .video import is_video, read_description as video_description
-    text = video_description(path) if is_video(path) else read_description(path)
+    text = _stored_text(Path(path))
     try:
         rec = json.loads(text) if text else None
     except json.JSONDecodeError:
@@ -72,3 +71,17 @@ def read(path: str | Path) -> dict:
     if not isinstance(rec, dict) or "nst" not in rec or not isinstance(rec.get("settings"), dict):
         raise InputError(f"{path}: no nst settings stored in this file (it was not written by nst)")
     return rec
+
+
+def _stored_text(path: Path) -> str | None:
+    """The description in ``path``: an image's, else (a video extension, or a file Pillow cannot read
+    that FFmpeg opens as a video) its container metadata. FFmpeg also opens a PNG or JPEG, so the
+    image is tried first: an output renamed without its extension still reads as an image."""
+    from . import video
+    if path.suffix.lower() not in video.VIDEO_EXTENSIONS:
+        try:
+            return read_description(path)
+        except InputError:
+            if not video.is_video(path):
+                raise
+    return video.read_description(path)

@@ -161,3 +161,30 @@ def test_consistency_marks_disagreeing_flows_and_motion_boundaries():
     edge[:, 15:, 0] = -4   # two regions moving apart: a motion boundary between them
     c = flow.consistency(edge, -edge)[0, 0]
     assert not c[:, 14:16].any() and c[:, 5:10].all()
+
+
+# --- provenance in the container ------------------------------------------------------------
+
+@pytest.mark.parametrize("ext", [".mp4", ".mkv", ".mov", ".webm"])
+def test_write_video_stores_a_description_provenance_reads(tmp_path, ext):
+    from nst import provenance
+    rec = {"nst": "0.1.0", "settings": {"content": "/a/\u00e9.mp4", "size": 32}, "sequence": {"frames": 3}}
+    out = tmp_path / f"out{ext}"
+    video.write_video(pan_frames(3, (16, 16)), out, Fraction(25), description=provenance.dumps(rec))
+    assert provenance.read(out) == rec
+    video.write_video(pan_frames(3, (16, 16)), out, Fraction(25))
+    with pytest.raises(InputError, match="no nst settings stored"):
+        provenance.read(out)
+
+
+def test_provenance_reads_files_without_their_extension_by_content(tmp_path):
+    """FFmpeg opens a PNG too: an image renamed without its extension is still read as an image."""
+    from nst import provenance
+    from nst.images import save_image
+    rec = {"nst": "0.1.0", "settings": {"size": 32}}
+    save_image(Image.fromarray(texture(16, 16)), tmp_path / "o.png", description=provenance.dumps(rec))
+    (tmp_path / "o.png").rename(tmp_path / "image")
+    assert provenance.read(tmp_path / "image") == rec
+    video.write_video(pan_frames(3, (16, 16)), tmp_path / "o.mkv", Fraction(25), description=provenance.dumps(rec))
+    (tmp_path / "o.mkv").rename(tmp_path / "clip")
+    assert provenance.read(tmp_path / "clip") == rec
