@@ -16,7 +16,7 @@ from PIL import Image
 from . import checkpoint, outputs, provenance
 from .checkpoint import CHECKPOINT_EVERY
 from .config import BATCH_EXT, BATCH_NAME, Config
-from .errors import InputError, NSTError
+from .errors import InputError, NSTError, one_line
 from .memory import BudgetError
 from .images import FORMATS, output_format, save_image
 from .images import load_image
@@ -462,14 +462,6 @@ def write_or_keep(result: RunResult, output: Path, setting: dict, record: dict) 
             raise NSTError(f"{why}; nothing could be kept") from e
         raise NSTError(f"{why}; the finished image is kept in {spare}") from e
     checkpoint.remove(output)
-
-
-def one_line(e: BaseException) -> str:
-    """An exception in one line: its message's first line, with its type unless it is one of ours."""
-    message = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    if isinstance(e, NSTError):
-        return message
-    return f"{type(e).__name__}: {message}" if message else type(e).__name__
 
 
 def _failed(job: Job, e: Exception, start: float) -> JobResult:

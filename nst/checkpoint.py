@@ -26,7 +26,7 @@ import torch
 
 from . import provenance
 from .config import INITS, Config
-from .errors import NSTError
+from .errors import NSTError, one_line
 from .images import atomic_write, save_image, to_pil
 from .transfer import RunState
 
@@ -183,7 +183,7 @@ class Keeper:
             save(self.output, state, self.setting, self.description)
         except (NSTError, OSError) as e:  # e.g. a full disk: the run goes on, its output may still fit
             if self.error is None and self.note is not None:
-                self.note(f"{_one_line(e)}; no partial result kept")
+                self.note(f"{one_line(e)}; no partial result kept")
             self.error = e
             return
         # What the run reports of it, without its tensors: the optimiser's state may be several
@@ -195,13 +195,8 @@ class Keeper:
         """Why the state the run stopped at is not what is kept (None if it is)."""
         if self.stopped is None or self.kept is self.stopped:
             return None
-        why = f"{_one_line(self.error)}; " if self.error is not None else ""
+        why = f"{one_line(self.error)}; " if self.error is not None else ""
         return why + (f"the partial result of evaluation {self.kept.i} is kept" if self.kept else "nothing kept")
-
-
-def _one_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    return text if isinstance(e, NSTError) else f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
 def remove(output: str | Path) -> None:

@@ -21,7 +21,7 @@ from . import checkpoint, provenance
 from .batch import Style, _Targets, check_style, expand, normalize_ext, output_name
 from .checkpoint import CHECKPOINT_EVERY
 from .config import Config
-from .errors import InputError, NSTError
+from .errors import InputError, one_line
 from .memory import BudgetError
 from .images import FORMATS, load_image, resize_long_edge
 from .sequence import FrameResult, SequenceConfig, frame_record, list_frames, matches, stylize_frames
@@ -302,7 +302,4 @@ class _Clip:
 
 
 def _failed(job: ClipJob, e: Exception, start: float) -> ClipResult:
-    message = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    if not isinstance(e, NSTError):
-        message = f"{type(e).__name__}: {message}" if message else type(e).__name__
-    return ClipResult(job, "failed", seconds=time.perf_counter() - start, error=message, exception=e)
+    return ClipResult(job, "failed", seconds=time.perf_counter() - start, error=one_line(e), exception=e)

@@ -11,3 +11,11 @@ class InputError(NSTError, ValueError):
 
 class WeightsError(InputError):
     """Network weights that are missing, corrupt or of the wrong layout."""
+
+
+def one_line(e: BaseException) -> str:
+    """An exception in one line: its message's first line, with its type unless it is one of ours."""
+    message = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    if isinstance(e, NSTError):
+        return message
+    return f"{type(e).__name__}: {message}" if message else type(e).__name__

@@ -182,16 +182,12 @@ class Stylizer:
         if free is None:
             free = self.free()
         try:
-            return self._plan(height, width, channels, free, strict)
+            return memory.plan_scale(self.memory, self.geometry.stride, self.geometry.halo, height, width, channels,
+                                     free=free, tile=cfg.tile, optimizer=cfg.optimizer, history_size=HISTORY_SIZE,
+                                     max_memory=self.budget, strict=strict)
         except memory.BudgetError as e:
-            e.given = cfg.max_memory is not None
+            e.given = cfg.max_memory is not None  # else the default share of the memory available
             raise
-
-    def _plan(self, height: int, width: int, channels: int, free: int, strict: bool) -> Plan:
-        cfg = self.cfg
-        return memory.plan_scale(self.memory, self.geometry.stride, self.geometry.halo, height, width, channels,
-                                 free=free, tile=cfg.tile, optimizer=cfg.optimizer, history_size=HISTORY_SIZE,
-                                 max_memory=self.budget, strict=strict)
 
     def free(self) -> int:
         """Bytes of the budget not in use now."""
