@@ -6,7 +6,7 @@
 ``quality`` runs the default objective (examples/astronaut.jpg in examples/style_strokes.jpg)
 for N evaluations without a stop, then again stopped after --stop evaluations and resumed from
 ``Outcome.state()`` keeping at most P of L-BFGS's curvature pairs, and prints the final best J
-of each resumed run against the uninterrupted one. ``cost`` times ``nst.checkpoint.save`` (the
+of each resumed run against the uninterrupted one. ``cost`` times ``nst.jobs.checkpoint.save`` (the
 state file and the preview) for a state of the default history budget at each size.
 """
 
@@ -19,11 +19,13 @@ from pathlib import Path
 
 import torch
 
-from nst import checkpoint, optim
-from nst.config import Config
-from nst.images import load_image, to_tensor
-from nst.targets import StyleTargets
-from nst.transfer import RunState, Stylizer, prepare_image
+from nst.jobs import checkpoint
+
+from nst.core import optim
+from nst.core.config import Config
+from nst.pixels.images import load_image, to_tensor
+from nst.core.targets import StyleTargets
+from nst.core.stylizer import RunState, Stylizer, prepare_image
 
 ROOT = Path(__file__).resolve().parents[1]
 

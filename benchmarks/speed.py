@@ -29,13 +29,13 @@ import torch
 from torchvision.models import vgg19
 
 from nst import Config, StyleTargets, stylize
-from nst.costs import content_cost, style_cost, total_cost
-from nst.images import load_image, to_pil, to_tensor
-from nst.device import autocast
-from nst.optim import minimize
-from nst.schedule import schedule
-from nst.transfer import Stylizer, prepare_image
-from nst.vgg import LAYER_INDEX, load_weights
+from nst.core.costs import content_cost, style_cost, total_cost
+from nst.pixels.images import load_image, to_pil, to_tensor
+from nst.net.device import autocast
+from nst.core.optim import minimize
+from nst.core.schedule import schedule
+from nst.core.stylizer import Stylizer, prepare_image
+from nst.net.vgg import LAYER_INDEX, load_weights
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = ROOT / "examples" / "astronaut.jpg"

@@ -15,11 +15,11 @@ the wall time and the lines the run printed about its plan and expected time. Lo
 under ``nice -n 19`` (its time is not the measurement).
 
 ``loop`` measures what nst.memory calls LBFGS_VECTORS and ADAM_VECTORS: the peak resident memory
-of ``nst.optim.minimize`` over 40 evaluations of a stub objective (J = Σ w (G - T)², its gradient a
+of ``nst.core.optim.minimize`` over 40 evaluations of a stub objective (J = Σ w (G - T)², its gradient a
 new tensor, as the network's is), in image-sized tensors V above what was in use before it
 (the init and the target), each case in its own process; "with states" also takes
 ``Outcome.state()`` after every evaluation and writes it with torch.save, as a checkpoint does;
-"bound_heap" fixes glibc's mmap threshold first, as Stylizer does on the CPU (nst.memory.bound_heap).
+"bound_heap" fixes glibc's mmap threshold first, as Stylizer does on the CPU (nst.net.memory.bound_heap).
 
 Each prints Markdown table rows; benchmarks/README.md collects them with the command used.
 """
@@ -43,9 +43,9 @@ STYLE = ROOT / "examples" / "style_strokes.jpg"
 
 def cmd_speed(args) -> None:
     from nst import Config
-    from nst.images import load_image, to_tensor
-    from nst.memory import format_bytes
-    from nst.transfer import Stylizer, prepare_image
+    from nst.pixels.images import load_image, to_tensor
+    from nst.units import format_bytes
+    from nst.core.stylizer import Stylizer, prepare_image
 
     cfg = Config(size=args.size, device="cpu", precision=args.precision)
     st = Stylizer(cfg)
@@ -80,16 +80,16 @@ def cmd_speed(args) -> None:
 
 
 def _untiled(st, h, w):
-    from nst.memory import plan_scale
+    from nst.core.planner import plan_scale
     return plan_scale(st.memory, st.geometry.stride, st.geometry.halo, h, w, 3, free=2**50, tile="off")
 
 
 def _forced(st, h, w, tile, cache):
     import dataclasses
-    from nst.memory import plan_scale
+    from nst.core.planner import plan_scale
     p = plan_scale(st.memory, st.geometry.stride, st.geometry.halo, h, w, 3, free=2**50, tile=tile)
     if not cache:
-        from nst.memory import CONTENT_COST, PASS1_COST
+        from nst.core.planner import CONTENT_COST, PASS1_COST
         p = dataclasses.replace(p, cache_content=False, work=p.work / (1 + PASS1_COST) * (1 + PASS1_COST + CONTENT_COST))
     return p
 
@@ -146,9 +146,9 @@ def cmd_loop(args) -> None:
 def cmd_loop_child(args) -> None:
     import resource
 
-    from nst.memory import bound_heap, in_use
-    from nst.objective import Evaluation
-    from nst.optim import minimize
+    from nst.net.memory import bound_heap, in_use
+    from nst.core.objective import Evaluation
+    from nst.core.optim import minimize
 
     if args.bound:
         bound_heap()  # as Stylizer does on the CPU

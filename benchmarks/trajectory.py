@@ -23,8 +23,17 @@ import time
 from pathlib import Path
 
 
-from nst import optim, schedule, stylize, transfer
-from nst.images import to_pil
+from nst import stylize
+
+
+from nst.core import optim
+
+
+from nst.core import schedule
+
+
+from nst.core import stylizer as transfer
+from nst.pixels.images import to_pil
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKS = (5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 60, 75, 100, 150, 200, 300)
@@ -35,12 +44,12 @@ def main() -> None:
     p.add_argument("--size", type=int, default=384)
     p.add_argument("--split", default="300", help="evaluations per scale, coarsest first, comma-separated")
     p.add_argument("--first-step", type=float, default=None,
-                   help="L-BFGS's first step (nst.optim.FIRST_STEP); 0: torch's own, lr / sum|g|")
+                   help="L-BFGS's first step (nst.core.optim.FIRST_STEP); 0: torch's own, lr / sum|g|")
     p.add_argument("--precision", default="float32", choices=("auto", "float32", "bfloat16"))
     p.add_argument("--init", default="content")
     p.add_argument("--adain-strength", type=float, default=1.0,
                    help="with --init adain (1 here, as in the levers table; the default run uses Config.adain_strength)")
-    p.add_argument("--history", type=int, default=None, help="L-BFGS history size (nst.optim.HISTORY_SIZE)")
+    p.add_argument("--history", type=int, default=None, help="L-BFGS history size (nst.core.optim.HISTORY_SIZE)")
     p.add_argument("--judge", action="store_true", help="also judge the image at each mark in float32")
     p.add_argument("--tv-weight", type=float, default=0.0)
     p.add_argument("--content", default=str(ROOT / "examples" / "astronaut.jpg"))

@@ -1,5 +1,35 @@
 """nst: neural style transfer after Gatys, Ecker & Bethge, "Image Style Transfer Using CNNs" (CVPR 2016).
 
+Where things are
+================
+The pipeline is images -> features -> costs -> optimiser -> images; jobs sit above it and the
+command line above them. Each folder is a layer, lowest first; a module imports from its own
+layer and the ones below, never from above (tests/test_layers.py fails otherwise, and on any
+import cycle):
+
+- ``errors``, ``units``: exceptions (``one_line`` writes one in a line) and sizes in bytes.
+- ``pixels/``: image files in and out, tensors (``images``), colour (``color``).
+- ``net/``: the network and its device: ``vgg`` (VGG19, layers by name; the only module that
+  knows their indices), ``adain`` (the AdaIN start), ``device`` (device, precision), ``memory``
+  (what this process holds and what is free).
+- ``core/``: one image, one run. ``config`` (every setting and its default), ``costs`` (the
+  paper's cost functions), ``objective`` (J as a list of terms and the untiled evaluator),
+  ``tiling`` (the exact tiled evaluator), ``planner`` (a scale's plan within the memory budget),
+  ``schedule`` (coarse to fine), ``optim`` (the loop), ``targets`` (style Grams),
+  ``stylizer`` (``Stylizer.run``: a run, scale by scale, returning a ``RunResult``).
+- ``jobs/``: many images: ``batch`` (job lists, naming, shards, the image runner), ``sequence``
+  and ``clips`` (frames and videos), ``video``, ``flow``, ``checkpoint`` (partial results and
+  resume), ``provenance``, ``outputs``.
+- ``cli/``: the ``nst`` command: ``command`` (options and the image run), ``clips`` (the clip
+  run), ``console`` (progress), ``report`` (GIF, contact sheet, plot), ``commands`` (``nst
+  info``/``nst plot``, without torch), ``interrupt`` (signals). Only this layer prints, exits
+  or names a command-line flag.
+
+Where new work goes: a new cost term is a class in ``core/objective.py`` (its value, and for
+tiling its statistics and gradient per tile) plus its setting in ``core/config.py`` and its
+option in ``cli/``; a new kind of job is a module in ``jobs/`` that drives ``Stylizer.run``, and
+its command-line run in ``cli/``.
+
 The names below are imported when first used (PEP 562), so that ``import nst`` and the commands
 that need no network (``nst info``, ``nst plot``) start without importing torch.
 """
@@ -7,8 +37,9 @@ that need no network (``nst info``, ``nst plot``) start without importing torch.
 import importlib
 
 __version__ = "0.1.0"
-_WHERE = {"Config": "config", "Iterate": "transfer", "InputError": "errors", "NSTError": "errors",
-          "WeightsError": "errors", "Stylizer": "transfer", "StyleTargets": "targets", "stylize": "transfer"}
+_WHERE = {"Config": "core.config", "Iterate": "core.stylizer", "InputError": "errors", "NSTError": "errors",
+          "WeightsError": "errors", "Stylizer": "core.stylizer", "StyleTargets": "core.targets",
+          "stylize": "core.stylizer", "RunResult": "core.stylizer", "RunState": "core.stylizer"}
 __all__ = [*_WHERE, "__version__"]
 
 

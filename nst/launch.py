@@ -10,12 +10,12 @@ def main() -> None:
     args = sys.argv[1:]
     try:
         if args and args[0] in ("info", "plot"):
-            from . import commands
+            from .cli import commands
             command = getattr(commands, args[0])
             prog = f"nst {args[0]}"
             args = args[1:]
         else:
-            from .cli import main as command  # torch, the network code: seconds
+            from .cli.command import main as command  # torch, the network code: seconds
             prog = "nst"
     except KeyboardInterrupt:
         print("nst: stopped by Ctrl-C while starting; nothing was done", file=sys.stderr)

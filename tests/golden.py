@@ -98,7 +98,7 @@ def _image_record(path: Path) -> dict:
     with Image.open(path) as im:
         pixels = hashlib.sha256(im.convert("RGB").tobytes()).hexdigest()
         size = im.size
-    from nst import provenance
+    from nst.jobs import provenance
     try:
         prov = _clean(provenance.read(path))
     except Exception as e:  # noqa: BLE001 - recorded as what it was

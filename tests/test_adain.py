@@ -7,10 +7,10 @@ from conftest import make_content, make_style
 from PIL import Image
 
 from nst import Config, Stylizer, stylize
-from nst.adain import DECODER_SHA256, AdaIN, adaptive_instance_norm, load_decoder_weights, mean_std
+from nst.net.adain import DECODER_SHA256, AdaIN, adaptive_instance_norm, load_decoder_weights, mean_std
 from nst.errors import InputError, WeightsError
-from nst.images import to_pil, to_tensor
-from nst.transfer import _initial_image, prepare_image
+from nst.pixels.images import to_pil, to_tensor
+from nst.core.stylizer import _initial_image, prepare_image
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_adain_strength_and_blend(adain):
 
 
 def test_encoder_has_the_normalised_vgg19_weights_and_reflection_padding(adain):
-    from nst.vgg import load_weights
+    from nst.net.vgg import load_weights
     ref = load_weights("vgg19-normalized", None)
     convs = [m for m in adain.encoder if isinstance(m, torch.nn.Conv2d)]
     assert len(convs) == 9  # conv1_1 .. conv4_1
@@ -104,7 +104,7 @@ def test_adain_strength_is_checked():
 def test_adain_start_is_computed_at_most_at_adain_max(content_path, style_path, monkeypatch):
     """AdaIN's activations are not tiled: above ADAIN_MAX px the start is made at ADAIN_MAX and
     upsampled (at 4096 px they would take more memory than the whole tiled run)."""
-    import nst.transfer as transfer
+    import nst.core.stylizer as transfer
 
     monkeypatch.setattr(transfer, "ADAIN_MAX", 32)
     seen = []

@@ -15,12 +15,14 @@ from click.testing import CliRunner
 from conftest import make_content, make_style
 from PIL import Image
 
-from nst import stylize, transfer
-from nst.batch import Job, output_name, parse_shard, plan, run_batch, shard
+from nst import stylize
+
+from nst.core import stylizer as transfer
+from nst.jobs.batch import Job, output_name, parse_shard, plan, run_batch, shard
 from nst.cli import main
-from nst.config import Config
+from nst.core.config import Config
 from nst.errors import InputError
-from nst.targets import blend_targets
+from nst.core.targets import blend_targets
 
 FAST = ["--size", "32", "--iterations", "2", "--device", "cpu"]
 
@@ -327,7 +329,7 @@ def test_example_batch_script(tmp_path, folders):
 
 
 def test_parse_style_blends_and_literal_paths(tmp_path):
-    from nst.batch import parse_style
+    from nst.jobs.batch import parse_style
 
     a, b = tmp_path / "a.jpg", tmp_path / "a+b.jpg"
     b.write_bytes(b"")

@@ -15,13 +15,19 @@ from click.testing import CliRunner
 from conftest import make_content, make_style
 from PIL import Image
 
-from nst import checkpoint, images, optim, transfer
-from nst.batch import Job, run_batch
+from nst.jobs import checkpoint
+
+from nst.pixels import images
+
+from nst.core import optim
+
+from nst.core import stylizer as transfer
+from nst.jobs.batch import Job, run_batch
 from nst.cli import main
-from nst.config import Config
+from nst.core.config import Config
 from nst.errors import NSTError
-from nst.objective import Evaluation
-from nst.optim import NonFiniteError, minimize
+from nst.core.objective import Evaluation
+from nst.core.optim import NonFiniteError, minimize
 
 # --- the loop, on an analytic objective -----------------------------------------------------
 
@@ -201,8 +207,8 @@ def one_network_per_config(monkeypatch):
     Configs, so share one per Config (they hold no state between runs)."""
     import functools
 
-    import nst.batch
-    monkeypatch.setattr(nst.batch, "Stylizer", functools.lru_cache(maxsize=None)(transfer.Stylizer))
+    import nst.jobs.batch
+    monkeypatch.setattr(nst.jobs.batch, "Stylizer", functools.lru_cache(maxsize=None)(transfer.Stylizer))
 
 
 def batch(pair, out, cfg, stop_after=None, **kw):

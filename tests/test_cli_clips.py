@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from conftest import make_style
 from synthetic import audio_packets, pan_frames, write_clip
 
-from nst import video
+from nst.jobs import video
 from nst.cli import main
 
 FAST = ["--size", "32", "--iterations", "2", "--warm-iterations", "1", "--device", "cpu"]
@@ -149,8 +149,8 @@ def test_a_signal_stops_a_clip_in_a_frame_and_a_rerun_resumes_it(tmp_path, style
 
 
 def test_a_second_signal_stops_a_clip_at_once_in_one_line(tmp_path, clip, style, monkeypatch):
-    from nst import cli_clips
-    from nst.interrupt import StopNow
+    from nst.cli import clips as cli_clips
+    from nst.cli.interrupt import StopNow
 
     def run_clips(jobs, *args, on_start, **kw):  # the second SIGTERM arrives in frame 0
         on_start(jobs[0], 3)
@@ -201,9 +201,9 @@ def test_a_sequence_run_again_reuses_its_frames_in_the_same_folder(tmp_path, sty
 
 def test_an_interrupted_sequence_resumes_in_its_own_folder(tmp_path, style):
     """#17.1: the partial result of the frame in progress is found by the re-run, not orphaned."""
-    from nst.clips import plan, run_clips
-    from nst.config import Config
-    from nst.sequence import SequenceConfig
+    from nst.jobs.clips import plan, run_clips
+    from nst.core.config import Config
+    from nst.jobs.sequence import SequenceConfig
     frames = tmp_path / "frames"
     frames.mkdir()
     for t, img in enumerate(pan_frames(3, (40, 30))):

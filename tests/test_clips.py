@@ -8,10 +8,12 @@ from conftest import make_style
 from PIL import Image
 from synthetic import audio_packets, pan_frames, write_clip
 
-from nst import Config, video
-from nst.clips import chunk, plan, run_clips
+from nst import Config
+
+from nst.jobs import video
+from nst.jobs.clips import chunk, plan, run_clips
 from nst.errors import InputError
-from nst.sequence import SequenceConfig
+from nst.jobs.sequence import SequenceConfig
 
 CFG = Config(size=32, iterations=2, device="cpu")
 SEQ = SequenceConfig(warm_iterations=1)
@@ -130,7 +132,7 @@ def test_a_video_stores_its_settings_and_nst_info_reads_them(tmp_path, clip, sty
 
     from click.testing import CliRunner
 
-    from nst import provenance
+    from nst.jobs import provenance
     from nst.cli import main
     out = tmp_path / f"out{ext}"
     [r] = run_clips(plan([clip], [style], out), Config(size=32, iterations=2, device="cpu"),
@@ -144,6 +146,6 @@ def test_a_video_stores_its_settings_and_nst_info_reads_them(tmp_path, clip, sty
 
 
 def test_a_video_without_settings_is_one_line(tmp_path, clip):
-    from nst import provenance
+    from nst.jobs import provenance
     with pytest.raises(InputError, match="no nst settings stored in this file"):
         provenance.read(clip)

@@ -13,10 +13,12 @@ from pathlib import Path
 import torch
 from click.testing import CliRunner
 
-from nst import cli, console
-from nst.config import Config
-from nst.console import cost, make_reporter
-from nst.transfer import Iterate
+from nst.cli import command as cli
+
+from nst.cli import console
+from nst.core.config import Config
+from nst.cli.console import cost, make_reporter
+from nst.core.stylizer import Iterate
 
 from conftest import make_content, make_style
 
@@ -194,7 +196,7 @@ def test_each_scale_says_its_plan_and_the_expected_time(monkeypatch):
     progress lines' ETA is that forecast, not a straight line through the scales."""
     from dataclasses import replace
 
-    from nst.memory import Plan
+    from nst.core.planner import Plan
 
     monkeypatch.setattr(console.time, "monotonic", iter(range(0, 1000, 100)).__next__)
     stream = io.StringIO()
@@ -217,7 +219,7 @@ def test_each_scale_says_its_plan_and_the_expected_time(monkeypatch):
 def test_the_eta_counts_the_jobs_left_at_the_rate_measured(monkeypatch):
     """#17.3: a batch's ETA is the work left at the seconds per evaluation measured, jobs included:
     a first job resumed near its end (2 evaluations in 2 s) does not make the next ones look short."""
-    from nst.batch import Job, JobResult
+    from nst.jobs.batch import Job, JobResult
     monkeypatch.setattr(console.time, "monotonic", iter(range(0, 10000, 100)).__next__)
     stream = io.StringIO()
     rep = make_reporter(Config(iterations=10), stream=stream)

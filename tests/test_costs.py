@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from nst.costs import content_cost, gram_matrix, layer_style_cost, style_cost, style_gram, total_cost
+from nst.core.costs import content_cost, gram_matrix, layer_style_cost, style_cost, style_gram, total_cost
 
 rng = np.random.default_rng(0)
 

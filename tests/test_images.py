@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from nst.errors import InputError
-from nst.images import load_image, read_description, resize_long_edge, save_image, to_pil, to_tensor
+from nst.pixels.images import load_image, read_description, resize_long_edge, save_image, to_pil, to_tensor
 
 
 def test_exif_orientation_applied(tmp_path):

@@ -3,13 +3,16 @@
 import pytest
 import torch
 
-from nst import Config, memory
+from nst import Config
+
+from nst.net import memory
 from nst.errors import InputError, NSTError
-from nst.memory import (memory_arg, ADAM_VECTORS, AUTO_TILE_MAX, HISTORY_SIZE, LBFGS_VECTORS, MIN_HISTORY, NetworkMemory,
-                        forward_tile, parse_memory, plan_scale)
-from nst.schedule import auto_schedule, expected_seconds, schedule
-from nst.tiling import Geometry
-from nst.transfer import build_network
+from nst.units import memory_arg, parse_memory
+from nst.core.planner import (ADAM_VECTORS, AUTO_TILE_MAX, HISTORY_SIZE, LBFGS_VECTORS, MIN_HISTORY, NetworkMemory,
+                              forward_tile, plan_scale)
+from nst.core.schedule import auto_schedule, expected_seconds, schedule
+from nst.core.tiling import Geometry
+from nst.core.stylizer import build_network
 
 GiB = 2**30
 
@@ -155,7 +158,7 @@ def test_expected_seconds():
 @pytest.mark.parametrize("size, free", [(1024, GiB), (2048, 3 * GiB), (1500, 2 * GiB), (4096, 3 * GiB)])
 def test_the_plan_tiles_as_the_cost_will(net, size, free):
     """Plan.tile and Plan.tiles describe the tiles TiledFeatureCost makes from Plan.tile."""
-    from nst.tiling import tiles
+    from nst.core.tiling import tiles
     mem, stride, halo = net
     p = plan_scale(mem, stride, halo, size, size * 3 // 4, 3, free=free)
     assert p.tile is not None and len(tiles(size, size * 3 // 4, p.tile, Geometry(stride, halo, {}))) == p.tiles
@@ -164,7 +167,7 @@ def test_the_plan_tiles_as_the_cost_will(net, size, free):
 def test_the_loops_fold_without_autograd_is_bit_identical():
     """optim's closure folds z and takes dJ/dz in one buffer each, without autograd's graph (its
     memory is planned): the same floats as autograd through fold."""
-    from nst.optim import _fold_scaled, _fold_scaled_backward, fold
+    from nst.core.optim import _fold_scaled, _fold_scaled_backward, fold
     gen = torch.Generator().manual_seed(0)
     z = (torch.rand(1, 3, 17, 13, generator=gen) * 6 - 3).requires_grad_(True)
     g = torch.randn(1, 3, 17, 13, generator=gen)

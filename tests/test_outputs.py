@@ -9,7 +9,9 @@ from click.testing import CliRunner
 from conftest import make_content, make_style
 from synthetic import pan_frames, write_clip
 
-from nst import outputs, transfer
+from nst.jobs import outputs
+
+from nst.core import stylizer as transfer
 from nst.cli import main
 from nst.errors import InputError
 

@@ -5,10 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from nst import Config, provenance, stylize
-from nst import device as nst_device
-from nst.batch import plan, run_batch
-from nst.device import resolve_precision
+from nst import Config, stylize
+
+from nst.jobs import provenance
+from nst.net import device as nst_device
+from nst.jobs.batch import plan, run_batch
+from nst.net.device import resolve_precision
 
 TINY = dict(size=40, iterations=5, device="cpu", init="noise", seed=7)
 

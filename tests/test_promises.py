@@ -9,12 +9,14 @@ import pytest
 from click.testing import CliRunner
 from conftest import make_content, make_style
 
-from nst import checkpoint, console
-from nst.batch import parse_style, plan
+from nst.jobs import checkpoint
+
+from nst.cli import console
+from nst.jobs.batch import parse_style, plan
 from nst.cli import main
-from nst.config import Config
+from nst.core.config import Config
 from nst.errors import InputError
-from nst.memory import Plan
+from nst.core.planner import Plan
 
 FAST = ["--size", "32", "--device", "cpu"]
 
@@ -83,7 +85,7 @@ def test_one_evaluation_is_singular(tmp_path, pair):
 def test_a_resumed_run_says_where_it_resumed_not_a_start_j(tmp_path, pair):
     from unittest import mock
 
-    from nst import images
+    from nst.pixels import images
     out = tmp_path / "o.png"
     real = images.os.replace
     with mock.patch.object(images.os, "replace", lambda s, d: (_ for _ in ()).throw(OSError(28, "No space"))

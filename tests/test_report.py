@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from nst.errors import InputError, NSTError
-from nst.report import LABEL_HEIGHT, PAD, contact_sheet, load_log, plot_log, save_animation
+from nst.cli.report import LABEL_HEIGHT, PAD, contact_sheet, load_log, plot_log, save_animation
 
 COLOURS = [(220, 20, 20), (20, 200, 40), (30, 40, 220), (240, 200, 10), (150, 20, 160)]
 SIZES = [(20, 20), (40, 30), (30, 50), (64, 64), (40, 20)]  # the last sets the cells: 2:1
@@ -123,7 +123,7 @@ def test_plot_leaves_out_rounding_noise():
     """J_content ~4e-13 at the first evaluation (exactly 0 in exact arithmetic) must not stretch the
     log axis over ten empty decades: the axis starts near the real curves."""
     pytest.importorskip("matplotlib")
-    from nst.report import loss_figure, negligible
+    from nst.cli.report import loss_figure, negligible
 
     log = make_log()
     log["evaluations"][0]["J_content"] = 3.961e-13

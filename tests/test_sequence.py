@@ -5,11 +5,13 @@ import torch
 from synthetic import pan_frames
 from conftest import make_style
 
-from nst import Config, StyleTargets, Stylizer, provenance
+from nst import Config, StyleTargets, Stylizer
+
+from nst.jobs import provenance
 from nst.errors import InputError
-from nst.images import load_image, to_tensor
-from nst.objective import Temporal
-from nst.sequence import SequenceConfig, frame_record, matches, stylize_frames
+from nst.pixels.images import load_image, to_tensor
+from nst.core.objective import Temporal
+from nst.jobs.sequence import SequenceConfig, frame_record, matches, stylize_frames
 
 CFG = dict(size=32, iterations=3, device="cpu")
 STYLE = make_style()  # for the first frame's AdaIN start (the default init) and the disoccluded pixels
@@ -99,7 +101,7 @@ def test_should_stop_within_a_frame_writes_no_incomplete_frame(tmp_path, stylize
 def test_the_frame_in_progress_keeps_its_state_and_resumes_exactly(tmp_path, stylizer, targets):
     frames = pan_frames(3, (32, 24))
     seq = SequenceConfig(warm_iterations=6)
-    setting = {"clip": "test"}  # what nst.checkpoint.settings gives for a clip: compared, not read
+    setting = {"clip": "test"}  # what nst.jobs.checkpoint.settings gives for a clip: compared, not read
     whole = [tmp_path / "whole" / f"{t}.png" for t in range(3)]
     for p in whole:
         p.parent.mkdir(exist_ok=True)

@@ -13,10 +13,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_import_nst_and_info_need_no_torch(tmp_path):
-    from nst.images import save_image
+    from nst.pixels.images import save_image
     out = tmp_path / "o.png"
     save_image(make_content(), out, description='{"nst": "0.1.0", "settings": {"size": 32}}')
-    code = ("import sys; import nst, nst.launch, nst.commands, nst.provenance, nst.report\n"
+    code = ("import sys; import nst, nst.launch, nst.cli.commands, nst.jobs.provenance, nst.cli.report\n"
             "assert 'torch' not in sys.modules, 'import'\n"
             f"sys.argv = ['nst', 'info', {str(out)!r}]\n"
             "try:\n    nst.launch.main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
@@ -40,7 +40,7 @@ def test_ctrl_c_while_starting_is_one_line_and_130(monkeypatch, capsys):
         def __getattr__(self, name):
             raise KeyboardInterrupt
 
-    monkeypatch.setitem(sys.modules, "nst.cli", Interrupted())
+    monkeypatch.setitem(sys.modules, "nst.cli.command", Interrupted())
     monkeypatch.setattr(sys, "argv", ["nst", "a.jpg", "b.jpg", "-o", "c.jpg"])
     with pytest.raises(SystemExit) as e:
         launch.main()

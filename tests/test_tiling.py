@@ -5,11 +5,13 @@ import dataclasses
 import pytest
 import torch
 
-from nst import Config, stylize, tiling
-from nst.costs import style_gram
-from nst.objective import FeatureCost
-from nst.tiling import Geometry, TiledFeatureCost, splits, tiled_grams, tiles
-from nst.transfer import build_network
+from nst import Config, stylize
+
+from nst.core import tiling
+from nst.core.costs import style_gram
+from nst.core.objective import FeatureCost
+from nst.core.tiling import Geometry, TiledFeatureCost, splits, tiled_grams, tiles
+from nst.core.stylizer import build_network
 
 SHALLOW = dict(style_layers="conv1_1,conv2_1,conv3_1", content_layers="conv2_2")  # halo 12 px: real cuts
 DEFAULT_LAYERS = dict()  # conv1_1 .. conv5_1 and conv4_2: halo 80 px
@@ -125,8 +127,8 @@ def test_a_short_tiled_run_ends_at_the_untiled_J(content_path, style_path, optio
 
 def test_a_style_larger_than_the_budget_is_tiled(content_path, style_path, monkeypatch):
     """The style targets too are summed over tiles when the whole style would not fit."""
-    from nst import memory
-    from nst.transfer import Stylizer
+    from nst.core import planner as memory
+    from nst.core.stylizer import Stylizer
     from PIL import Image
 
     st = Stylizer(Config(device="cpu", **SHALLOW))
@@ -135,7 +137,7 @@ def test_a_style_larger_than_the_budget_is_tiled(content_path, style_path, monke
     calls = []
     real = tiling.tiled_grams
     monkeypatch.setattr(memory.NetworkMemory, "forward", lambda self, h, w: 10**12 if h * w > 48 * 48 else 1)
-    monkeypatch.setattr("nst.transfer.tiled_grams", lambda *a, **k: calls.append(a[3]) or real(*a, **k))
+    monkeypatch.setattr("nst.core.stylizer.tiled_grams", lambda *a, **k: calls.append(a[3]) or real(*a, **k))
     got = st.style_targets(style, 64)
     assert calls and calls[0] < 64
     for n in want:
@@ -181,7 +183,8 @@ def test_cli_too_large_for_the_budget_is_one_line_before_any_work(tmp_path, cont
                                                                     tile, says):
     """A budget that some scale's plan cannot fit: one line naming --max-memory, before the first
     evaluation (the run's start plans every scale)."""
-    from nst import memory, transfer
+    from nst.net import memory
+    from nst.core import stylizer as transfer
     monkeypatch.setattr(memory, "in_use", lambda device: 0)
     monkeypatch.setattr(transfer, "minimize", lambda *a, **k: pytest.fail("the run started"))
     r = _invoke(content_path, style_path, "-o", tmp_path / "o.jpg", "--size", "200", "--device", "cpu",
@@ -193,7 +196,7 @@ def test_cli_too_large_for_the_budget_is_one_line_before_any_work(tmp_path, cont
 
 
 def test_out_of_memory_names_max_memory_and_tile(tmp_path, content_path, style_path, monkeypatch):
-    from nst import transfer
+    from nst.core import stylizer as transfer
 
     def no_memory(*args, **kwargs):
         raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 68719476736 bytes.")

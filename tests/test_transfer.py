@@ -7,7 +7,7 @@ from PIL import Image
 
 from nst import Config, Iterate, stylize
 from nst.errors import InputError
-from nst.optim import fold
+from nst.core.optim import fold
 
 TINY = dict(size=40, iterations=6, device="cpu")
 
@@ -83,12 +83,12 @@ def test_config_parses_layer_specs():
 
 # --- coarse to fine, colour, style scale, TV, emphasis, blends -----------------------------
 
-from nst import color  # noqa: E402
-from nst.costs import style_gram  # noqa: E402
-from nst.images import resize_long_edge, to_tensor  # noqa: E402
-from nst.objective import total_variation  # noqa: E402
-from nst.schedule import schedule  # noqa: E402
-from nst.transfer import Stylizer  # noqa: E402
+from nst.pixels import color  # noqa: E402
+from nst.core.costs import style_gram  # noqa: E402
+from nst.pixels.images import resize_long_edge, to_tensor  # noqa: E402
+from nst.core.objective import total_variation  # noqa: E402
+from nst.core.schedule import schedule  # noqa: E402
+from nst.core.stylizer import Stylizer  # noqa: E402
 
 
 def test_schedule_sqrt2_apart_ending_at_size():
@@ -198,7 +198,7 @@ def test_a_scale_is_planned_without_the_previous_scales_optimiser_state(content_
     import gc
     import weakref
 
-    import nst.transfer as transfer
+    import nst.core.stylizer as transfer
     outcomes, alive_at_plan = [], []
     minimize, plan = transfer.minimize, Stylizer.plan
 
@@ -223,7 +223,7 @@ def test_the_eta_follows_the_latest_evaluations(monkeypatch, content_path, style
     left follows the evaluations' latest times, not the first one's."""
     import time
 
-    from nst.objective import FeatureCost
+    from nst.core.objective import FeatureCost
     real, calls = FeatureCost.__call__, [0]
 
     def slowing(self, G):
@@ -242,5 +242,5 @@ def test_the_eta_follows_the_latest_evaluations(monkeypatch, content_path, style
 
 
 def test_expected_seconds_after_several_evaluations():
-    from nst.schedule import expected_seconds
+    from nst.core.schedule import expected_seconds
     assert expected_seconds(10.0, 2.0, 0, [10, 5], [1.0, 4.0], done=4) == pytest.approx(10 + 6 * 2 + 5 * 8)

@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nst import vgg
+from nst.net import vgg
 from nst.errors import InputError, NSTError, WeightsError
-from nst.vgg import LAYER_INDEX, LAYER_NAMES, VGGFeatures
+from nst.net.vgg import LAYER_INDEX, LAYER_NAMES, VGGFeatures
 
 
 def test_layer_names_follow_torchvision_indices():
@@ -120,7 +120,7 @@ def test_torchvision_weights_offline_fail_with_clear_message(tmp_path, monkeypat
 def test_vgg19_features_is_torchvisions_features_without_the_classifier():
     from torchvision.models import vgg19
 
-    from nst.vgg import vgg19_features
+    from nst.net.vgg import vgg19_features
     ours, theirs = vgg19_features(), vgg19(weights=None).features
     assert repr(ours) == repr(theirs)
     assert [k for k, _ in ours.state_dict().items()] == [k for k, _ in theirs.state_dict().items()]

@@ -8,10 +8,12 @@ import torch
 from synthetic import audio_packets, pan_frames, texture, write_clip
 from PIL import Image
 
-from nst import flow, video
+from nst.jobs import flow
+
+from nst.jobs import video
 from nst.errors import InputError
-from nst.images import to_tensor
-from nst.sequence import list_frames, natural_key
+from nst.pixels.images import to_tensor
+from nst.jobs.sequence import list_frames, natural_key
 
 
 # --- natural order ------------------------------------------------------------------------
@@ -167,7 +169,7 @@ def test_consistency_marks_disagreeing_flows_and_motion_boundaries():
 
 @pytest.mark.parametrize("ext", [".mp4", ".mkv", ".mov", ".webm"])
 def test_write_video_stores_a_description_provenance_reads(tmp_path, ext):
-    from nst import provenance
+    from nst.jobs import provenance
     rec = {"nst": "0.1.0", "settings": {"content": "/a/\u00e9.mp4", "size": 32}, "sequence": {"frames": 3}}
     out = tmp_path / f"out{ext}"
     video.write_video(pan_frames(3, (16, 16)), out, Fraction(25), description=provenance.dumps(rec))
@@ -179,8 +181,8 @@ def test_write_video_stores_a_description_provenance_reads(tmp_path, ext):
 
 def test_provenance_reads_files_without_their_extension_by_content(tmp_path):
     """FFmpeg opens a PNG too: an image renamed without its extension is still read as an image."""
-    from nst import provenance
-    from nst.images import save_image
+    from nst.jobs import provenance
+    from nst.pixels.images import save_image
     rec = {"nst": "0.1.0", "settings": {"size": 32}}
     save_image(Image.fromarray(texture(16, 16)), tmp_path / "o.png", description=provenance.dumps(rec))
     (tmp_path / "o.png").rename(tmp_path / "image")

@@ -11,25 +11,27 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from . import __version__, cli_clips, outputs, report
-from .batch import NAME_FIELDS, Job, normalize_ext, parse_shard, parse_style, run_batch
-from .batch import plan as make_plan
-from .batch import shard as take_shard
-from .checkpoint import CHECKPOINT_EVERY
-from .config import (BATCH_EXT, BATCH_NAME, EMPHASIS, INITS, OPTIMIZERS, PRESERVE_COLOR, TILE_MIN, Config,
-                     auto_or_int, format_layer_weights)
+from .. import __version__
+from . import clips as cli_clips
+from ..jobs import outputs
+from . import report
+from ..jobs.batch import NAME_FIELDS, Job, normalize_ext, parse_shard, parse_style, run_batch
+from ..jobs.batch import plan as make_plan
+from ..jobs.batch import shard as take_shard
+from ..jobs.checkpoint import CHECKPOINT_EVERY
+from ..core.config import BATCH_EXT, BATCH_NAME, EMPHASIS, INITS, OPTIMIZERS, PRESERVE_COLOR, TILE_MIN, Config, auto_or_int, format_layer_weights
 from .commands import CONTEXT, BadInput, info, plot
 from .console import make_reporter
-from .device import PRECISIONS
-from .errors import InputError, NSTError
-from .images import FORMATS, output_format, save_image, to_pil
+from ..net.device import PRECISIONS
+from ..errors import InputError, NSTError
+from ..pixels.images import FORMATS, output_format, save_image, to_pil
 from .interrupt import SignalStop, StopNow
-from .memory import parse_memory
-from .schedule import MIN_SCALE, schedule
-from .sequence import SequenceConfig
-from .transfer import Iterate
-from .vgg import MODELS, POOLINGS
-from .video import DEFAULT_CODEC, DEFAULT_CRF, VIDEO_EXTENSIONS, Encoder, is_video, parse_encoder_option
+from ..units import parse_memory
+from ..core.schedule import MIN_SCALE, schedule
+from ..jobs.sequence import SequenceConfig
+from ..core.stylizer import Iterate
+from ..net.vgg import MODELS, POOLINGS
+from ..jobs.video import DEFAULT_CODEC, DEFAULT_CRF, VIDEO_EXTENSIONS, Encoder, is_video, parse_encoder_option
 
 D = Config()  # the defaults live in Config only
 S = SequenceConfig()  # and those of video frames in SequenceConfig

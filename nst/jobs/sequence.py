@@ -21,15 +21,16 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from . import checkpoint, provenance
+from . import checkpoint
+from . import provenance
 from .checkpoint import CHECKPOINT_EVERY
-from .config import Config
-from .errors import InputError, NSTError
-from .images import load_image, read_description, resize_long_edge, save_image, to_tensor
-from .objective import Temporal
-from .schedule import schedule
-from .targets import Targets
-from .transfer import Iterate, ResumeError, RunState, StyleImages, Stylizer
+from ..core.config import Config
+from ..errors import InputError, NSTError
+from ..pixels.images import load_image, read_description, resize_long_edge, save_image, to_tensor
+from ..core.objective import Temporal
+from ..core.schedule import schedule
+from ..core.targets import Targets
+from ..core.stylizer import Iterate, ResumeError, RunState, StyleImages, Stylizer
 
 FLOW_PRESETS = ("ultrafast", "fast", "medium")  # OpenCV DIS presets (nst.flow.PRESETS)
 FILLS = ("init", "warped")  # where the flow is not trusted, frame t starts from: its own init | the warp anyway

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import InputError, NSTError
+from ..errors import InputError, NSTError
 
 PRECISIONS = ("auto", "float32", "bfloat16")
 # CPU feature flags (Linux /proc/cpuinfo) of native bfloat16 arithmetic: AVX512-BF16 or AMX.

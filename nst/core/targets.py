@@ -10,7 +10,7 @@ from PIL import Image
 from torch import Tensor
 
 if TYPE_CHECKING:
-    from .transfer import Stylizer
+    from .stylizer import Stylizer
 
 # The Gram targets for a content of a given long edge: (long edge, content RGB (1, 3, H, W)) -> Grams.
 # The content is given because colour preservation makes the targets depend on it.

@@ -7,10 +7,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from .device import PRECISIONS
-from .errors import InputError
-from .memory import parse_memory
-from .vgg import LAYER_INDEX, MODELS, POOLINGS, check_layers
+from ..net.device import PRECISIONS
+from ..errors import InputError
+from ..units import parse_memory
+from ..net.vgg import LAYER_INDEX, MODELS, POOLINGS, check_layers
 
 OPTIMIZERS = ("lbfgs", "adam")
 PRESERVE_COLOR = ("none", "luminance", "histogram")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from . import provenance
-from .errors import InputError, NSTError
-from .images import atomic_write, load_image, save_image, to_pil, to_rgb
+from ..jobs import provenance
+from ..errors import InputError, NSTError
+from ..pixels.images import atomic_write, load_image, save_image, to_pil, to_rgb
 
 # Contact sheet layout: pixels of white around each thumbnail, and the strip below it for its label.
 PAD = 4

@@ -58,8 +58,8 @@ import torch
 from torch import Tensor, nn
 
 from .config import Config
-from .device import autocast
-from .vgg import LAYER_INDEX, VGGFeatures
+from ..net.device import autocast
+from ..net.vgg import LAYER_INDEX, VGGFeatures
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from .errors import InputError, WeightsError
+from ..errors import InputError, WeightsError
 from .vgg import LAYER_INDEX, _read_state_dict, load_weights, sha256_file, vgg19_features
 
 DECODER_SHA256 = "379ca41d59f3a37eed3599bbbc2560c19da5c458870a5ffd3a9dd41aa88f9472"

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from torchvision.models import VGG19_Weights
 from torchvision.models.vgg import cfgs, make_layers
 
-from .errors import InputError, NSTError, WeightsError
+from ..errors import InputError, NSTError, WeightsError
 
 # Layer names in the order of torchvision's ``vgg19().features``: name -> index.
 _BLOCKS = (2, 2, 4, 4, 4)

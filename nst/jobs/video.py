@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from .errors import InputError, NSTError
+from ..errors import InputError, NSTError
 
 # Extensions taken as videos without opening the file; others are probed (see is_video).
 VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts",

@@ -15,18 +15,19 @@ from pathlib import Path
 
 import click
 
-from . import checkpoint, outputs
-from .batch import Job, JobResult
-from .checkpoint import CHECKPOINT_EVERY
-from .clips import FRAME_EXT, ClipJob, ClipResult, plan, run_clips
-from .config import Config
+from ..jobs import checkpoint
+from ..jobs import outputs
+from ..jobs.batch import Job, JobResult
+from ..jobs.checkpoint import CHECKPOINT_EVERY
+from ..jobs.clips import FRAME_EXT, ClipJob, ClipResult, plan, run_clips
+from ..core.config import Config
 from .console import Reporter, duration, make_reporter
-from .errors import InputError
-from .images import FORMATS
+from ..errors import InputError
+from ..pixels.images import FORMATS
 from .interrupt import SignalStop, StopNow
-from .sequence import FrameResult, SequenceConfig
-from .transfer import Iterate
-from .video import VIDEO_EXTENSIONS, Encoder
+from ..jobs.sequence import FrameResult, SequenceConfig
+from ..core.stylizer import Iterate
+from ..jobs.video import VIDEO_EXTENSIONS, Encoder
 
 
 def run(contents: Sequence[Path], styles: Sequence, output: str, cfg: Config, seq: SequenceConfig,

@@ -14,28 +14,20 @@ content activations are cached per tile or recomputed, and the optimiser's image
 - tiled: the gradient accumulated over the tiles (one RGB V), and the content layers'
   activations if cached.
 
-On the CPU the budget is the process's resident memory (what ``ps`` shows as RSS), so what is
-already in use (PyTorch itself, the network, the images) counts: the plan gets the budget less
-the RSS at the time it is made. On a GPU it is the memory PyTorch allocates there.
+The budget is the process's resident memory on the CPU and PyTorch's allocations on a GPU
+(nst.net.memory measures both); the plan gets the budget less what is in use when it is made.
 """
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import math
-import os
-import re
 from dataclasses import dataclass, field
 
-import torch
 from torch import nn
 
-from .errors import InputError
-
-# Of the memory available when a run starts, the default budget takes this fraction (other
-# programs keep the rest); on a GPU nothing else usually runs, but the CUDA context needs room.
-SAFE_FRACTION = {"cpu": 0.75, "cuda": 0.9, "mps": 0.75}
+from ..errors import InputError
+from ..units import format_bytes, memory_arg
+from .optim import HISTORY_SIZE
 
 # Calibrated by measurement (benchmarks/README.md, "Memory against size"), with margin.
 EVAL_FACTOR = 1.8        # a forward + backward's peak over the float32 outputs of the layers
@@ -43,12 +35,9 @@ FORWARD_FACTOR = 2.5     # a forward pass's peak (no gradients) over its largest
 LBFGS_VECTORS = 22       # torch's L-BFGS with nst's loop and a checkpoint's state, history apart (21.5 measured)
 ADAM_VECTORS = 10        # Adam with nst's loop and a checkpoint's state (9.5 measured)
 
-HISTORY_SIZE = 50        # L-BFGS's curvature pairs when memory allows (nst.optim.HISTORY_SIZE)
 MIN_HISTORY = 5          # fewer pairs than this: Adam instead (see benchmarks/README.md)
 AUTO_TILE_MAX = 1024          # the largest interior auto-tiling picks: leaves memory for the history
 AUTO_TILE_MIN = 128           # the smallest: below it the halos cost more than the interiors
-
-_UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 
 
 class BudgetError(InputError):
@@ -86,123 +75,6 @@ class BudgetError(InputError):
                 "or a smaller --size")
 
 
-def memory_arg(n: int) -> str:
-    """Bytes as a --max-memory value that is at least ``n``: '768M', '1.4G'."""
-    if n < 2**30:
-        return f"{-(-n // 2**20)}M"
-    return f"{math.ceil(n / 2**30 * 10) / 10:g}G"
-
-
-def parse_memory(text: str | int | float) -> int:
-    """'4G', '4GiB', '4gb', '512M', '1.5G', '3000000000' -> bytes (K, M, G, T are powers of 1024)."""
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        value, unit = float(text), ""
-    else:
-        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)(i?b)?\s*", str(text), re.IGNORECASE)
-        if m is None:
-            raise InputError(f"memory size {text!r} is not allowed; expected a number with an optional "
-                             f"unit K, M, G or T, e.g. 4G or 512M")
-        value, unit = float(m.group(1)), m.group(2).lower()
-    n = int(value * _UNITS[unit])
-    if n < 2**26 or not math.isfinite(value):
-        raise InputError(f"memory size {text!r} is not allowed; expected at least 64M")
-    return n
-
-
-def format_bytes(n: float) -> str:
-    """Bytes for people: '4.0 GiB', '512 MiB'."""
-    if abs(n) >= 2**30:
-        return f"{n / 2**30:.1f} GiB"
-    return f"{n / 2**20:.0f} MiB"
-
-
-def _meminfo(key: str) -> int | None:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-@functools.cache
-def _libc():
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.malloc_trim  # glibc only
-        return libc
-    except (OSError, AttributeError):
-        return None
-
-
-# Allocations at least this large are mmapped, and so given back to the system when freed.
-MMAP_THRESHOLD = 1 << 20
-_M_MMAP_THRESHOLD = -3  # mallopt's parameter number (malloc.h)
-
-
-def bound_heap() -> None:
-    """Make the resident memory follow the memory in use (glibc only; nothing elsewhere).
-
-    glibc raises its mmap threshold each time a large block is freed (up to 32 MiB), after
-    which image-sized tensors come from the heap, whose freed blocks stay resident and
-    fragment: measured, the loop's peak RSS was 1.8x what it holds (benchmarks/README.md).
-    A fixed threshold keeps every tensor above it in its own mapping, returned when freed, so
-    the budget (``max_memory``) bounds the RSS. Process-wide; called once by Stylizer on the CPU.
-    """
-    libc = _libc()
-    if libc is not None:
-        libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-
-
-def release_freed() -> None:
-    """Give the memory freed by earlier tensors back to the system (glibc's malloc_trim): glibc
-    keeps freed heap memory resident for reuse, which a measurement of what is in use would
-    count (measured: 0.5 GiB after a tiled evaluation at 768 px). Nothing elsewhere."""
-    libc = _libc()
-    if libc is not None:
-        libc.malloc_trim(0)
-
-
-def in_use(device: torch.device) -> int:
-    """The memory this process holds now on ``device``: resident memory on the CPU (after
-    release_freed), PyTorch's allocations on a GPU."""
-    if device.type == "cuda":
-        return torch.cuda.memory_allocated(device)
-    if device.type == "mps":
-        return torch.mps.current_allocated_memory()
-    release_freed()
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError):  # not Linux: the peak so far, an overestimate
-        import resource
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return rss if os.uname().sysname == "Darwin" else rss * 1024
-
-
-def available(device: torch.device) -> int:
-    """Memory free for this process on ``device`` now (on the CPU: MemAvailable of /proc/meminfo)."""
-    if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
-        return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
-    if device.type == "mps":
-        return max(0, torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory())
-    avail = _meminfo("MemAvailable")
-    if avail is None:
-        try:
-            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (ValueError, OSError, AttributeError):
-            avail = 8 * 2**30  # no way to tell: assume a modest machine
-    return avail
-
-
-def default_budget(device: torch.device) -> int:
-    """What is in use now plus SAFE_FRACTION of what is available: ``max_memory`` when not given."""
-    return in_use(device) + int(SAFE_FRACTION.get(device.type, 0.75) * available(device))
-
-
 @dataclass(frozen=True)
 class NetworkMemory:
     """The network's memory as a function of its input size: per layer (channels, total stride)
@@ -214,7 +86,7 @@ class NetworkMemory:
 
     @classmethod
     def of(cls, net, content_layers) -> NetworkMemory:
-        from .vgg import LAYER_INDEX
+        from ..net.vgg import LAYER_INDEX
         c, s, layers, by_index = 3, 1, [(3, 1)], {}
         for i, m in enumerate(net.features):
             if isinstance(m, nn.Conv2d):

@@ -9,14 +9,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import __version__
-from .errors import InputError
-from .images import read_description
+from .. import __version__
+from ..errors import InputError
+from ..pixels.images import read_description
 
 if TYPE_CHECKING:  # torch and the config (which imports it) only where a record is made: `nst info` is quick
     import torch
 
-    from .config import Config
+    from ..core.config import Config
 
 
 def record(cfg: Config, content: str | Path, style: Sequence[tuple[str | Path, float]],
@@ -35,7 +35,7 @@ def record(cfg: Config, content: str | Path, style: Sequence[tuple[str | Path, f
     """
     import torch
 
-    from .config import INITS
+    from ..core.config import INITS
     settings = dataclasses.asdict(cfg)
     if precision is not None:
         settings["precision"] = str(precision).removeprefix("torch.")

@@ -25,10 +25,10 @@ from pathlib import Path
 import torch
 
 from . import provenance
-from .config import INITS, Config
-from .errors import NSTError, one_line
-from .images import atomic_write, save_image, to_pil
-from .transfer import RunState
+from ..core.config import INITS, Config
+from ..errors import NSTError, one_line
+from ..pixels.images import atomic_write, save_image, to_pil
+from ..core.stylizer import RunState
 
 # Seconds between periodic checkpoints: what a SIGKILL or a power cut can lose at most. A checkpoint
 # costs milliseconds at 384 px (an image and a float32 copy of G), under a second at 2048 px, so a

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from .config import OPTIMIZERS
-from .errors import NSTError
+from ..errors import NSTError
 from .objective import Evaluation
 
 FIRST_STEP = 0.05  # the average pixel change of L-BFGS's first step (see minimize)

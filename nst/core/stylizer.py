@@ -18,20 +18,22 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from . import color, memory
-from .adain import AdaIN
+from ..pixels import color
+from ..net import memory
+from . import planner
+from ..net.adain import AdaIN
 from .config import DEFAULT_LR, INITS, OPTIMIZERS, Config
 from .costs import style_gram
-from .device import autocast, memory_guard, resolve_device, resolve_precision
-from .errors import InputError, NSTError
-from .images import load_image, long_edge_size, resize_long_edge, resize_tensor, to_pil, to_tensor
-from .memory import NetworkMemory, Plan
+from ..net.device import autocast, memory_guard, resolve_device, resolve_precision
+from ..errors import InputError, NSTError
+from ..pixels.images import load_image, long_edge_size, resize_long_edge, resize_tensor, to_pil, to_tensor
+from .planner import NetworkMemory, Plan
 from .objective import Evaluation, FeatureCost, Objective, Temporal
 from .optim import HISTORY_SIZE, NonFiniteError, Outcome, minimize
 from .schedule import expected_seconds, schedule
 from .targets import StyleTargets, Targets
 from .tiling import Geometry, TiledFeatureCost, tiled_grams
-from .vgg import VGGFeatures
+from ..net.vgg import VGGFeatures
 
 # The largest long edge AdaIN's start is computed at; a larger G starts from it upsampled. At
 # 1024 px its encoder's largest activation is 256 MiB (64 channels, float32); at 4096 px, 4 GiB.
@@ -182,10 +184,10 @@ class Stylizer:
         if free is None:
             free = self.free()
         try:
-            return memory.plan_scale(self.memory, self.geometry.stride, self.geometry.halo, height, width, channels,
+            return planner.plan_scale(self.memory, self.geometry.stride, self.geometry.halo, height, width, channels,
                                      free=free, tile=cfg.tile, optimizer=cfg.optimizer, history_size=HISTORY_SIZE,
                                      max_memory=self.budget, strict=strict)
-        except memory.BudgetError as e:
+        except planner.BudgetError as e:
             e.given = cfg.max_memory is not None  # else the default share of the memory available
             raise
 
@@ -206,7 +208,7 @@ class Stylizer:
         names = [n for n, _ in cfg.style_layers]
         with self.guard(), torch.no_grad():
             S = self._style_tensor(style, size, content)
-            tile = memory.forward_tile(self.memory, self.geometry.stride, self.geometry.halo, *S.shape[-2:],
+            tile = planner.forward_tile(self.memory, self.geometry.stride, self.geometry.halo, *S.shape[-2:],
                                        free=self.free(), tile=cfg.tile)
             if tile is not None:  # a large style: its Grams summed over tiles (nst.tiling)
                 return tiled_grams(self.net, S, names, tile, self.dtype)
@@ -339,7 +341,7 @@ class Stylizer:
                 residents = 4 * h * w * (3 * (2 if luminance else 1) + channels)
                 try:
                     work.append(self.plan(h, w, channels, free=free - residents).work)
-                except memory.BudgetError as e:
+                except planner.BudgetError as e:
                     short.append(e)
             if short:  # the scale that needs the most names the smallest budget that works for all
                 raise max(short, key=lambda e: e.need - e.free)

@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from .errors import InputError
+from ..errors import InputError
 
 
 def check_folder(folder: str | Path, make: bool = True, *, for_path: str | Path | None = None) -> None:

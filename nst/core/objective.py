@@ -20,8 +20,8 @@ from torch import Tensor
 
 from .config import Config
 from .costs import content_cost, layer_style_cost, total_cost, weighted_style_cost
-from .device import autocast
-from .vgg import VGGFeatures
+from ..net.device import autocast
+from ..net.vgg import VGGFeatures
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from .errors import InputError, NSTError
+from ..errors import InputError, NSTError
 
 if TYPE_CHECKING:  # torch is imported where tensors are made: `nst info` and `nst plot` start without it
     import torch

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .errors import NSTError
+from ..errors import NSTError
 
 # DIS presets by name (OpenCV's); "medium" was chosen by the benchmark (benchmarks/README.md).
 PRESETS = ("ultrafast", "fast", "medium")

@@ -13,15 +13,17 @@ from pathlib import Path
 
 from PIL import Image
 
-from . import checkpoint, outputs, provenance
+from . import checkpoint
+from . import outputs
+from . import provenance
 from .checkpoint import CHECKPOINT_EVERY
-from .config import BATCH_EXT, BATCH_NAME, Config
-from .errors import InputError, NSTError, one_line
-from .memory import BudgetError
-from .images import FORMATS, output_format, save_image
-from .images import load_image
-from .targets import StyleTargets
-from .transfer import Iterate, ResumeError, RunResult, Stylizer, prepare_image, style_parts
+from ..core.config import BATCH_EXT, BATCH_NAME, Config
+from ..errors import InputError, NSTError, one_line
+from ..core.planner import BudgetError
+from ..pixels.images import FORMATS, output_format, save_image
+from ..pixels.images import load_image
+from ..core.targets import StyleTargets
+from ..core.stylizer import Iterate, ResumeError, RunResult, Stylizer, prepare_image, style_parts
 
 # A style is a blend: (path, weight) pairs; a single style is one pair with weight 1.0.
 Style = tuple[tuple[Path, float], ...]

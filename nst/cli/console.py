@@ -29,13 +29,13 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from . import checkpoint
-from .batch import STATUSES, JobResult
-from .config import Config
-from .memory import format_bytes
+from ..jobs import checkpoint
+from ..jobs.batch import STATUSES, JobResult
+from ..core.config import Config
+from ..units import format_bytes
 from .report import negligible
-from .schedule import schedule
-from .transfer import Iterate
+from ..core.schedule import schedule
+from ..core.stylizer import Iterate
 
 PLAIN_INTERVAL = 15.0  # seconds between progress lines of one job when stderr is not a terminal
 ETA_SHOWN = 120.0  # runs expected to take at least this long say so after each scale's first evaluation

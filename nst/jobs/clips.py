@@ -17,15 +17,16 @@ from pathlib import Path
 
 from PIL import Image
 
-from . import checkpoint, provenance
+from . import checkpoint
+from . import provenance
 from .batch import Style, _Targets, check_style, expand, normalize_ext, output_name
 from .checkpoint import CHECKPOINT_EVERY
-from .config import Config
-from .errors import InputError, one_line
-from .memory import BudgetError
-from .images import FORMATS, load_image, resize_long_edge
+from ..core.config import Config
+from ..errors import InputError, one_line
+from ..core.planner import BudgetError
+from ..pixels.images import FORMATS, load_image, resize_long_edge
 from .sequence import FrameResult, SequenceConfig, frame_record, list_frames, matches, stylize_frames
-from .transfer import Iterate
+from ..core.stylizer import Iterate
 from .video import VIDEO_EXTENSIONS, Encoder, is_video
 
 FRAME_EXT = ".png"                 # frames of a sequence: lossless, they are encoded (or warm-start) again

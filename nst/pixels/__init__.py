@@ -1,0 +1,1 @@
+"""Pixels in and out: image files, tensors, colour (the lowest layer above nst.errors)."""
