@@ -9,8 +9,8 @@ from nst import Config, stylize
 
 from nst.core import tiling
 from nst.core.costs import style_gram
-from nst.core.objective import FeatureCost
-from nst.core.tiling import Geometry, TiledFeatureCost, splits, tiled_grams, tiles
+from nst.core.objective import Untiled, costs_of
+from nst.core.tiling import Geometry, Tiled, splits, tiled_grams, tiles
 from nst.core.stylizer import build_network
 
 SHALLOW = dict(style_layers="conv1_1,conv2_1,conv3_1", content_layers="conv2_2")  # halo 12 px: real cuts
@@ -28,6 +28,24 @@ def _setup(layers, pooling, size, style_size, seed=0):
         feats = net(S)
     grams = {n: style_gram(feats[n]) for n, _ in cfg.style_layers}
     return cfg, net, C, G, grams
+
+
+def _network_part(evaluate, G):
+    """(J_content, [J_style^l], dJ/dG) of an evaluator of J's network part."""
+    values, grad = evaluate(G)
+    return values[0], values[1:], grad
+
+
+def FeatureCost(net, cfg, C, grams):
+    return lambda G: _network_part(Untiled(net, costs_of(cfg, grams)[:2], C), G)
+
+
+class TiledFeatureCost(Tiled):
+    def __init__(self, net, cfg, C, grams, *, tile, cache_content=True):
+        super().__init__(net, costs_of(cfg, grams)[:2], C, tile=tile, cache_content=cache_content)
+
+    def __call__(self, G):
+        return _network_part(super().__call__, G)
 
 
 def _rel(a, b):

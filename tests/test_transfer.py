@@ -223,8 +223,8 @@ def test_the_eta_follows_the_latest_evaluations(monkeypatch, content_path, style
     left follows the evaluations' latest times, not the first one's."""
     import time
 
-    from nst.core.objective import FeatureCost
-    real, calls = FeatureCost.__call__, [0]
+    from nst.core.objective import Untiled
+    real, calls = Untiled.__call__, [0]
 
     def slowing(self, G):
         calls[0] += 1
@@ -232,7 +232,7 @@ def test_the_eta_follows_the_latest_evaluations(monkeypatch, content_path, style
             time.sleep(0.05)
         return real(self, G)
 
-    monkeypatch.setattr(FeatureCost, "__call__", slowing)
+    monkeypatch.setattr(Untiled, "__call__", slowing)
     its = []
     stylize(content_path, style_path, size=32, iterations=14, device="cpu", init="content", progress=its.append)
     for it in its[8:-1]:

@@ -97,12 +97,19 @@ def weighted_style_cost(J_layers: Sequence[Tensor], weights: Sequence[float] | N
     the per-layer costs J_style^l, for a caller that also reports each layer's cost."""
     if not J_layers:
         raise ValueError("need at least one style layer")
-    lam = torch.tensor([1.0] * len(J_layers) if weights is None else [float(w) for w in weights],
-                       dtype=torch.float64)
-    if len(lam) != len(J_layers) or (lam < 0).any() or lam.sum() <= 0:
+    lam = normalised([1.0] * len(J_layers) if weights is None else weights)
+    if len(lam) != len(J_layers):
         raise ValueError(f"style layer weights must be {len(J_layers)} non-negative numbers with a positive sum")
-    lam = lam / lam.sum()
-    return sum(float(w) * J for w, J in zip(lam, J_layers))
+    return sum(w * J for w, J in zip(lam, J_layers))
+
+
+def normalised(weights: Sequence[float]) -> tuple[float, ...]:
+    """lambda_l normalised to sum 1 (the only place they are): non-negative, with a positive sum."""
+    weights = [float(w) for w in weights]
+    total = sum(weights)
+    if any(not w >= 0 for w in weights) or not total > 0:
+        raise ValueError(f"style layer weights {weights} must be non-negative numbers with a positive sum")
+    return tuple(w / total for w in weights)
 
 
 def total_cost(J_content: Tensor, J_style: Tensor, alpha: float, beta: float) -> Tensor:

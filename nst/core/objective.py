@@ -1,10 +1,19 @@
-"""J(G) and dJ/dG at one scale: what the optimisation loop minimises (Gatys et al., CVPR 2016).
+"""J(G) and dJ/dG at one scale, defined once, as data (Gatys et al., CVPR 2016).
 
-The loop (nst.optim) sees only ``Objective``: give it G, get an ``Evaluation`` with J, its
-terms and the gradient. Below it, ``FeatureCost`` computes the network's part,
-alpha J_content + beta J_style, from the whole image at once; a tiled implementation of the same
-call (nst.tiling) computes the same values tile by tile. The pixel terms (J_tv, J_temporal)
-need no network and are computed on the whole G.
+    J(G) = alpha J_content + beta J_style + tv_weight J_tv (+ temporal_weight J_temporal)
+    J_content = sum_l (1/L) J_content^l        J_style = sum_l lambda_l J_style^l, sum lambda = 1
+
+``costs_of(cfg, grams_S, temporal)`` writes this J for a run's settings: a tuple of ``Cost``
+(its name, its weight in J, its terms), each term a small object with its ``share`` of its cost.
+A ``FeatureTerm`` compares the activations of one network layer (``ContentLayer``,
+``StyleLayer``); a pixel term looks at G itself (``TotalVariation``, ``Temporal``).
+
+Nothing below knows which terms exist. The network's part of J is evaluated by ``Untiled`` (here:
+the whole image at once) or ``Tiled`` (nst.core.tiling: tile by tile, exactly); ``Objective``
+adds the pixel terms and reports every cost (``Evaluation``), which the loop (nst.core.optim)
+minimises. A new term is one class here with its kind's methods (its value; for exact tiling,
+its statistic over the tiles and its gradient per tile), its setting in nst.core.config and its
+line in ``costs_of``.
 """
 
 from __future__ import annotations
@@ -18,10 +27,10 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
-from .config import Config
-from .costs import content_cost, layer_style_cost, total_cost, weighted_style_cost
 from ..net.device import autocast
 from ..net.vgg import VGGFeatures
+from .config import Config
+from .costs import content_cost, layer_style_cost, normalised
 
 
 @dataclass(frozen=True)
@@ -37,42 +46,89 @@ class Evaluation:
     grad: Tensor                       # dJ/dG, shaped like G
 
 
-class NetworkCost(Protocol):
-    """alpha J_content + beta J_style of an RGB G and its gradient: (J_content, [J_style^l], dJ/dG)."""
+def unroll(a: Tensor) -> Tensor:
+    """(1, n_C, h, w) activations -> X = A^T, (h w, n_C): positions as rows, in channels_last order."""
+    return a.squeeze(0).permute(1, 2, 0).reshape(-1, a.shape[1])
 
-    def __call__(self, G: Tensor) -> tuple[Tensor, Sequence[Tensor], Tensor]: ...
 
+class FeatureTerm:
+    """A term of J computed from the activations of one network ``layer``.
 
-class FeatureCost:
-    """The network's part of J, untiled: every activation of G at once.
-
-    ``content``: the RGB image (1, 3, H, W) in [0, 1] whose activations are the content targets
-    (computed once, here). ``grams_S``: the style Grams by layer name (nst.costs.style_gram).
+    Untiled, ``value`` gives its cost from the whole layer. Exact tiling (nst.core.tiling) needs
+    the cost as a sum over positions: a term that needs a global statistic first says so with
+    ``gathers``; ``gather`` gives a tile's share of it (summed over the tiles), ``settle`` turns
+    the sum into the term's value and what the tiles' gradients need, and ``tile_gradient``
+    gives a tile's part of the value (None if ``settle`` gave it whole) and dJ/da of the tile's
+    interior activations. ``reference``: the term compares with the reference image's (the
+    content's) activations at its layer, which the evaluators compute and hand in as ``a_ref``.
     """
 
-    def __init__(self, net: VGGFeatures, cfg: Config, content: Tensor, grams_S: Mapping[str, Tensor],
-                 dtype: torch.dtype = torch.float32) -> None:
-        self.net, self.cfg, self.dtype = net, cfg, dtype
-        self.style_names = [n for n, _ in cfg.style_layers]
-        self.targets_S = [grams_S[n] for n in self.style_names]
-        self.lambdas = cfg.style_lambdas
-        with torch.no_grad(), autocast(content.device, dtype):
-            feats = net(content)
-        self.a_C = {n: feats[n].float() for n in cfg.content_layers}
+    layer: str
+    share: float
+    reference: bool = False
+    gathers: bool = False
 
-    def __call__(self, G: Tensor) -> tuple[Tensor, list[Tensor], Tensor]:
-        cfg = self.cfg
-        x = G.detach().requires_grad_(True)
-        with autocast(x.device, self.dtype):
-            feats = self.net(x)
-        # Costs in float32 whatever the network ran in: Grams of bfloat16 features lose too much.
-        feats = {n: f.float() for n, f in feats.items()}
-        # Several content layers: J_content is their mean.
-        J_content = sum(content_cost(self.a_C[n], feats[n]) for n in cfg.content_layers) / len(cfg.content_layers)
-        J_layers = [layer_style_cost(s, feats[n]) for s, n in zip(self.targets_S, self.style_names)]
-        J = total_cost(J_content, weighted_style_cost(J_layers, self.lambdas), cfg.content_weight, cfg.style_weight)
-        J.backward()
-        return J_content.detach(), [j.detach() for j in J_layers], x.grad
+    @property
+    def label(self) -> str:
+        return self.layer
+
+    def value(self, a: Tensor, a_ref: Tensor | None) -> Tensor:
+        raise NotImplementedError
+
+    def gather(self, X: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def settle(self, total: Tensor, positions: int) -> tuple[Tensor, object]:
+        raise NotImplementedError
+
+    def tile_gradient(self, a: Tensor, a_ref: Tensor | None, settled: object, positions: int,
+                      scale: float) -> tuple[Tensor | None, Tensor]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class ContentLayer(FeatureTerm):
+    """J_content^l = 1/(4 N) sum (a_G - a_C)^2 at ``layer`` (N = n_C n_H n_W), nst.core.costs.content_cost."""
+
+    layer: str
+    share: float = 1.0
+    reference = True
+
+    def value(self, a: Tensor, a_ref: Tensor | None) -> Tensor:
+        return content_cost(a_ref, a)
+
+    def tile_gradient(self, a, a_ref, settled, positions, scale):
+        # A sum over positions: the tile's own part, dJ/da_t = (a_t - a_C,t) / (2 N).
+        N = a.shape[1] * positions
+        diff = a - a_ref
+        return diff.pow(2).sum() / (4 * N), diff * (scale / (2 * N))
+
+
+@dataclass(frozen=True, eq=False)
+class StyleLayer(FeatureTerm):
+    """J_style^l = 1/(4 n_C^2) sum (G_gram^S - G_gram^G)^2 at ``layer`` against ``gram_S``
+    (nst.core.costs.layer_style_cost: each Gram over its own n_H n_W)."""
+
+    layer: str
+    gram_S: Tensor
+    share: float = 1.0
+    gathers = True
+
+    def value(self, a: Tensor, a_ref: Tensor | None) -> Tensor:
+        return layer_style_cost(self.gram_S, a)
+
+    def gather(self, X: Tensor) -> Tensor:
+        return X.T @ X  # A_t A_t^T: the Gram of the whole image is their sum over the tiles, / M
+
+    def settle(self, total: Tensor, positions: int) -> tuple[Tensor, Tensor]:
+        R = total / positions - self.gram_S  # the residual of the global Gram, symmetric
+        return R.pow(2).sum() / (4 * R.shape[0] ** 2), R
+
+    def tile_gradient(self, a, a_ref, R, positions, scale):
+        # dJ_style^l/dA_t = R A_t / (n_C^2 M): the global residual, the tile's own activations.
+        n_C = R.shape[0]
+        gX = (unroll(a) @ R) * (scale / (n_C**2 * positions))  # as rows: (R A_t)^T = A_t^T R
+        return None, gX.view(1, a.shape[2], a.shape[3], a.shape[1]).permute(0, 3, 1, 2)
 
 
 def total_variation(G: Tensor) -> Tensor:
@@ -85,6 +141,17 @@ def total_variation(G: Tensor) -> Tensor:
     dh = (G[..., 1:, :] - G[..., :-1, :]).pow(2).mean()
     dw = (G[..., :, 1:] - G[..., :, :-1]).pow(2).mean()
     return dh + dw
+
+
+@dataclass(frozen=True)
+class TotalVariation:
+    """The pixel term J_tv (total_variation)."""
+
+    share: float = 1.0
+    label = "tv"
+
+    def __call__(self, G: Tensor) -> Tensor:
+        return total_variation(G)
 
 
 def low_pass(image: Tensor, sigma: float) -> Tensor:
@@ -103,7 +170,7 @@ class Temporal:
     """The temporal term of Ruder, Dosovitskiy & Brox (2016) for one video frame.
 
     J_temporal = 1/D sum c (L(G) - L(w))^2, D = the number of values of G: ``target`` w is the
-    previous stylised frame warped to this one, ``weights`` c in [0, 1] (1, 1, H, W) is 0 where
+    previous stylised frame warped to this one, ``confidence`` c in [0, 1] (1, 1, H, W) is 0 where
     the flow is unreliable (disocclusions, motion boundaries). ``weight`` multiplies it in J.
 
     L is a Gaussian low-pass of ``blur`` pixels (0: none, Ruder et al.'s term). Departure from
@@ -114,51 +181,133 @@ class Temporal:
     """
 
     target: Tensor
-    weights: Tensor
+    confidence: Tensor
     weight: float
     blur: float = 0.0
+    share = 1.0
+    label = "temporal"
 
     @functools.cached_property
     def _target(self) -> Tensor:
         return low_pass(self.target, self.blur)
 
     def __call__(self, G: Tensor) -> Tensor:
-        return (self.weights * (low_pass(G, self.blur) - self._target).pow(2)).sum() / G.numel()
+        return (self.confidence * (low_pass(G, self.blur) - self._target).pow(2)).sum() / G.numel()
+
+
+@dataclass(frozen=True)
+class Cost:
+    """One of J's named costs: ``weight`` x sum over ``terms`` of share x the term's value."""
+
+    name: str                 # content | style | tv | temporal: how Evaluation reports it
+    weight: float
+    terms: tuple
+
+    @property
+    def on_features(self) -> bool:
+        """Its terms need the network's activations (else they look at G's pixels)."""
+        return all(isinstance(t, FeatureTerm) for t in self.terms)
+
+
+def costs_of(cfg: Config, grams_S: Mapping[str, Tensor], temporal: Temporal | None = None) -> tuple[Cost, ...]:
+    """J for ``cfg``'s settings as data: the content layers (their mean), the style layers (lambda
+    normalised), total variation, and a video frame's temporal term if given."""
+    content = tuple(ContentLayer(n, 1 / len(cfg.content_layers)) for n in cfg.content_layers)
+    lambdas = normalised(cfg.style_lambdas)
+    style = tuple(StyleLayer(n, grams_S[n], w) for (n, _), w in zip(cfg.style_layers, lambdas))
+    costs = [Cost("content", cfg.content_weight, content), Cost("style", cfg.style_weight, style),
+             Cost("tv", cfg.tv_weight, (TotalVariation(),))]
+    if temporal is not None:
+        costs.append(Cost("temporal", temporal.weight, (temporal,)))
+    return tuple(costs)
+
+
+def weighted(values: Sequence, costs: Sequence[Cost]):
+    """sum over costs of weight x sum over its terms of share x value, ``values`` in term order
+    (tensors for a gradient, or floats)."""
+    it, total = iter(values), None
+    for cost in costs:
+        part = None
+        for term in cost.terms:
+            v = term.share * next(it)
+            part = v if part is None else part + v
+        total = cost.weight * part if total is None else total + cost.weight * part
+    return total
+
+
+class NetworkPart(Protocol):
+    """The feature costs' terms of G and dJ/dG: (each term's value, in order; the gradient)."""
+
+    def __call__(self, G: Tensor) -> tuple[list[Tensor], Tensor]: ...
+
+
+def reference_layers(costs: Sequence[Cost]) -> list[str]:
+    """The layers at which some term compares with the reference image."""
+    return list(dict.fromkeys(t.layer for c in costs for t in c.terms if t.reference))
+
+
+class Untiled:
+    """The network's part of J, untiled: every activation of G at once.
+
+    ``costs``: the feature costs. ``reference``: the RGB image (1, 3, H, W) in [0, 1] whose
+    activations the reference terms compare with (the content), computed once, here.
+    """
+
+    def __init__(self, net: VGGFeatures, costs: Sequence[Cost], reference: Tensor,
+                 dtype: torch.dtype = torch.float32) -> None:
+        self.net, self.costs, self.dtype = net, tuple(costs), dtype
+        with torch.no_grad(), autocast(reference.device, dtype):
+            feats = net(reference)
+        self.a_ref = {n: feats[n].float() for n in reference_layers(costs)}
+
+    def __call__(self, G: Tensor) -> tuple[list[Tensor], Tensor]:
+        x = G.detach().requires_grad_(True)
+        with autocast(x.device, self.dtype):
+            feats = self.net(x)
+        # Costs in float32 whatever the network ran in: Grams of bfloat16 features lose too much.
+        feats = {n: f.float() for n, f in feats.items()}
+        values = [t.value(feats[t.layer], self.a_ref.get(t.layer)) for c in self.costs for t in c.terms]
+        weighted(values, self.costs).backward()
+        return [v.detach() for v in values], x.grad
 
 
 class Objective:
     """J(G) and dJ/dG at one scale: the network's part (untiled or tiled) plus the pixel terms.
 
     G is (1, C, H, W) in [0, 1] with C = 3, or C = 1 for a luminance-only G, which the network
-    sees as grey. ``temporal`` adds the video term (see Temporal).
+    sees as grey. ``costs``: all of J (costs_of); ``network`` evaluates those on features.
     """
 
-    def __init__(self, network: NetworkCost, cfg: Config, style_names: Sequence[str],
-                 temporal: Temporal | None = None) -> None:
-        self.network, self.cfg, self.style_names, self.temporal = network, cfg, list(style_names), temporal
-        total = sum(cfg.style_lambdas)
-        self.lambdas = [w / total for w in cfg.style_lambdas]  # normalised, as in costs.weighted_style_cost
+    def __init__(self, network: NetworkPart, costs: Sequence[Cost]) -> None:
+        self.network = network
+        self.feature_costs = [c for c in costs if c.on_features]
+        self.pixel_costs = [c for c in costs if not c.on_features]
+        self.costs = [*self.feature_costs, *self.pixel_costs]
 
     def __call__(self, G: Tensor) -> Evaluation:
-        cfg = self.cfg
         G = G.detach()
-        J_content, J_layers, grad = self.network(G.expand(-1, 3, -1, -1))
+        values, grad = self.network(G.expand(-1, 3, -1, -1))
         if G.shape[1] != 3:  # grey G seen as RGB: the expand's backward sums the channels
             grad = grad.sum(1, keepdim=True)
         # The pixel terms' graph only where they have a weight: at large sizes it is several
-        # image-sized tensors (the memory is planned: nst.memory).
-        with torch.set_grad_enabled(cfg.tv_weight > 0 or self.temporal is not None):
+        # image-sized tensors (the memory is planned: nst.core.planner).
+        weighted_pixels = [c for c in self.pixel_costs if c.weight > 0]
+        with torch.set_grad_enabled(bool(weighted_pixels)):
             G = G.requires_grad_(torch.is_grad_enabled())
-            J_tv = total_variation(G)
-            J_temporal = self.temporal(G) if self.temporal is not None else J_tv.new_zeros(())
-            pixel = cfg.tv_weight * J_tv + (self.temporal.weight * J_temporal if self.temporal is not None else 0)
-        if isinstance(pixel, Tensor) and pixel.requires_grad:
-            pixel.backward()
+            pixels = {id(t): t(G) for c in self.pixel_costs for t in c.terms}
+        if weighted_pixels:
+            weighted([pixels[id(t)] for c in weighted_pixels for t in c.terms], weighted_pixels).backward()
             grad = grad + G.grad
-        values = torch.stack([J_content, *J_layers, J_tv.detach(), J_temporal.detach()]).tolist()  # one sync
-        Jc, layers, Jtv, Jt = values[0], values[1:-2], values[-2], values[-1]
-        J_style = sum(w * j for w, j in zip(self.lambdas, layers))
-        J = cfg.content_weight * Jc + cfg.style_weight * J_style + cfg.tv_weight * Jtv
-        if self.temporal is not None:
-            J += self.temporal.weight * Jt
-        return Evaluation(J, Jc, J_style, dict(zip(self.style_names, layers)), Jtv, Jt, grad)
+        values = [*values, *(pixels[id(t)].detach() for c in self.pixel_costs for t in c.terms)]
+        return self.evaluation(torch.stack(values).tolist(), grad)  # one sync
+
+    def evaluation(self, values: list[float], grad: Tensor) -> Evaluation:
+        """The Evaluation of these term values: J and each named cost (0 where J has none)."""
+        named, by_term, it = {}, {}, iter(values)
+        for cost in self.costs:
+            terms = [(t, next(it)) for t in cost.terms]
+            named[cost.name] = sum(t.share * v for t, v in terms)
+            by_term[cost.name] = {t.label: v for t, v in terms}
+        J = sum(c.weight * named[c.name] for c in self.costs)
+        return Evaluation(J, named.get("content", 0.0), named.get("style", 0.0), by_term.get("style", {}),
+                          named.get("tv", 0.0), named.get("temporal", 0.0), grad)

@@ -28,11 +28,11 @@ from ..net.device import autocast, memory_guard, resolve_device, resolve_precisi
 from ..errors import InputError, NSTError
 from ..pixels.images import load_image, long_edge_size, resize_long_edge, resize_tensor, to_pil, to_tensor
 from .planner import NetworkMemory, Plan
-from .objective import Evaluation, FeatureCost, Objective, Temporal
+from .objective import Evaluation, Objective, Temporal, Untiled, costs_of
 from .optim import HISTORY_SIZE, NonFiniteError, Outcome, minimize
 from .schedule import expected_seconds, schedule
 from .targets import StyleTargets, Targets
-from .tiling import Geometry, TiledFeatureCost, tiled_grams
+from .tiling import Geometry, Tiled, tiled_grams
 from ..net.vgg import VGGFeatures
 
 # The largest long edge AdaIN's start is computed at; a larger G starts from it upsampled. At
@@ -270,12 +270,14 @@ class Stylizer:
         now for an RGB G) says whether the network's part is evaluated untiled or tile by tile."""
         if plan is None:
             plan = self.plan(*content.shape[-2:])
+        costs = costs_of(self.cfg, grams_S, temporal)
+        on_features = [c for c in costs if c.on_features]
         if plan.tile is None:
-            network = FeatureCost(self.net, self.cfg, content, grams_S, self.dtype)
+            network = Untiled(self.net, on_features, content, self.dtype)
         else:
-            network = TiledFeatureCost(self.net, self.cfg, content, grams_S, self.dtype, tile=plan.tile,
-                                       cache_content=plan.cache_content)
-        return Objective(network, self.cfg, [n for n, _ in self.cfg.style_layers], temporal)
+            network = Tiled(self.net, on_features, content, self.dtype, tile=plan.tile,
+                            cache_content=plan.cache_content)
+        return Objective(network, costs)
 
     def run(self, content: Image.Image, targets: Targets, style: StyleImages | None = None,
             progress: Progress | None = None, *, should_stop: Callable[[], bool] | None = None,

@@ -57,9 +57,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .config import Config
 from ..net.device import autocast
 from ..net.vgg import LAYER_INDEX, VGGFeatures
+from .objective import Cost, reference_layers, unroll
 
 
 @dataclass(frozen=True)
@@ -159,11 +159,6 @@ def _positions(shape: tuple[int, ...], stride: int) -> tuple[int, int]:
     return shape[-2] // stride, shape[-1] // stride
 
 
-def _unroll(a: Tensor) -> Tensor:
-    """(1, n_C, h, w) activations -> X = A^T, (h w, n_C): positions as rows, in channels_last order."""
-    return a.squeeze(0).permute(1, 2, 0).reshape(-1, a.shape[1])
-
-
 def tiled_grams(net: VGGFeatures, image: Tensor, layers: Sequence[str], tile: int,
                 dtype: torch.dtype = torch.float32) -> dict[str, Tensor]:
     """style_gram of each layer in ``layers`` for ``image`` (1, 3, H, W), one tile at a time: (1).
@@ -188,93 +183,99 @@ def _gram_sums(net: VGGFeatures, image: Tensor, layers: Sequence[str], tile_list
         with autocast(image.device, dtype):
             feats = net(image[(..., *t.crop)])
         for n in layers:
-            X = _unroll(feats[n][(..., *t.interior(geometry.strides[n]))].float())
+            X = unroll(feats[n][(..., *t.interior(geometry.strides[n]))].float())
             g = X.T @ X
             sums[n] = sums[n] + g if n in sums else g
         del feats
     return sums
 
 
-class TiledFeatureCost:
-    """The network's part of J, tile by tile: the same call and values as objective.FeatureCost
-    (up to float rounding), with the memory of one tile. See the module docstring.
+class Tiled:
+    """The network's part of J, tile by tile: the same call and values as objective.Untiled (up to
+    float rounding), with the memory of one tile. See the module docstring; the terms say what
+    they need (nst.core.objective.FeatureTerm), this class only runs the tiles.
 
-    ``content``: the RGB content image (1, 3, H, W) in [0, 1], the size of G. ``grams_S``: the
-    style Grams by layer name. ``tile``: the interiors' edge in pixels (rounded up to the
-    network's stride). ``cache_content``: keep the content layers' activations of every tile
-    (n_C n_H n_W floats per content layer, the whole layer's) or recompute them from
-    ``content`` at each evaluation (one forward pass per tile up to the deepest content layer).
+    ``costs``: the feature costs. ``reference``: the RGB image (1, 3, H, W) in [0, 1], the size of
+    G, whose activations the reference terms compare with (the content). ``tile``: the
+    interiors' edge in pixels (rounded up to the network's stride). ``cache_content``: keep the
+    reference layers' activations of every tile (n_C n_H n_W floats per layer, the whole
+    layer's) or recompute them at each evaluation (one forward pass per tile up to the deepest).
     """
 
-    def __init__(self, net: VGGFeatures, cfg: Config, content: Tensor, grams_S: Mapping[str, Tensor],
+    def __init__(self, net: VGGFeatures, costs: Sequence[Cost], reference: Tensor,
                  dtype: torch.dtype = torch.float32, *, tile: int, cache_content: bool = True) -> None:
-        self.net, self.cfg, self.dtype = net, cfg, dtype
+        self.net, self.dtype = net, dtype
         self.geometry = Geometry.of(net)
-        self.content = content
-        self.tiles = tiles(content.shape[-2], content.shape[-1], tile, self.geometry)
-        self.style_names = [n for n, _ in cfg.style_layers]
-        self.targets_S = {n: grams_S[n] for n in self.style_names}
-        total = sum(cfg.style_lambdas)
-        self.lambdas = {n: w / total for n, w in zip(self.style_names, cfg.style_lambdas)}
-        self.a_C: list[dict[str, Tensor]] | None = None
+        self.reference = reference
+        self.tiles = tiles(reference.shape[-2], reference.shape[-1], tile, self.geometry)
+        # (term, its scale in J: the cost's weight x the term's share), in the costs' order
+        self.terms = [(term, cost.weight * term.share) for cost in costs for term in cost.terms]
+        self.layers = list(dict.fromkeys(term.layer for term, _ in self.terms))
+        self.reference_layers = reference_layers(costs)
+        self.a_ref: list[dict[str, Tensor]] | None = None
         if cache_content:
-            self.a_C = [self._content_of(t) for t in self.tiles]
+            self.a_ref = [self._reference_of(t) for t in self.tiles]
 
     @torch.no_grad()
-    def _content_of(self, t: Tile) -> dict[str, Tensor]:
-        """The content layers' activations of the content image in tile ``t``'s interior."""
-        with autocast(self.content.device, self.dtype):
-            feats = self.net(self.content[(..., *t.crop)])
+    def _reference_of(self, t: Tile) -> dict[str, Tensor]:
+        """The reference layers' activations of the reference image in tile ``t``'s interior."""
+        with autocast(self.reference.device, self.dtype):
+            feats = self.net(self.reference[(..., *t.crop)])
         return {n: feats[n][(..., *t.interior(self.geometry.strides[n]))].float().clone()
-                for n in self.cfg.content_layers}
+                for n in self.reference_layers}
 
-    def __call__(self, G: Tensor) -> tuple[Tensor, list[Tensor], Tensor]:
-        cfg, geo, shape = self.cfg, self.geometry, G.shape
+    def __call__(self, G: Tensor) -> tuple[list[Tensor], Tensor]:
         G = G.detach()
-        # Pass 1: the global Grams of G (1), hence the residuals R and J_style^l.
-        sums = _gram_sums(self.net, G, self.style_names, self.tiles, geo, self.dtype)
-        M = {n: math.prod(_positions(shape, geo.strides[n])) for n in self.style_names}
-        R = {n: sums[n] / M[n] - self.targets_S[n] for n in self.style_names}
-        n_C = {n: R[n].shape[0] for n in self.style_names}
-        J_layers = [R[n].pow(2).sum() / (4 * n_C[n] ** 2) for n in self.style_names]
-        # Gradient factors: beta lambda_l / (n_C^2 M) for (2), alpha / (L 2 N) for (3).
-        style_k = {n: cfg.style_weight * self.lambdas[n] / (n_C[n] ** 2 * M[n]) for n in self.style_names}
-        N = {}
-        J_content = G.new_zeros((), dtype=torch.float32)
-        grad = torch.zeros(shape, dtype=G.dtype, device=G.device)
-        # Pass 2: per tile, backpropagate (2) and (3) from its interior activations.
+        positions = {n: math.prod(_positions(G.shape, self.geometry.strides[n])) for n in self.layers}
+        # Pass 1: the terms' global statistics (the Grams (1)), hence their values and residuals.
+        settled = {}
+        values: dict[int, Tensor] = {}
+        gathering = [term for term, _ in self.terms if term.gathers]
+        if gathering:
+            sums = self._gather(G, gathering)
+            for i, term in enumerate(gathering):
+                values[id(term)], settled[id(term)] = term.settle(sums[i], positions[term.layer])
+        for term, _ in self.terms:
+            if not term.gathers:
+                values[id(term)] = G.new_zeros((), dtype=torch.float32)
+        # Pass 2: per tile, backpropagate each term's gradient ((2), (3)) from its interior activations.
+        grad = torch.zeros(G.shape, dtype=G.dtype, device=G.device)
         for i, t in enumerate(self.tiles):
-            a_C = self.a_C[i] if self.a_C is not None else self._content_of(t)
+            a_ref = self.a_ref[i] if self.a_ref is not None else self._reference_of(t)
             x = G[(..., *t.crop)].detach().requires_grad_(True)
             with autocast(x.device, self.dtype):
                 feats = self.net(x)
             outputs, grads = [], []
-            for n in dict.fromkeys((*cfg.content_layers, *self.style_names)):
-                a = feats[n][(..., *t.interior(geo.strides[n]))]
+            for n in self.layers:
+                a = feats[n][(..., *t.interior(self.geometry.strides[n]))]
                 if a.numel() == 0:
                     continue
                 a32 = a.detach().float()
                 g = torch.zeros_like(a32)
-                if n in a_C:
-                    if n not in N:
-                        N[n] = a.shape[1] * math.prod(_positions(shape, geo.strides[n]))
-                    diff = a32 - a_C[n]
-                    J_content = J_content + diff.pow(2).sum() / (4 * N[n])
-                    g += diff * (cfg.content_weight / len(cfg.content_layers) / (2 * N[n]))
-                if n in R:
-                    X = _unroll(a32)
-                    gX = (X @ R[n]) * style_k[n]  # (2) as rows: (R A_t)^T = A_t^T R, R symmetric
-                    g += gX.view(1, a.shape[2], a.shape[3], a.shape[1]).permute(0, 3, 1, 2)
+                for term, scale in self.terms:
+                    if term.layer != n:
+                        continue
+                    part, dg = term.tile_gradient(a32, a_ref.get(n), settled.get(id(term)), positions[n], scale)
+                    g += dg
+                    if part is not None:  # a sum over positions: the tiles' parts add up to the value
+                        values[id(term)] = values[id(term)] + part
                 outputs.append(a)
                 grads.append(g.to(a.dtype))
             if outputs:
                 torch.autograd.backward(outputs, grads)
                 grad[(..., *t.crop)] += x.grad
             del feats, outputs, grads, x
-        J_content = J_content / len(cfg.content_layers)
-        return J_content.detach(), [j.detach() for j in J_layers], grad
+        return [values[id(term)].detach() for term, _ in self.terms], grad
 
-
-def tile_pixels(tile_list: Sequence[Tile]) -> int:
-    """Pixels the network runs on per pass over ``tile_list`` (interiors and halos)."""
-    return sum(t.pixels for t in tile_list)
+    @torch.no_grad()
+    def _gather(self, G: Tensor, terms: Sequence) -> list[Tensor]:
+        """Each term's statistic summed over the tiles' interiors (float32)."""
+        sums: list[Tensor | None] = [None] * len(terms)
+        for t in self.tiles:
+            with autocast(G.device, self.dtype):
+                feats = self.net(G[(..., *t.crop)])
+            for i, term in enumerate(terms):
+                s = term.gather(unroll(feats[term.layer][(..., *t.interior(self.geometry.strides[term.layer]))].float()))
+                sums[i] = s if sums[i] is None else sums[i] + s
+            del feats
+        return sums
