@@ -11,7 +11,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -304,152 +304,205 @@ class Stylizer:
         target RGB at the content's size); ``scales`` is the (long edge, evaluations) of each scale
         instead of nst.schedule.schedule(cfg).
         """
-        cfg = self.cfg
-        torch.manual_seed(cfg.seed)
-        luminance = cfg.preserve_color == "luminance"
-        scales = list(scales) if scales is not None else schedule(cfg)
-        total = sum(n for _, n in scales)
-        start = time.perf_counter()
-        first = 0 if resume is None else resume.scale
-        count = 0 if resume is None else resume.i
-        last_state = start
-        channels = 1 if luminance else 3
+        torch.manual_seed(self.cfg.seed)
+        run = _Run(self, content, targets, list(scales) if scales is not None else schedule(self.cfg), progress,
+                   should_stop, resume, on_state, state_every, temporal)
         with self.guard():
-            if resume is None:
-                if init is None:
-                    # At the first scale's size (at the full size only when there is no evaluation to
-                    # run), and at most ADAIN_MAX px: each scale resizes G anyway, and AdaIN's
-                    # activations (not tiled) at 4096 px would take more memory than the whole tiled run.
-                    init_edge = next((min(e, ADAIN_MAX) for e, n in scales if n > 0), None)
-                    C0 = content if init_edge is None else resize_long_edge(content, init_edge)
-                    G = self.initial_image(to_tensor(C0, self.device), style)
-                    del C0
-                else:  # a video frame's start (nst.sequence)
-                    G = init.to(device=self.device, dtype=torch.float32).clone()
-                if luminance:
-                    G = color.luminance(G)
-            else:
-                _check_resume(resume, scales, content, channels)
-                G = resume.G.to(self.device)
-            if luminance and temporal is not None and temporal.target.shape[1] == 3:
-                temporal = replace(temporal, target=color.luminance(temporal.target))
-            # Every scale's plan, forecast now (an NSTError now if one does not fit, not an hour
-            # into the run): when a scale's plan is made, its content, the content as seen and
-            # G are in memory (G replacing this one). Their relative work is for the ETA.
-            free = self.free() + 4 * G.numel()
-            work, short = [], []
-            for long_edge, _ in scales:
-                h, w = _shape(content, long_edge)
-                residents = 4 * h * w * (3 * (2 if luminance else 1) + channels)
-                try:
-                    work.append(self.plan(h, w, channels, free=free - residents).work)
-                except planner.BudgetError as e:
-                    short.append(e)
-            if short:  # the scale that needs the most names the smallest budget that works for all
-                raise max(short, key=lambda e: e.need - e.free)
-            eta: float | None = None
-            plans: list[Plan] = []
-            kept: RunState | None = None  # the state handed out when should_stop() ended the run
-            best: Evaluation | None = None  # of the best G at the last scale run
-            last_scale, last_done = first, 0 if resume is None else resume.done
-            for scale in range(first, len(scales)):
-                long_edge, evaluations = scales[scale]
-                if evaluations == 0:  # nothing to do at this scale (a tiny budget, or none)
+            G = run.start_image(style, init)
+            run.forecast(G)
+            for scale in range(run.first, len(run.scales)):
+                if run.scales[scale][1] == 0:  # nothing to do at this scale (a tiny budget, or none)
                     continue
-                done_before = resume.done if resume is not None and scale == first else 0
-                C = to_tensor(resize_long_edge(content, long_edge), self.device)
-                G = resize_tensor(G, tuple(C.shape[-2:]))
-                seen = color.gray_to_rgb(color.luminance(C)) if luminance else C
-                grams = targets(long_edge, C)
-                plan = self.plan(*C.shape[-2:], channels, strict=False)  # after the targets: they hold memory too
-                last = scale == len(scales) - 1
-                objective = self.objective(seen, grams, temporal if last else None, plan=plan)
-                del grams
-                work[scale] = plan.work
-                left = [n for _, n in scales]
-                left[scale] -= done_before
-                loop: list[Outcome] = []  # minimize's Outcome, as it goes
-                if scale == first and self.device.type != "cpu":
-                    # A GPU's first evaluation also starts its libraries (cuBLAS, cuDNN, kernels
-                    # loaded on first use): measured on an H200, 20-40x a later one, which made the
-                    # time forecast minutes for a 20 s run. One evaluation outside the clock first.
-                    objective(G)
-                last_time = time.perf_counter()
-                recent: deque[float] = deque(maxlen=RECENT)  # seconds of this scale's latest evaluations
-
-                def state(o: Outcome, done_before: int, stopped: bool = False, C: Tensor = C,
-                          scale: int = scale) -> RunState:
-                    opt = o.state()
-                    done = done_before + (o.evaluations if opt is None else opt["evaluations"])
-                    G = o.best.detach().float().cpu().clone()
-                    image = color.combine_luminance(G.to(C), C).cpu() if luminance else G
-                    ev = o.best_evaluation
-                    costs = (None, None, None) if ev is None else (ev.J, ev.J_content, ev.J_style)
-                    if ev is None and resume is not None and scale == first:  # its best is still the resumed one's
-                        costs = (resume.J, resume.J_content, resume.J_style)
-                    return RunState(G, image, scale, done, count - done_before - o.evaluations + done, total, *costs,
-                                    stopped, opt, count)
-
-                def on_evaluation(ev: Evaluation, G: Tensor, C: Tensor = C, scale: int = scale, plan: Plan = plan,
-                                  done_before: int = done_before, left: list[int] = left,
-                                  recent: deque[float] = recent) -> None:
-                    nonlocal count, eta, last_state, last_time
-                    count += 1
-                    now = time.perf_counter()
-                    # The forecast from the latest evaluations' times (a loaded machine slows them) and
-                    # the work left: at this scale, then the later ones by their relative work.
-                    recent.append(now - last_time)
-                    last_time = now
-                    eta = expected_seconds(now - start, sum(recent) / len(recent), scale, left, work,
-                                           done=loop[0].evaluations)
-                    if progress is not None:
-                        image = color.combine_luminance(G, C) if luminance else G
-                        progress(Iterate(count, total, ev.J, ev.J_content, ev.J_style, ev.J_tv, ev.style_layers,
-                                         now - start, scale, image, ev.J_temporal, plan, eta))
-                    if on_state is not None and state_every is not None and count < total \
-                            and time.perf_counter() - last_state >= state_every:
-                        on_state(state(loop[0], done_before))
-                        last_state = time.perf_counter()
-
-                opt_state = _fit_state(resume.optimizer, plan) if resume is not None and scale == first else None
-                try:
-                    outcome = minimize(objective, G, evaluations - done_before, optimizer=plan.optimizer,
-                                       lr=_step_size(cfg, plan.optimizer), history_size=max(1, plan.history_size),
-                                       on_evaluation=on_evaluation, should_stop=should_stop, state=opt_state,
-                                       on_start=loop.append)
-                except NonFiniteError as e:
-                    cause = _nonfinite_cause(cfg, self.dtype, e.at_start, resume is not None)
-                    raise NSTError(f"{e}; {cause}") from None
-                del objective, opt_state
-                plans.append(plan)
-                G = outcome.best
-                last_scale, last_done = scale, done_before + outcome.evaluations
-                best = outcome.best_evaluation
-                if best is None and resume is not None and scale == first:  # nothing beat the resumed G
-                    best = resume
-                if outcome.stopped:
-                    kept = state(outcome, done_before, True)
-                    if on_state is not None:
-                        on_state(kept)
+                G, stopped = run.run_scale(run.prepare_scale(scale, G))
+                if stopped:
                     break
-                # The optimiser's state (L-BFGS's curvature pairs, image-sized at this scale) goes
-                # before the next scale is planned: held, it counted as memory in use there (a
-                # whole 4096² run found 2.0 GiB of 4 free at its last scale, 0.8 less than alone).
-                del outcome, loop
-            J = {k: getattr(best, k, None) for k in ("J", "J_content", "J_style", "J_tv", "J_temporal")}
-            if kept is None:  # finished: the state a re-run writes without evaluating
-                at = to_tensor(resize_long_edge(content, scales[last_scale][0]), self.device) if luminance else None
-                # not copied: nothing changes G from here on (at 4096 px a copy is 200 MB)
-                kept = RunState(G.detach().float().cpu(),
-                                (color.combine_luminance(G, at) if luminance else G).detach().float().cpu(),
-                                last_scale, last_done, total, total, J["J"], J["J_content"], J["J_style"],
-                                evaluated=count)
-            G = resize_tensor(G, (content.height, content.width))  # a run stopped at a coarse scale
-            if luminance:
-                G = color.combine_luminance(G, to_tensor(content, self.device))
+            return run.result(G)
+
+
+
+@dataclass
+class _Scale:
+    """One scale of a run, prepared: its content, the objective and plan, and where it starts."""
+
+    index: int
+    long_edge: int
+    evaluations: int
+    done_before: int      # evaluations at this scale done before (a resumed run's)
+    C: Tensor             # the content at this scale, RGB (1, 3, h, w)
+    G: Tensor             # the start, resized to it
+    plan: Plan
+    objective: Objective
+    left: list[int]       # evaluations left at each scale, for the forecast
+    recent: deque = field(default_factory=lambda: deque(maxlen=RECENT))  # seconds of the latest evaluations
+    outcome: Outcome | None = None  # minimize's, as it goes
+
+
+class _Run:
+    """One call of Stylizer.run: its settings, its clock and counts, and the scales it runs."""
+
+    def __init__(self, stylizer: Stylizer, content: Image.Image, targets: Targets, scales: list[tuple[int, int]],
+                 progress: Progress | None, should_stop: Callable[[], bool] | None, resume: RunState | None,
+                 on_state: Callable[[RunState], None] | None, state_every: float | None,
+                 temporal: Temporal | None) -> None:
+        self.st, self.cfg, self.content, self.targets, self.scales = stylizer, stylizer.cfg, content, targets, scales
+        self.progress, self.should_stop, self.resume = progress, should_stop, resume
+        self.on_state, self.state_every, self.temporal = on_state, state_every, temporal
+        self.luminance = self.cfg.preserve_color == "luminance"
+        self.channels = 1 if self.luminance else 3
+        self.total = sum(n for _, n in scales)
+        self.start = self.last_state = self.last_time = time.perf_counter()
+        self.first = 0 if resume is None else resume.scale
+        self.count = 0 if resume is None else resume.i  # evaluations over the whole run
+        self.eta: float | None = None
+        self.work: list[float] = []      # each scale's relative cost of an evaluation (the plan's)
+        self.plans: list[Plan] = []      # of the scales run in this process
+        self.kept: RunState | None = None  # the state handed out when should_stop() ended the run
+        self.best: Evaluation | RunState | None = None  # of the best G at the last scale run
+        self.last_scale, self.last_done = self.first, 0 if resume is None else resume.done
+
+    def start_image(self, style: StyleImages | None, init: Tensor | None) -> Tensor:
+        """G at the start: cfg.init's, a video frame's ``init``, or the resumed state's."""
+        st, resume = self.st, self.resume
+        if resume is not None:
+            _check_resume(resume, self.scales, self.content, self.channels)
+            G = resume.G.to(st.device)
+        elif init is None:
+            # At the first scale's size (at the full size only when there is no evaluation to
+            # run), and at most ADAIN_MAX px: each scale resizes G anyway, and AdaIN's
+            # activations (not tiled) at 4096 px would take more memory than the whole tiled run.
+            init_edge = next((min(e, ADAIN_MAX) for e, n in self.scales if n > 0), None)
+            C0 = self.content if init_edge is None else resize_long_edge(self.content, init_edge)
+            G = st.initial_image(to_tensor(C0, st.device), style)
+            del C0
+        else:  # a video frame's start (nst.jobs.sequence)
+            G = init.to(device=st.device, dtype=torch.float32).clone()
+        if self.luminance and resume is None:
+            G = color.luminance(G)
+        if self.luminance and self.temporal is not None and self.temporal.target.shape[1] == 3:
+            self.temporal = replace(self.temporal, target=color.luminance(self.temporal.target))
+        return G
+
+    def forecast(self, G: Tensor) -> None:
+        """Every scale's plan, made now (a BudgetError now if one does not fit, not an hour into
+        the run), and their relative work for the time forecast. When a scale's plan is made, its
+        content, the content as seen and G are in memory (G replacing this one)."""
+        free = self.st.free() + 4 * G.numel()
+        short = []
+        for long_edge, _ in self.scales:
+            h, w = _shape(self.content, long_edge)
+            residents = 4 * h * w * (3 * (2 if self.luminance else 1) + self.channels)
+            try:
+                self.work.append(self.st.plan(h, w, self.channels, free=free - residents).work)
+            except planner.BudgetError as e:
+                short.append(e)
+        if short:  # the scale that needs the most names the smallest budget that works for all
+            raise max(short, key=lambda e: e.need - e.free)
+
+    def prepare_scale(self, scale: int, G: Tensor) -> _Scale:
+        """The content at this scale, G resized to it, the style targets, the plan, the objective."""
+        st, resume = self.st, self.resume
+        long_edge, evaluations = self.scales[scale]
+        done_before = resume.done if resume is not None and scale == self.first else 0
+        C = to_tensor(resize_long_edge(self.content, long_edge), st.device)
+        G = resize_tensor(G, tuple(C.shape[-2:]))
+        seen = color.gray_to_rgb(color.luminance(C)) if self.luminance else C
+        grams = self.targets(long_edge, C)
+        plan = st.plan(*C.shape[-2:], self.channels, strict=False)  # after the targets: they hold memory too
+        last = scale == len(self.scales) - 1
+        objective = st.objective(seen, grams, self.temporal if last else None, plan=plan)
+        del grams
+        self.work[scale] = plan.work
+        left = [n for _, n in self.scales]
+        left[scale] -= done_before
+        return _Scale(scale, long_edge, evaluations, done_before, C, G, plan, objective, left)
+
+    def run_scale(self, sc: _Scale) -> tuple[Tensor, bool]:
+        """Minimise J at this scale; (the best G, whether should_stop() ended the run)."""
+        st, resume, cfg = self.st, self.resume, self.cfg
+        if sc.index == self.first and st.device.type != "cpu":
+            # A GPU's first evaluation also starts its libraries (cuBLAS, cuDNN, kernels
+            # loaded on first use): measured on an H200, 20-40x a later one, which made the
+            # time forecast minutes for a 20 s run. One evaluation outside the clock first.
+            sc.objective(sc.G)
+        self.last_time = time.perf_counter()
+        opt_state = _fit_state(resume.optimizer, sc.plan) if resume is not None and sc.index == self.first else None
+        try:
+            outcome = minimize(sc.objective, sc.G, sc.evaluations - sc.done_before, optimizer=sc.plan.optimizer,
+                               lr=_step_size(cfg, sc.plan.optimizer), history_size=max(1, sc.plan.history_size),
+                               on_evaluation=lambda ev, G: self.evaluated(sc, ev, G), should_stop=self.should_stop,
+                               state=opt_state, on_start=lambda o: setattr(sc, "outcome", o))
+        except NonFiniteError as e:
+            cause = _nonfinite_cause(cfg, st.dtype, e.at_start, resume is not None)
+            raise NSTError(f"{e}; {cause}") from None
+        del opt_state
+        sc.objective = None  # its targets and the content's activations go with it
+        self.plans.append(sc.plan)
+        self.last_scale, self.last_done = sc.index, sc.done_before + outcome.evaluations
+        self.best = outcome.best_evaluation
+        if self.best is None and resume is not None and sc.index == self.first:  # nothing beat the resumed G
+            self.best = resume
+        if outcome.stopped:
+            self.kept = self.state(sc, outcome, stopped=True)
+            if self.on_state is not None:
+                self.on_state(self.kept)
+        # The optimiser's state (L-BFGS's curvature pairs, image-sized at this scale) goes
+        # before the next scale is planned: held, it counted as memory in use there (a
+        # whole 4096² run found 2.0 GiB of 4 free at its last scale, 0.8 less than alone).
+        sc.outcome = None
+        return outcome.best, outcome.stopped
+
+    def evaluated(self, sc: _Scale, ev: Evaluation, G: Tensor) -> None:
+        """After each evaluation: the count, the forecast, progress, and the periodic state."""
+        self.count += 1
+        now = time.perf_counter()
+        # The forecast from the latest evaluations' times (a loaded machine slows them) and
+        # the work left: at this scale, then the later ones by their relative work.
+        sc.recent.append(now - self.last_time)
+        self.last_time = now
+        self.eta = expected_seconds(now - self.start, sum(sc.recent) / len(sc.recent), sc.index, sc.left, self.work,
+                                    done=sc.outcome.evaluations)
+        if self.progress is not None:
+            image = color.combine_luminance(G, sc.C) if self.luminance else G
+            self.progress(Iterate(self.count, self.total, ev.J, ev.J_content, ev.J_style, ev.J_tv, ev.style_layers,
+                                  now - self.start, sc.index, image, ev.J_temporal, sc.plan, self.eta))
+        if self.on_state is not None and self.state_every is not None and self.count < self.total \
+                and time.perf_counter() - self.last_state >= self.state_every:
+            self.on_state(self.state(sc, sc.outcome))
+            self.last_state = time.perf_counter()
+
+    def state(self, sc: _Scale, o: Outcome, stopped: bool = False) -> RunState:
+        """Where the run stands at this scale: the best G so far, and the loop's state to continue."""
+        opt = o.state()
+        done = sc.done_before + (o.evaluations if opt is None else opt["evaluations"])
+        G = o.best.detach().float().cpu().clone()
+        image = color.combine_luminance(G.to(sc.C), sc.C).cpu() if self.luminance else G
+        ev = o.best_evaluation
+        costs = (None, None, None) if ev is None else (ev.J, ev.J_content, ev.J_style)
+        if ev is None and self.resume is not None and sc.index == self.first:  # its best is still the resumed one's
+            costs = (self.resume.J, self.resume.J_content, self.resume.J_style)
+        return RunState(G, image, sc.index, done, self.count - sc.done_before - o.evaluations + done, self.total,
+                        *costs, stopped, opt, self.count)
+
+    def result(self, G: Tensor) -> RunResult:
+        """The RunResult of the best G at the finest scale reached, at the content's size."""
+        st, content = self.st, self.content
+        J = {k: getattr(self.best, k, None) for k in ("J", "J_content", "J_style", "J_tv", "J_temporal")}
+        kept = self.kept
+        if kept is None:  # finished: the state a re-run writes without evaluating
+            at = (to_tensor(resize_long_edge(content, self.scales[self.last_scale][0]), st.device)
+                  if self.luminance else None)
+            # not copied: nothing changes G from here on (at 4096 px a copy is 200 MB)
+            kept = RunState(G.detach().float().cpu(),
+                            (color.combine_luminance(G, at) if self.luminance else G).detach().float().cpu(),
+                            self.last_scale, self.last_done, self.total, self.total, J["J"], J["J_content"],
+                            J["J_style"], evaluated=self.count)
+        G = resize_tensor(G, (content.height, content.width))  # a run stopped at a coarse scale
+        if self.luminance:
+            G = color.combine_luminance(G, to_tensor(content, st.device))
         if not bool(torch.isfinite(G).all()):  # never write NaN pixels
             raise NSTError("the result has non-finite pixels (a numerical fault: try --precision float32)")
-        return RunResult(to_pil(G), kept, tuple(plans), count - (0 if resume is None else resume.i), **J)
+        return RunResult(to_pil(G), kept, tuple(self.plans), self.count - (0 if self.resume is None else self.resume.i),
+                         **J)
 
 
 def _shape(image: Image.Image, long_edge: int) -> tuple[int, int]:
