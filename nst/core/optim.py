@@ -151,129 +151,168 @@ def minimize(objective: Callable[[Tensor], Evaluation], init: Tensor, evaluation
     """
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer {optimizer!r}; expected {' | '.join(OPTIMIZERS)}")
-    # The variables are G / k (before folding). L-BFGS is invariant to this scaling except for its
-    # first step, lr / sum|g|, which moves the average pixel by lr k / n: with k = n * FIRST_STEP
-    # it moves by FIRST_STEP instead of ~1/n, sparing the line search ~6 evaluations of growing it.
-    k = init.numel() * FIRST_STEP if optimizer == "lbfgs" else 1.0
-    if state is not None and (state.get("optimizer") != optimizer or state.get("k") != k
-                              or tuple(state["z"].shape) != tuple(init.shape)):
-        raise ValueError("state is of another optimizer or image size")
-    step = lr if state is None else state["lr"]
-    z = (init.detach() / k if state is None else state["z"].to(init)).contiguous().requires_grad_(True)
-    # Resumed: ``init`` is the best G so far when the state says its J (it may be a point after the
-    # boundary, or before it), so that the best is the one an uninterrupted run would return.
-    resumed_best = state is not None and state.get("best_J") is not None
-    best = init.detach().clone() if state is None or resumed_best else fold(z.detach() * k)
-    outcome = Outcome(best, None, 0, False)
-    if state is None:
-        # The boundary before the first evaluation: stopped before L-BFGS finishes its first
-        # iteration, a resumed run starts from here and evaluates the same points.
-        outcome._boundary = {"optimizer": optimizer, "k": k, "lr": step, "evaluations": 0,
-                             "z": z.detach().clone(), "opt": {}, "live": False}
+    loop = _Loop(objective, init, evaluations, optimizer, lr, HISTORY_SIZE if history_size is None else history_size,
+                 on_evaluation, should_stop, state)
     if on_start is not None:
-        on_start(outcome)
+        on_start(loop.outcome)
     if evaluations <= 0:
-        return outcome
-    best_J = state["best_J"] if resumed_best else math.inf
-    # L-BFGS runs one iteration per step(), so that its state is whole between calls. Each step()
-    # begins by asking the closure for J and the gradient at the point the last line search chose,
-    # which that line search has evaluated: ``known`` holds that search's lowest and latest
-    # evaluations (key, J, gradient, count), so the point is neither evaluated again nor counted.
-    known: list[tuple[tuple[int, float], float, Tensor, int]] = []
-    if state is not None and optimizer == "lbfgs" and state.get("grad") is not None:
-        known.append((_key(z), state["J"], state["grad"].to(z), 0))
-        best_J = min(best_J, state["J"])
-    fresh = True  # the next closure call begins an L-BFGS step
+        return loop.outcome
+    return loop.run()
 
-    def closure() -> Tensor:
-        nonlocal best_J, fresh
+
+# A point of a line search the loop has evaluated: (its key, J, the gradient in z, its count).
+Known = tuple[tuple[int, float], float, Tensor, int]
+
+
+class _Loop:
+    """One call of minimize: the variables z, the optimiser, the best G, the boundary to resume from."""
+
+    def __init__(self, objective: Callable[[Tensor], Evaluation], init: Tensor, evaluations: int, optimizer: str,
+                 lr: float, history_size: int, on_evaluation: Callable[[Evaluation, Tensor], None] | None,
+                 should_stop: Callable[[], bool] | None, state: dict | None) -> None:
+        self.objective, self.evaluations, self.optimizer = objective, evaluations, optimizer
+        self.history_size, self.on_evaluation, self.should_stop, self.state = history_size, on_evaluation, should_stop, state
+        # The variables are G / k (before folding). L-BFGS is invariant to this scaling except for its
+        # first step, lr / sum|g|, which moves the average pixel by lr k / n: with k = n * FIRST_STEP
+        # it moves by FIRST_STEP instead of ~1/n, sparing the line search ~6 evaluations of growing it.
+        k = self.k = init.numel() * FIRST_STEP if optimizer == "lbfgs" else 1.0
+        if state is not None and (state.get("optimizer") != optimizer or state.get("k") != k
+                                  or tuple(state["z"].shape) != tuple(init.shape)):
+            raise ValueError("state is of another optimizer or image size")
+        self.step = lr if state is None else state["lr"]
+        self.z = (init.detach() / k if state is None else state["z"].to(init)).contiguous().requires_grad_(True)
+        # Resumed: ``init`` is the best G so far when the state says its J (it may be a point after the
+        # boundary, or before it), so that the best is the one an uninterrupted run would return.
+        resumed_best = state is not None and state.get("best_J") is not None
+        self.best = init.detach().clone() if state is None or resumed_best else fold(self.z.detach() * k)
+        self.outcome = Outcome(self.best, None, 0, False)
+        if state is None:
+            # The boundary before the first evaluation: stopped before L-BFGS finishes its first
+            # iteration, a resumed run starts from here and evaluates the same points.
+            self.outcome._boundary = {"optimizer": optimizer, "k": k, "lr": self.step, "evaluations": 0,
+                                      "z": self.z.detach().clone(), "opt": {}, "live": False}
+        self.best_J = state["best_J"] if resumed_best else math.inf
+        # L-BFGS runs one iteration per step(), so that its state is whole between calls. Each step()
+        # begins by asking the closure for J and the gradient at the point the last line search chose,
+        # which that line search has evaluated: ``known`` holds that search's lowest and latest
+        # evaluations, so the point is neither evaluated again nor counted.
+        self.known: list[Known] = []
+        if state is not None and optimizer == "lbfgs" and state.get("grad") is not None:
+            self.known.append((_key(self.z), state["J"], state["grad"].to(self.z), 0))
+            self.best_J = min(self.best_J, state["J"])
+        self.fresh = True  # the next closure call begins an L-BFGS step
+        self.opt: torch.optim.Optimizer | None = None
+
+    def run(self) -> Outcome:
+        """Step until the evaluations are spent or should_stop(); restart after a non-finite J."""
+        in_a_row, counted = 0, 0
+        self.opt = self.make()
+        self.resume()
+        while True:
+            try:
+                self.iterate()
+            except _Stop:
+                return self.outcome
+            except _NonFinite:
+                outcome = self.outcome
+                if outcome.best_evaluation is None and self.state is None:
+                    raise NonFiniteError("J or its gradient is not finite at the first evaluation", at_start=True)
+                in_a_row = in_a_row + 1 if outcome.evaluations == counted else 1
+                counted = outcome.evaluations
+                if in_a_row > MAX_RESTARTS:
+                    raise NonFiniteError(f"J or its gradient stayed non-finite after {MAX_RESTARTS} restarts from "
+                                         "the best image with smaller steps", at_start=False)
+                self.restart()
+
+    def resume(self) -> None:
+        """Load the state's optimiser, and its boundary as this call's first."""
+        state = self.state
+        if state is None:
+            return
+        if state["opt"]:
+            sd = self.opt.state_dict()
+            sd["state"] = {0: state["opt"]}
+            self.opt.load_state_dict(sd)  # casts the tensors to z's device and dtype
+        more = {"J": state["J"], "grad": state["grad"]} if self.optimizer == "lbfgs" and state.get("grad") is not None \
+            else {}
+        self.outcome._boundary = self.boundary(0, self.opt.state.get(self.z, {}), **more)
+
+    def iterate(self) -> None:
+        """Optimiser steps, each ending at a boundary (until _Stop or _NonFinite)."""
+        while True:
+            self.fresh = True
+            self.opt.step(self.closure)
+            hit = _find(self.known, self.z) if self.optimizer == "lbfgs" else None
+            if hit is not None:  # a boundary: the point L-BFGS chose, its J, gradient and history
+                self.outcome._boundary = self.boundary(hit[3], self.opt.state[self.z], J=hit[1], grad=hit[2])
+
+    def restart(self) -> None:
+        """From the best G so far, with a step ten times smaller and no history."""
+        self.outcome.restarts += 1
+        self.step *= 0.1
+        self.known.clear()
+        with torch.no_grad():
+            self.z.copy_(self.best / self.k)  # fold(best / k * k) = best, as best is in [0, 1]
+        self.opt = self.make()
+
+    def make(self) -> torch.optim.Optimizer:
+        if self.optimizer == "lbfgs":
+            # Strong-Wolfe line search: without it, unit steps can diverge into noise. Tolerances 0:
+            # run the whole budget (the loss scale depends on alpha and beta); the closure stops it.
+            return torch.optim.LBFGS([self.z], lr=self.step, max_iter=1, max_eval=self.evaluations + 1,
+                                     tolerance_grad=0.0, tolerance_change=0.0, history_size=self.history_size,
+                                     line_search_fn="strong_wolfe")
+        return torch.optim.Adam([self.z], lr=self.step)
+
+    def closure(self) -> Tensor:
+        """J at z for the optimiser, and dJ/dz in z.grad: one evaluation (or a known point's)."""
+        z, outcome, opt = self.z, self.outcome, self.opt
         opt.zero_grad(set_to_none=True)
-        if fresh and optimizer == "lbfgs":
-            fresh = False
-            hit = _find(known, z)
-            known.clear()
+        if self.fresh and self.optimizer == "lbfgs":
+            self.fresh = False
+            hit = _find(self.known, z)
+            self.known.clear()
             if hit is not None:
                 z.grad = hit[2]
                 return torch.tensor(hit[1], dtype=torch.float64)
-        if optimizer == "adam":  # a boundary: z and Adam's moments before this step. Not copied
+        if self.optimizer == "adam":  # a boundary: z and Adam's moments before this step. Not copied
             # (3 image-sized tensors): Adam changes them only after the closure returns, so until
             # then, in on_evaluation and after minimize returns, they are this boundary; state() copies.
-            outcome._boundary = _boundary(outcome.evaluations, opt.state.get(z, {}), copy=False)
-        if outcome.evaluations >= evaluations or (should_stop is not None and outcome.evaluations and should_stop()):
-            outcome.stopped = outcome.evaluations < evaluations
+            outcome._boundary = self.boundary(outcome.evaluations, opt.state.get(z, {}), copy=False)
+        if outcome.evaluations >= self.evaluations or (self.should_stop is not None and outcome.evaluations
+                                                       and self.should_stop()):
+            outcome.stopped = outcome.evaluations < self.evaluations
             raise _Stop
-        G = _fold_scaled(z, k)
-        ev = objective(G)
+        G = _fold_scaled(z, self.k)
+        ev = self.objective(G)
         if not _finite(ev):
             raise _NonFinite
         # z.grad is a new tensor that nothing changes in place (LBFGS copies it, zero_grad drops
         # it): ``known`` may keep it as it is.
-        z.grad = _fold_scaled_backward(z, k, ev.grad)
+        z.grad = _fold_scaled_backward(z, self.k, ev.grad)
         ev = dataclasses.replace(ev, grad=None)  # an image-sized tensor less to keep
         outcome.evaluations += 1
-        if ev.J < best_J:
-            best_J = ev.J
-            best.copy_(G)
+        if ev.J < self.best_J:
+            self.best_J = ev.J
+            self.best.copy_(G)
             outcome.best_evaluation = ev
-        if optimizer == "lbfgs":  # keep the line search's lowest evaluation and this, the latest
-            low = min(known, key=lambda e: e[1], default=None)
-            known[:] = ([low] if low is not None and low[1] <= ev.J else []) + \
+        if self.optimizer == "lbfgs":  # keep the line search's lowest evaluation and this, the latest
+            low = min(self.known, key=lambda e: e[1], default=None)
+            self.known[:] = ([low] if low is not None and low[1] <= ev.J else []) + \
                 [(_key(z), ev.J, z.grad, outcome.evaluations)]
-        if on_evaluation is not None:
-            on_evaluation(ev, G)
+        if self.on_evaluation is not None:
+            self.on_evaluation(ev, G)
         return torch.tensor(ev.J, dtype=torch.float64)
 
-    def _boundary(count: int, opt_state: dict, copy: bool = True, **more) -> dict:
+    def boundary(self, count: int, opt_state: dict, copy: bool = True, **more) -> dict:
+        """The loop's state at an iteration boundary (Outcome.state() hands it out)."""
         # L-BFGS changes only prev_flat_grad in place (copy_); d and the list items are new
         # tensors at every step, so they are kept as they are.
         kept = {n: (v.clone() if isinstance(v, Tensor) and copy and n != "d" else list(v) if isinstance(v, list)
                     else v) for n, v in opt_state.items() if n != "al"}
-        return {"optimizer": optimizer, "k": k, "lr": step, "evaluations": count,
+        z = self.z
+        return {"optimizer": self.optimizer, "k": self.k, "lr": self.step, "evaluations": count,
                 "z": z.detach().clone() if copy else z.detach(), **more, "opt": kept, "live": not copy}
-
-    def make(step: float) -> torch.optim.Optimizer:
-        if optimizer == "lbfgs":
-            # Strong-Wolfe line search: without it, unit steps can diverge into noise. Tolerances 0:
-            # run the whole budget (the loss scale depends on alpha and beta); the closure stops it.
-            return torch.optim.LBFGS([z], lr=step, max_iter=1, max_eval=evaluations + 1, tolerance_grad=0.0,
-                                     tolerance_change=0.0,
-                                     history_size=HISTORY_SIZE if history_size is None else history_size,
-                                     line_search_fn="strong_wolfe")
-        return torch.optim.Adam([z], lr=step)
-
-    in_a_row, counted = 0, 0
-    opt = make(step)
-    if state is not None:
-        if state["opt"]:
-            sd = opt.state_dict()
-            sd["state"] = {0: state["opt"]}
-            opt.load_state_dict(sd)  # casts the tensors to z's device and dtype
-        outcome._boundary = _boundary(0, opt.state.get(z, {}), **(
-            {"J": state["J"], "grad": state["grad"]} if optimizer == "lbfgs" and state.get("grad") is not None else {}))
-    while True:
-        try:
-            while True:
-                fresh = True
-                opt.step(closure)
-                hit = _find(known, z) if optimizer == "lbfgs" else None
-                if hit is not None:  # a boundary: the point L-BFGS chose, its J, gradient and history
-                    outcome._boundary = _boundary(hit[3], opt.state[z], J=hit[1], grad=hit[2])
-        except _Stop:
-            return outcome
-        except _NonFinite:
-            if outcome.best_evaluation is None and state is None:
-                raise NonFiniteError("J or its gradient is not finite at the first evaluation", at_start=True)
-            in_a_row = in_a_row + 1 if outcome.evaluations == counted else 1
-            counted = outcome.evaluations
-            if in_a_row > MAX_RESTARTS:
-                raise NonFiniteError(f"J or its gradient stayed non-finite after {MAX_RESTARTS} restarts from "
-                                     "the best image with smaller steps", at_start=False)
-            outcome.restarts += 1
-            step *= 0.1
-            known.clear()
-            with torch.no_grad():
-                z.copy_(best / k)  # fold(best / k * k) = best, as best is in [0, 1]
-            opt = make(step)
 
 
 def _find(known: list, z: Tensor):
