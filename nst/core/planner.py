@@ -171,80 +171,106 @@ def plan_scale(net: NetworkMemory, stride: int, halo: int, height: int, width: i
     When not even that fits: BudgetError if ``strict``, else the smallest plan with a note saying so
     (a run that is under way goes on: its start checked the plans of all its scales).
     """
-    from .tiling import splits
+    s = _Sizing(net, stride, halo, height, width, channels, free, tile, optimizer, history_size, max_memory)
+    for opt in s.optimizers:  # L-BFGS first, tiled if need be; Adam only when no L-BFGS plan fits
+        plan = s.first_fit(opt)
+        if plan is not None:
+            return plan
+    return s.smallest(strict)
 
-    V = 4 * channels * height * width
-    V_rgb = 4 * 3 * height * width
-    pixels = height * width
 
-    def loop(opt: str, hist: int) -> int:
-        return (LBFGS_VECTORS + 2 * hist) * V if opt == "lbfgs" else ADAM_VECTORS * V
+class _Sizing:
+    """What plan_scale weighs for one scale: the loop's state, an untiled evaluation, tiles."""
 
-    def tiled_peak(t: int) -> tuple[int, int, int, int]:
+    def __init__(self, net: NetworkMemory, stride: int, halo: int, height: int, width: int, channels: int,
+                 free: int, tile: str | int, optimizer: str, history_size: int, max_memory: int | None) -> None:
+        self.net, self.stride, self.halo, self.height, self.width = net, stride, halo, height, width
+        self.free, self.tile, self.optimizer, self.history_size, self.max_memory = (free, tile, optimizer,
+                                                                                   history_size, max_memory)
+        self.V = 4 * channels * height * width  # an image-sized tensor of G
+        self.V_rgb = 4 * 3 * height * width
+        self.pixels = height * width
+        self.untiled = net.content_cache(height, width) + net.evaluation(height, width)
+        self.optimizers = [optimizer] if optimizer == "adam" else ["lbfgs", "adam"]
+        self.min_hist = {"lbfgs": min(MIN_HISTORY, history_size), "adam": 0}
+        long_edge = max(height, width)
+        self.tiles_to_try = ([] if tile == "off" else [int(tile)] if tile != "auto" else
+                             list(range(min(AUTO_TILE_MAX, (long_edge - 1) // stride * stride), AUTO_TILE_MIN - 1,
+                                        -stride)))
+
+    def loop(self, opt: str, hist: int | None = None) -> int:
+        """The optimiser's bytes with ``hist`` curvature pairs (default: the fewest it may keep)."""
+        hist = self.min_hist[opt] if hist is None else hist
+        return (LBFGS_VECTORS + 2 * hist) * self.V if opt == "lbfgs" else ADAM_VECTORS * self.V
+
+    def tiled_peak(self, t: int) -> tuple[int, int, int, int]:
         """(evaluation peak, tile count, network pixels per pass, the interiors' largest edge) for tiles of t."""
-        ys, xs = splits(height, t, stride), splits(width, t, stride)
-        hs = [min(height, b + halo) - max(0, a - halo) for a, b in ys]
-        ws = [min(width, b + halo) - max(0, a - halo) for a, b in xs]
-        peak = max(net.evaluation(hh, ww) for hh in hs for ww in ws)
+        from .tiling import splits
+        h, w, halo = self.height, self.width, self.halo
+        ys, xs = splits(h, t, self.stride), splits(w, t, self.stride)
+        hs = [min(h, b + halo) - max(0, a - halo) for a, b in ys]
+        ws = [min(w, b + halo) - max(0, a - halo) for a, b in xs]
+        peak = max(self.net.evaluation(hh, ww) for hh in hs for ww in ws)
         edge = max(b - a for a, b in ys + xs)
-        return peak + V_rgb, len(ys) * len(xs), sum(hs) * sum(ws), edge
+        return peak + self.V_rgb, len(ys) * len(xs), sum(hs) * sum(ws), edge
 
-    untiled = net.content_cache(height, width) + net.evaluation(height, width)
-    long_edge = max(height, width)
-    opts = [optimizer] if optimizer == "adam" else ["lbfgs", "adam"]
-    min_hist = {"lbfgs": min(MIN_HISTORY, history_size), "adam": 0}
+    def first_fit(self, opt: str) -> Plan | None:
+        """Untiled if it fits (and may), else the largest tiles that fit, with ``opt``; None if none does."""
+        tile, free = self.tile, self.free
+        if tile in ("auto", "off") and self.untiled + self.loop(opt) <= free:
+            return self.finish(opt, None, True, self.untiled, 1, self.pixels)
+        for t in self.tiles_to_try:
+            peak, count, net_pixels, edge = self.tiled_peak(t)
+            if peak + self.loop(opt) > free:
+                continue
+            content = self.net.content_cache(self.height, self.width)
+            cache = peak + content + self.loop(opt) <= free
+            fixed = peak + (content if cache else 0)
+            # auto: the tiles as they come out (t = 1008 on 1024 px gives 2 x 2 tiles of 512)
+            return self.finish(opt, edge if tile == "auto" else t, cache, fixed, count, net_pixels)
+        return None
 
-    def finish(opt: str, t: int | None, cache: bool, fixed: int, count: int, net_pixels: int,
+    def smallest(self, strict: bool) -> Plan:
+        """Nothing fits: BudgetError if ``strict``, else the smallest plan, its note saying so."""
+        opt, free, size = self.optimizers[-1], self.free, (self.width, self.height)
+        if self.tile == "off" or not self.tiles_to_try:  # untiled, or an image too small for auto's tiles
+            need = self.untiled + self.loop(opt)
+            if strict:
+                raise BudgetError(need, free, self.max_memory, size, "untiled", tile_off=self.tile == "off")
+            what = (f"an untiled evaluation at {self.width}x{self.height} needs about {format_bytes(need)}, more "
+                    f"than the {format_bytes(max(0, free))} left of the budget")
+            return self.finish(opt, None, True, self.untiled, 1, self.pixels, over=f"over the budget ({what}): going on")
+        t = self.tiles_to_try[-1]
+        peak, count, net_pixels, edge = self.tiled_peak(t)
+        need = peak + self.loop(opt)
+        if strict:
+            raise BudgetError(need, free, self.max_memory, size, f"with tiles of {t} px")
+        what = (f"{self.width}x{self.height} needs at least {format_bytes(need)} with tiles of {t} px, more than the "
+                f"{format_bytes(max(0, free))} left of the budget")
+        return self.finish(opt, edge if self.tile == "auto" else t, False, peak, count, net_pixels,
+                           over=f"over the budget ({what}): going on")
+
+    def finish(self, opt: str, t: int | None, cache: bool, fixed: int, count: int, net_pixels: int,
                over: str | None = None) -> Plan:
-        hist = 0
+        """The Plan: L-BFGS's history as long as the rest of the budget allows, the work, the notes."""
+        hist, history_size = 0, self.history_size
         if opt == "lbfgs":
-            spare = free - fixed - loop("lbfgs", 0)
-            hist = max(min_hist["lbfgs"], min(history_size, spare // (2 * V)))
-        work = float(pixels) if t is None else net_pixels * (1 + PASS1_COST + (0 if cache else CONTENT_COST))
+            spare = self.free - fixed - self.loop("lbfgs", 0)
+            hist = max(self.min_hist["lbfgs"], min(history_size, spare // (2 * self.V)))
+        work = float(self.pixels) if t is None else net_pixels * (1 + PASS1_COST + (0 if cache else CONTENT_COST))
         notes = []
-        if t is not None and tile == "auto":
-            notes.append(f"{count} tiles of {t} px (+{halo} px halo): an untiled evaluation needs "
-                         f"{format_bytes(untiled + loop(opt, min_hist[opt]))} of the {format_bytes(free)} free")
-        if opt != optimizer:
-            notes.append(f"Adam instead of L-BFGS, whose history of {min_hist['lbfgs']} does not fit")
+        if t is not None and self.tile == "auto":
+            notes.append(f"{count} tiles of {t} px (+{self.halo} px halo): an untiled evaluation needs "
+                         f"{format_bytes(self.untiled + self.loop(opt))} of the {format_bytes(self.free)} free")
+        if opt != self.optimizer:
+            notes.append(f"Adam instead of L-BFGS, whose history of {self.min_hist['lbfgs']} does not fit")
         elif opt == "lbfgs" and hist < history_size:
             notes.append(f"L-BFGS history {hist} instead of {history_size}")
         if over:
             notes.append(over)
-        fits = t is not None and tile != "auto" and untiled + loop(opt, min_hist[opt]) <= free
-        return Plan(height, width, t, count, halo if t is not None else 0, opt, hist, cache, work,
-                    fixed + loop(opt, hist), free, tuple(notes), max_memory, fits)
-
-    tiles_to_try = ([] if tile == "off" else [int(tile)] if tile != "auto" else
-                    list(range(min(AUTO_TILE_MAX, (long_edge - 1) // stride * stride), AUTO_TILE_MIN - 1, -stride)))
-    for opt in opts:  # L-BFGS first, tiled if need be; Adam only when no L-BFGS plan fits
-        if tile in ("auto", "off") and untiled + loop(opt, min_hist[opt]) <= free:
-            return finish(opt, None, True, untiled, 1, pixels)
-        for t in tiles_to_try:
-            peak, count, net_pixels, edge = tiled_peak(t)
-            if peak + loop(opt, min_hist[opt]) > free:
-                continue
-            cache = peak + net.content_cache(height, width) + loop(opt, min_hist[opt]) <= free
-            fixed = peak + (net.content_cache(height, width) if cache else 0)
-            # auto: the tiles as they come out (t = 1008 on 1024 px gives 2 x 2 tiles of 512)
-            return finish(opt, edge if tile == "auto" else t, cache, fixed, count, net_pixels)
-    opt = opts[-1]
-    if tile == "off" or not tiles_to_try:  # untiled, or an image too small for auto's tiles
-        need = untiled + loop(opt, min_hist[opt])
-        if strict:
-            raise BudgetError(need, free, max_memory, (width, height), "untiled", tile_off=tile == "off")
-        what = (f"an untiled evaluation at {width}x{height} needs about {format_bytes(need)}, more than the "
-                f"{format_bytes(max(0, free))} left of the budget")
-        return finish(opt, None, True, untiled, 1, pixels, over=f"over the budget ({what}): going on")
-    t = tiles_to_try[-1]
-    peak, count, net_pixels, edge = tiled_peak(t)
-    need = peak + loop(opt, min_hist[opt])
-    if strict:
-        raise BudgetError(need, free, max_memory, (width, height), f"with tiles of {t} px")
-    what = (f"{width}x{height} needs at least {format_bytes(need)} with tiles of {t} px, more than the "
-            f"{format_bytes(max(0, free))} left of the budget")
-    return finish(opt, edge if tile == "auto" else t, False, peak, count, net_pixels,
-                  over=f"over the budget ({what}): going on")
+        fits = t is not None and self.tile != "auto" and self.untiled + self.loop(opt) <= self.free
+        return Plan(self.height, self.width, t, count, self.halo if t is not None else 0, opt, hist, cache, work,
+                    fixed + self.loop(opt, hist), self.free, tuple(notes), self.max_memory, fits)
 
 
 def forward_tile(net: NetworkMemory, stride: int, halo: int, height: int, width: int, *, free: int,
