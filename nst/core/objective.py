@@ -59,8 +59,10 @@ class FeatureTerm:
     ``gathers``; ``gather`` gives a tile's share of it (summed over the tiles), ``settle`` turns
     the sum into the term's value and what the tiles' gradients need, and ``tile_gradient``
     gives a tile's part of the value (None if ``settle`` gave it whole) and dJ/da of the tile's
-    interior activations. ``reference``: the term compares with the reference image's (the
-    content's) activations at its layer, which the evaluators compute and hand in as ``a_ref``.
+    interior activations; ``where`` is that interior's place in the whole layer, (rows, columns)
+    of its positions, for a term that weighs positions (a mask). ``reference``: the term compares
+    with the reference image's (the content's) activations at its layer, which the evaluators
+    compute and hand in as ``a_ref``.
     """
 
     layer: str
@@ -75,14 +77,14 @@ class FeatureTerm:
     def value(self, a: Tensor, a_ref: Tensor | None) -> Tensor:
         raise NotImplementedError
 
-    def gather(self, X: Tensor) -> Tensor:
+    def gather(self, X: Tensor, where: tuple[slice, slice]) -> Tensor:
         raise NotImplementedError
 
     def settle(self, total: Tensor, positions: int) -> tuple[Tensor, object]:
         raise NotImplementedError
 
-    def tile_gradient(self, a: Tensor, a_ref: Tensor | None, settled: object, positions: int,
-                      scale: float) -> tuple[Tensor | None, Tensor]:
+    def tile_gradient(self, a: Tensor, a_ref: Tensor | None, settled: object, positions: int, scale: float,
+                      where: tuple[slice, slice]) -> tuple[Tensor | None, Tensor]:
         raise NotImplementedError
 
 
@@ -97,7 +99,7 @@ class ContentLayer(FeatureTerm):
     def value(self, a: Tensor, a_ref: Tensor | None) -> Tensor:
         return content_cost(a_ref, a)
 
-    def tile_gradient(self, a, a_ref, settled, positions, scale):
+    def tile_gradient(self, a, a_ref, settled, positions, scale, where):
         # A sum over positions: the tile's own part, dJ/da_t = (a_t - a_C,t) / (2 N).
         N = a.shape[1] * positions
         diff = a - a_ref
@@ -117,14 +119,14 @@ class StyleLayer(FeatureTerm):
     def value(self, a: Tensor, a_ref: Tensor | None) -> Tensor:
         return layer_style_cost(self.gram_S, a)
 
-    def gather(self, X: Tensor) -> Tensor:
+    def gather(self, X: Tensor, where: tuple[slice, slice]) -> Tensor:
         return X.T @ X  # A_t A_t^T: the Gram of the whole image is their sum over the tiles, / M
 
     def settle(self, total: Tensor, positions: int) -> tuple[Tensor, Tensor]:
         R = total / positions - self.gram_S  # the residual of the global Gram, symmetric
         return R.pow(2).sum() / (4 * R.shape[0] ** 2), R
 
-    def tile_gradient(self, a, a_ref, R, positions, scale):
+    def tile_gradient(self, a, a_ref, R, positions, scale, where):
         # dJ_style^l/dA_t = R A_t / (n_C^2 M): the global residual, the tile's own activations.
         n_C = R.shape[0]
         gX = (unroll(a) @ R) * (scale / (n_C**2 * positions))  # as rows: (R A_t)^T = A_t^T R

@@ -138,6 +138,10 @@ class Tile:
         """Pixels the network runs on for this tile (interior and halo)."""
         return (self.cy1 - self.cy0) * (self.cx1 - self.cx0)
 
+    def positions(self, stride: int) -> tuple[slice, slice]:
+        """The interior's positions in the whole image's activations of a layer of total ``stride``."""
+        return slice(self.y0 // stride, self.y1 // stride), slice(self.x0 // stride, self.x1 // stride)
+
     def interior(self, stride: int) -> tuple[slice, slice]:
         """The interior's positions in the tile's activations of a layer of total ``stride``."""
         oy, ox = self.cy0 // stride, self.cx0 // stride
@@ -255,7 +259,8 @@ class Tiled:
                 for term, scale in self.terms:
                     if term.layer != n:
                         continue
-                    part, dg = term.tile_gradient(a32, a_ref.get(n), settled.get(id(term)), positions[n], scale)
+                    part, dg = term.tile_gradient(a32, a_ref.get(n), settled.get(id(term)), positions[n], scale,
+                                                  t.positions(self.geometry.strides[n]))
                     g += dg
                     if part is not None:  # a sum over positions: the tiles' parts add up to the value
                         values[id(term)] = values[id(term)] + part
@@ -275,7 +280,8 @@ class Tiled:
             with autocast(G.device, self.dtype):
                 feats = self.net(G[(..., *t.crop)])
             for i, term in enumerate(terms):
-                s = term.gather(unroll(feats[term.layer][(..., *t.interior(self.geometry.strides[term.layer]))].float()))
+                stride = self.geometry.strides[term.layer]
+                s = term.gather(unroll(feats[term.layer][(..., *t.interior(stride))].float()), t.positions(stride))
                 sums[i] = s if sums[i] is None else sums[i] + s
             del feats
         return sums
