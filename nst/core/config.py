@@ -10,7 +10,7 @@ from pathlib import Path
 from ..net.device import PRECISIONS
 from ..errors import InputError
 from ..units import parse_memory
-from ..net.vgg import LAYER_INDEX, MODELS, POOLINGS, check_layers
+from ..net.vgg import MODELS, POOLINGS, check_layers, depth
 
 OPTIMIZERS = ("lbfgs", "adam")
 PRESERVE_COLOR = ("none", "luminance", "histogram")
@@ -147,7 +147,7 @@ class Config:
         """lambda_l of each style layer, in the order of style_layers (normalised by the costs)."""
         if self.style_emphasis == "balanced":
             return tuple(w for _, w in self.style_layers)
-        by_depth = sorted(self.style_layers, key=lambda nw: LAYER_INDEX[nw[0]])
+        by_depth = sorted(self.style_layers, key=lambda nw: depth(nw[0]))
         rank = {n: r for r, (n, _) in enumerate(by_depth, start=1)}
         if self.style_emphasis == "strong":  # shallowest layer weighted most
             rank = {n: len(rank) + 1 - r for n, r in rank.items()}

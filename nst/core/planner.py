@@ -86,9 +86,8 @@ class NetworkMemory:
 
     @classmethod
     def of(cls, net, content_layers) -> NetworkMemory:
-        from ..net.vgg import LAYER_INDEX
-        c, s, layers, by_index = 3, 1, [(3, 1)], {}
-        for i, m in enumerate(net.features):
+        c, s, layers, by_name = 3, 1, [(3, 1)], {}
+        for m, name in net.steps():
             if isinstance(m, nn.Conv2d):
                 c = m.out_channels
                 layers.append((c, s))
@@ -98,8 +97,9 @@ class NetworkMemory:
                 layers.append((c * (3 if isinstance(m, nn.MaxPool2d) else 1), s))
             elif isinstance(m, nn.ReLU) and not m.inplace:
                 layers.append((c, s))
-            by_index[i] = (c, s)
-        returned = tuple((n, *by_index[LAYER_INDEX[n]]) for n in net.layers)
+            if name is not None:
+                by_name[name] = (c, s)
+        returned = tuple((n, *by_name[n]) for n in net.layers)
         content = tuple(r for r in returned if r[0] in content_layers)
         return cls(tuple(layers), returned, content)
 

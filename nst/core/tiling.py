@@ -58,7 +58,7 @@ import torch
 from torch import Tensor, nn
 
 from ..net.device import autocast
-from ..net.vgg import LAYER_INDEX, VGGFeatures
+from ..net.vgg import VGGFeatures
 from .objective import Cost, reference_layers, unroll
 
 
@@ -77,10 +77,9 @@ class Geometry:
 
     @classmethod
     def of(cls, net: VGGFeatures) -> Geometry:
-        wanted = {LAYER_INDEX[n]: n for n in net.layers}
         e, s, need = 0, 1, 0  # wrong positions at a cut side, in this layer's units; total stride
         strides: dict[str, int] = {}
-        for i, m in enumerate(net.features):
+        for m, name in net.steps():
             if isinstance(m, nn.Conv2d):
                 if m.stride != (1, 1) or m.dilation != (1, 1):
                     raise ValueError(f"tiling supports stride-1 convolutions only, not {m}")
@@ -90,8 +89,8 @@ class Geometry:
                 if k != (2, 2) or st != (2, 2) or _pair(m.padding) != (0, 0):
                     raise ValueError(f"tiling supports 2x2 stride-2 pooling only, not {m}")
                 e, s = math.ceil(e / 2), s * 2
-            if i in wanted:
-                strides[wanted[i]] = s
+            if name is not None:
+                strides[name] = s
                 need = max(need, e * s)
         halo = math.ceil(need / s) * s
         return cls(stride=s, halo=halo, strides=strides)

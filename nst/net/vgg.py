@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import io
 import importlib.resources
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import torch
@@ -151,6 +151,12 @@ def vgg19_features() -> nn.Sequential:
     return make_layers(cfgs["E"], batch_norm=False)
 
 
+def depth(name: str) -> int:
+    """How deep a layer lies in VGG19 (0: conv1_1): the order of layers, by name."""
+    check_layers([name])
+    return LAYER_INDEX[name]
+
+
 class VGGFeatures(nn.Module):
     """Truncated, frozen VGG19 that returns the activations of named layers.
 
@@ -199,6 +205,13 @@ class VGGFeatures(nn.Module):
         if self.model == "vgg19-normalized":
             return rgb.flip(1) * self.scale - self.mean  # Caffe: BGR * 255 - mean
         return (rgb - self.mean) * self.scale
+
+    def steps(self) -> Iterator[tuple[nn.Module, str | None]]:
+        """Each module of the truncated network in order, with the name of the layer it outputs
+        when that layer is one this network returns (else None): the layers by name, for code
+        outside this module that follows the network's geometry (nst.core.tiling, nst.core.planner)."""
+        for i, m in enumerate(self.features):
+            yield m, self._wanted.get(i)
 
     def forward(self, rgb: Tensor) -> dict[str, Tensor]:
         x = self.preprocess(rgb).contiguous(memory_format=torch.channels_last)
