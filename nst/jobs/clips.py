@@ -91,8 +91,7 @@ class ClipResult:
         job = self.job
         return {"index": job.index, "content": str(job.content), "style": style_to_json(job.style),
                 "output": str(job.output), "status": self.status, "frames": self.frames, "done": self.done,
-                "reused": self.reused,
-                "missing": self.missing, "seconds": round(self.seconds, 3), "J": self.J,
+                "reused": self.reused, "missing": self.missing, "seconds": round(self.seconds, 3), "J": self.J,
                 "J_content": self.J_content, "J_style": self.J_style, "J_temporal": self.J_temporal,
                 "frame": self.frame, "partial": None if self.partial is None else str(self.partial),
                 "evaluations": self.evaluations, "total": self.total, "error": self.error}
@@ -122,8 +121,9 @@ def plan(contents: Sequence[str | Path], styles: Sequence[str | Path | Iterable[
     pairs = [(c, s) for s in style_list for c in clips]
     single = len(pairs) == 1
     as_file = single and not (output.is_dir() or named_dir)  # OUT names the one video itself
-    jobs = tuple(ClipJob(c, s, _output_of(c, s, i, output, single, as_file, name, ext), i, normalize_ext(frame_ext))
-                 for i, (c, s) in enumerate(pairs))
+    itself = single and _writes_to_out(pairs[0][0], output, as_file)
+    jobs = tuple(ClipJob(c, s, output if itself else output / output_name(name, c, s, "" if c.is_dir() else ext, i),
+                         i, normalize_ext(frame_ext)) for i, (c, s) in enumerate(pairs))
     _check_outputs(jobs)
     return jobs
 
@@ -139,22 +139,21 @@ def _check_clips(clips: Sequence[Path], sequence: bool) -> None:
             raise InputError(f"{c}: not a video; stylise images and videos in separate runs")
 
 
-def _output_of(clip: Path, style: Style, index: int, output: Path, single: bool, as_file: bool, name: str,
-               ext: str) -> Path:
-    """Where job ``index`` (``clip`` in ``style``) writes: OUT itself for a single job that OUT
-    names, else OUT/``name``."""
-    if single and clip.is_dir():
+def _writes_to_out(clip: Path, output: Path, as_file: bool) -> bool:
+    """Whether a run's only job, ``clip`` in one style, writes to OUT itself rather than into it:
+    always for a folder of frames, and for a video when OUT names a video (``as_file``)."""
+    if clip.is_dir():
         # One folder of frames in one style: OUT is the folder of its frames, whether it exists
         # yet or not, so that a re-run finds the frames it made (they are the checkpoint).
         if output.exists() and not output.is_dir():
             raise InputError(f"{output}: exists and is not a directory; the frames of {clip} are written "
                              "into a directory")
-        return output
+        return True
     if as_file and output.suffix.lower() in VIDEO_EXTENSIONS:
-        return output
+        return True
     if as_file and output.suffix.lower() in FORMATS:
         raise InputError(f"{output}: an image name, but {clip} is a video; give OUT.mp4 (or .mkv, .mov)")
-    return output / output_name(name, clip, style, ext if not clip.is_dir() else "", index)
+    return False
 
 
 def _check_outputs(jobs: Sequence[ClipJob]) -> None:
