@@ -132,9 +132,9 @@ class Resumable:
         return checkpoint.preview_path(self.output) if self.keeper.kept else None
 
 
-J = TypeVar("J")
-P = TypeVar("P")
-R = TypeVar("R", bound="Result")
+JobT = TypeVar("JobT")
+PreparedT = TypeVar("PreparedT")
+ResultT = TypeVar("ResultT", bound="Result")
 
 
 class Result(Protocol):
@@ -143,9 +143,10 @@ class Result(Protocol):
     status: str
 
 
-def run_jobs(jobs: Iterable[J], bank: StyleBank, result: Callable[..., R], *, prepare: Callable[[J], P],
-             work: Callable[[J, P, Stylizer, float], R | None], skip: Callable[[J], bool] | None = None,
-             should_stop: Callable[[], bool] | None = None) -> Iterator[R]:
+def run_jobs(jobs: Iterable[JobT], bank: StyleBank, result: Callable[..., ResultT], *,
+             prepare: Callable[[JobT], PreparedT], work: Callable[[JobT, PreparedT, Stylizer, float], ResultT | None],
+             skip: Callable[[JobT], bool] | None = None,
+             should_stop: Callable[[], bool] | None = None) -> Iterator[ResultT]:
     """Run the jobs on the bank's network, yielding each job's result.
 
     For each job: ``result(job, "skipped")`` if ``skip(job)``; else ``prepare(job)`` reads its
@@ -183,5 +184,5 @@ def run_jobs(jobs: Iterable[J], bank: StyleBank, result: Callable[..., R], *, pr
             return
 
 
-def _failed(result: Callable[..., R], job: J, e: Exception, start: float) -> R:
+def _failed(result: Callable[..., ResultT], job: JobT, e: Exception, start: float) -> ResultT:
     return result(job, "failed", seconds=time.perf_counter() - start, error=one_line(e), exception=e)
