@@ -17,9 +17,10 @@ import cycle):
   ``tiling`` (the exact tiled evaluator), ``planner`` (a scale's plan within the memory budget),
   ``schedule`` (coarse to fine), ``optim`` (the loop), ``targets`` (style Grams),
   ``stylizer`` (``Stylizer.run``: a run, scale by scale, returning a ``RunResult``).
-- ``jobs/``: many images: ``batch`` (job lists, naming, shards, the image runner), ``sequence``
-  and ``clips`` (frames and videos), ``video``, ``flow``, ``checkpoint`` (partial results and
-  resume), ``provenance``, ``outputs``.
+- ``jobs/``: many images: ``runner`` (the job runner images and clips share: one network, each
+  style read once, a failure as a job's result, resume), ``batch`` (job lists, naming, shards,
+  the image jobs), ``sequence`` and ``clips`` (frames and videos), ``video``, ``flow``,
+  ``checkpoint`` (partial results and resume), ``provenance``, ``outputs``.
 - ``cli/``: the ``nst`` command: ``command`` (options and the image run), ``clips`` (the clip
   run), ``console`` (progress), ``report`` (GIF, contact sheet, plot), ``commands`` (``nst
   info``/``nst plot``, without torch), ``interrupt`` (signals). Only this layer prints, exits

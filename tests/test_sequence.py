@@ -11,7 +11,7 @@ from nst.jobs import provenance
 from nst.errors import InputError
 from nst.pixels.images import load_image, to_tensor
 from nst.core.objective import Temporal
-from nst.jobs.sequence import SequenceConfig, frame_record, matches, stylize_frames
+from nst.jobs.sequence import FrameCheckpoints, FrameHooks, SequenceConfig, frame_record, matches, stylize_frames
 
 CFG = dict(size=32, iterations=3, device="cpu")
 STYLE = make_style()  # for the first frame's AdaIN start (the default init) and the disoccluded pixels
@@ -32,10 +32,10 @@ def record(cfg=CFG, seq=SequenceConfig(warm_iterations=2)):
                                               "warm_iterations": seq.warm_iterations}}
 
 
-def run(stylizer, targets, frames, outputs, seq=SequenceConfig(warm_iterations=2), rec=None, **kw):
+def run(stylizer, targets, frames, outputs, seq=SequenceConfig(warm_iterations=2), rec=None, on_note=None, **kw):
     calls = []
     out = stylize_frames(frames, outputs, stylizer, targets, seq, rec or record(seq=seq), style=STYLE,
-                         progress=lambda t, it: calls.append(t), **kw)
+                         hooks=FrameHooks(progress=lambda t, it: calls.append(t), on_note=on_note), **kw)
     return out, calls
 
 
@@ -90,7 +90,7 @@ def test_should_stop_within_a_frame_writes_no_incomplete_frame(tmp_path, stylize
     seen = []
     stop = lambda: len(seen) >= 4  # noqa: E731 - after the first frame's 3 evaluations and one of frame 1
     out = stylize_frames(frames, outputs, stylizer, targets, SequenceConfig(warm_iterations=2), record(),
-                         style=STYLE, progress=lambda t, it: seen.append(t), should_stop=stop)
+                         style=STYLE, hooks=FrameHooks(progress=lambda t, it: seen.append(t), should_stop=stop))
     assert out.stopped and [f.index for f in out.frames] == [0]
     assert outputs[0].exists() and not outputs[1].exists() and not outputs[2].exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
@@ -109,12 +109,14 @@ def test_the_frame_in_progress_keeps_its_state_and_resumes_exactly(tmp_path, sty
     outputs = [tmp_path / f"{t}.png" for t in range(3)]
     seen = []
     stop = lambda: len(seen) >= 3 + 4  # noqa: E731 - in frame 1, after 4 of its 6 evaluations
-    out = stylize_frames(frames, outputs, stylizer, targets, seq, record(seq=seq), style=STYLE, setting=setting,
-                         progress=lambda t, it: seen.append(t), should_stop=stop)
+    out = stylize_frames(frames, outputs, stylizer, targets, seq, record(seq=seq), style=STYLE,
+                         checkpoints=FrameCheckpoints(setting),
+                         hooks=FrameHooks(progress=lambda t, it: seen.append(t), should_stop=stop))
     assert out.stopped and out.frame == 1 and out.kept.i == 4 and out.kept.total == 6
     assert out.partial == tmp_path / "1.partial.png" and out.partial.exists() and not outputs[1].exists()
     notes = []
-    out, calls = run(stylizer, targets, frames, outputs, seq, setting=setting, on_note=notes.append)
+    out, calls = run(stylizer, targets, frames, outputs, seq, checkpoints=FrameCheckpoints(setting),
+                     on_note=notes.append)
     assert notes == [f"resuming frame 1 at evaluation 4 of 6 from {tmp_path / '1.partial.pt'}"]
     assert [calls.count(t) for t in range(3)] == [0, 2, 6]   # only what was left of frame 1
     assert [f.evaluations for f in out.done] == [2, 6]
@@ -125,11 +127,12 @@ def test_the_frame_in_progress_keeps_its_state_and_resumes_exactly(tmp_path, sty
     for p in outputs[1:]:
         p.unlink()
     seen.clear()
-    out = stylize_frames(frames, outputs, stylizer, targets, seq, record(seq=seq), style=STYLE, setting=setting,
-                         progress=lambda t, it: seen.append(t), should_stop=lambda: len(seen) >= 2)
+    out = stylize_frames(frames, outputs, stylizer, targets, seq, record(seq=seq), style=STYLE,
+                         checkpoints=FrameCheckpoints(setting),
+                         hooks=FrameHooks(progress=lambda t, it: seen.append(t), should_stop=lambda: len(seen) >= 2))
     assert out.frame == 1 and out.kept.i == 0  # before L-BFGS's first iteration ended: the frame's start (#17.5)
     notes.clear()
-    run(stylizer, targets, frames, outputs, seq, setting={"clip": "other"}, on_note=notes.append)
+    run(stylizer, targets, frames, outputs, seq, checkpoints=FrameCheckpoints({"clip": "other"}), on_note=notes.append)
     assert len(notes) == 1 and "made with other settings" in notes[0] and "starting frame 1 over" in notes[0]
 
 

@@ -19,18 +19,12 @@ from . import provenance
 from .checkpoint import CHECKPOINT_EVERY
 from ..core.config import BATCH_EXT, BATCH_NAME, Config
 from ..errors import InputError, NSTError, one_line
-from ..core.planner import BudgetError
 from ..pixels.images import FORMATS, output_format, save_image
-from ..pixels.images import load_image
-from ..core.targets import StyleTargets
-from ..core.stylizer import Iterate, ResumeError, RunResult, Stylizer, prepare_image, style_parts
+from ..core.stylizer import Iterate, RunResult, Stylizer, prepare_image, style_parts
+from .runner import Resumable, Style, StyleBank, run_jobs, style_label, style_to_json
 
-# A style is a blend: (path, weight) pairs; a single style is one pair with weight 1.0.
-Style = tuple[tuple[Path, float], ...]
 # The fields of a name template (see output_name).
 NAME_FIELDS = ("content", "style", "ext", "index", "parent", "dir")
-# How many styles' targets a run keeps; jobs come style by style, so one is enough without blends.
-STYLE_CACHE = 16
 
 
 @dataclass(frozen=True)
@@ -45,11 +39,11 @@ class Job:
     @property
     def style_label(self) -> str:
         """The style's file name, or a blend's joined with '+'."""
-        return "+".join(p.name for p, _ in self.style)
+        return style_label(self.style)
 
 
 @dataclass(frozen=True)
-class Plan:
+class JobList:
     """The jobs of a run, style by style, and whether OUT is a directory."""
 
     jobs: tuple[Job, ...]
@@ -82,10 +76,8 @@ class JobResult:
         """A JSON-ready record: index, content, style, output, status, seconds, J, J_content, J_style,
         evaluations, total, resumed_from, partial, error."""
         job = self.job
-        style = (str(job.style[0][0]) if len(job.style) == 1 and job.style[0][1] == 1.0
-                 else [[str(p), w] for p, w in job.style])
-        return {"index": job.index, "content": str(job.content), "style": style, "output": str(job.output),
-                "status": self.status, "seconds": round(self.seconds, 3), "J": self.J,
+        return {"index": job.index, "content": str(job.content), "style": style_to_json(job.style),
+                "output": str(job.output), "status": self.status, "seconds": round(self.seconds, 3), "J": self.J,
                 "J_content": self.J_content, "J_style": self.J_style, "evaluations": self.evaluations,
                 "total": self.total, "resumed_from": self.resumed_from,
                 "partial": None if self.partial is None else str(self.partial), "error": self.error}
@@ -147,6 +139,18 @@ def expand(paths: Iterable[str | Path], recursive: bool = False, exclude: Path |
 def check_style(style: Iterable[tuple[str | Path, float]]) -> Style:
     """A blend as a Style: paths, finite weights >= 0, not all zero (checked by style_parts)."""
     return tuple((Path(p), w) for p, w in style_parts(list(style)))
+
+
+def expand_styles(styles: Iterable[str | Path | Iterable[tuple[str | Path, float]]], recursive: bool = False,
+                  exclude: Path | None = None) -> list[Style]:
+    """Each style as a Style: an image, each of a directory's images (see ``expand``), or a blend."""
+    out: list[Style] = []
+    for s in styles:
+        if isinstance(s, (str, Path)):
+            out += [((p, 1.0),) for p, _ in expand([s], recursive, exclude)]
+        else:
+            out.append(check_style(s))
+    return out
 
 
 def parse_style(spec: str | Path) -> Path | Style:
@@ -233,7 +237,7 @@ def writes_into_dir(contents: Sequence[str | Path], styles: Sequence, output: st
 
 def plan(contents: Sequence[str | Path], styles: Sequence[str | Path | Iterable[tuple[str | Path, float]]],
          output: str | Path, *, name: str = BATCH_NAME, ext: str = BATCH_EXT, recursive: bool = False,
-         protect: Iterable[str | Path] = ()) -> Plan:
+         protect: Iterable[str | Path] = ()) -> JobList:
     """The jobs of ``nst CONTENT... STYLE -o OUT``: every content with every style, style by style.
 
     Contents and styles are images or directories of images (see ``expand``); a style may
@@ -246,12 +250,7 @@ def plan(contents: Sequence[str | Path], styles: Sequence[str | Path | Iterable[
     output = Path(output)
     exclude = output if into_dir else None
     found = expand(contents, recursive, exclude)
-    style_list: list[Style] = []
-    for s in styles:
-        if isinstance(s, (str, Path)):
-            style_list += [((p, 1.0),) for p, _ in expand([s], recursive, exclude)]
-        else:
-            style_list.append(check_style(s))
+    style_list = expand_styles(styles, recursive, exclude)
     if not found or not style_list:
         raise InputError("no content or no style given")
     if into_dir:
@@ -271,7 +270,7 @@ def plan(contents: Sequence[str | Path], styles: Sequence[str | Path | Iterable[
         output_format(output)
         jobs = (Job(found[0][0], style_list[0], output, 0),)
     _check_outputs(jobs, protect)
-    return Plan(jobs, into_dir)
+    return JobList(jobs, into_dir)
 
 
 def _check_outputs(jobs: Sequence[Job], protect: Iterable[str | Path]) -> None:
@@ -327,20 +326,50 @@ def shard(jobs: Sequence[Job], k: int, n: int) -> tuple[Job, ...]:
     return tuple(jobs[k * total // n:(k + 1) * total // n])
 
 
-class _Targets:
-    """A run's style targets: each style image loaded once, and the Stylizer (built at first
-    need) with its StyleTargets, which compute each style's Grams once per size."""
+@dataclass(frozen=True)
+class _ImageRun:
+    """What run_batch does to each job, with its options (see run_batch)."""
 
-    def __init__(self, cfg: Config) -> None:
-        self.cfg = cfg
-        self._styles: StyleTargets | None = None
-        self.image = functools.lru_cache(maxsize=STYLE_CACHE)(load_image)
+    cfg: Config
+    bank: StyleBank
+    make_dirs: bool
+    on_iterate: Callable[[Job, Iterate], None] | None
+    should_stop: Callable[[], bool] | None
+    checkpoint_every: float | None
+    restart: bool
+    on_note: Callable[[Job, str], None] | None
 
-    @property
-    def styles(self) -> StyleTargets:
-        if self._styles is None:
-            self._styles = StyleTargets(Stylizer(self.cfg), maxsize=4 * STYLE_CACHE)
-        return self._styles
+    def prepare(self, job: Job) -> Image.Image:
+        """The content, read and resized, and the style read: a bad input fails its job only."""
+        outputs.check_file(job.output, self.make_dirs)  # before any work, not after it
+        content = prepare_image(job.content, self.cfg.size)
+        self.bank.read(job.style)
+        return content
+
+    def work(self, job: Job, content: Image.Image, stylizer: Stylizer, start: float) -> JobResult | None:
+        """Stylize the job and write its output, resuming its partial result; None if stopped before."""
+        cfg, bank = self.cfg, self.bank
+        setting = checkpoint.settings(cfg, job.content, job.style)  # OSError: an input vanished since it was read
+        rec = provenance.record(cfg, job.content, job.style, stylizer.device, stylizer.dtype)
+        note = None if self.on_note is None else functools.partial(self.on_note, job)
+        partial = Resumable(job.output, setting, rec, restart=self.restart, make_dirs=self.make_dirs, note=note)
+        progress = None if self.on_iterate is None else functools.partial(self.on_iterate, job)
+        if self.should_stop is not None and self.should_stop():
+            return None
+        result = partial.run(lambda resume: stylizer.run(
+            content, bank.targets(job.style), bank.images(job.style), progress, should_stop=self.should_stop,
+            resume=resume, on_state=partial.keeper, state_every=self.checkpoint_every or None))
+        if result.stopped:  # stopped early: what was kept beside the output
+            keeper = partial.keeper
+            K = keeper.kept or keeper.stopped
+            return JobResult(job, "interrupted", time.perf_counter() - start, K.J, K.J_content, K.J_style,
+                             error=keeper.problem, evaluations=K.i, total=K.total, resumed_from=partial.resumed_from,
+                             partial=partial.partial)
+        rec = provenance.record(cfg, job.content, job.style, stylizer.device, stylizer.dtype,
+                                [p.to_json() for p in result.plans], stylizer.budget)
+        write_or_keep(result, job.output, setting, rec)
+        return JobResult(job, "done", time.perf_counter() - start, result.J, result.J_content, result.J_style,
+                         evaluations=result.total, total=result.total, resumed_from=partial.resumed_from)
 
 
 def run_batch(jobs: Iterable[Job], cfg: Config, *, skip_existing: bool = False, make_dirs: bool = True,
@@ -365,79 +394,10 @@ def run_batch(jobs: Iterable[Job], cfg: Config, *, skip_existing: bool = False, 
     the partial files. ``on_note(job, message)`` receives one-line notes: a resumed or discarded
     partial result, a checkpoint that could not be written.
     """
-    targets = _Targets(cfg)
-    stop = should_stop or (lambda: False)
-
-    def note(job: Job, message: str) -> None:
-        if on_note is not None:
-            on_note(job, message)
-
-    for job in jobs:
-        if stop():
-            return
-        start = time.perf_counter()
-        if skip_existing and job.output.exists():
-            yield JobResult(job, "skipped")
-            continue
-        try:
-            outputs.check_file(job.output, make_dirs)  # before any work, not after it
-            content = prepare_image(job.content, cfg.size)
-            for p, _ in job.style:
-                targets.image(p)
-        except Exception as e:  # a bad input fails its job only
-            yield _failed(job, e, start)
-            continue
-        stylizer = targets.styles.stylizer  # raises for bad weights or device: every job would fail
-        try:
-            setting = checkpoint.settings(cfg, job.content, job.style)
-        except OSError as e:  # an input vanished since it was read
-            yield _failed(job, e, start)
-            continue
-        resume = None
-        if not restart:
-            try:
-                resume = checkpoint.load(job.output, setting)
-            except checkpoint.StaleState as e:
-                note(job, f"{e}; starting over")
-        rec = provenance.record(cfg, job.content, job.style, stylizer.device, stylizer.dtype)
-        keeper = checkpoint.Keeper(job.output, setting, rec, make_dirs, lambda m, job=job: note(job, m))
-        progress = None if on_iterate is None else (lambda it, job=job: on_iterate(job, it))
-        try:
-            if stop():
-                return
-            if resume is not None:
-                note(job, f"resuming {job.output} at evaluation {resume.i} of {resume.total} "
-                          f"from {checkpoint.state_path(job.output)}")
-            style = targets.styles.of([(p, targets.image(p), w) for p, w in job.style])
-            while True:
-                try:
-                    result = stylizer.run(content, style, [(targets.image(p), w) for p, w in job.style], progress,
-                                          should_stop=should_stop, resume=resume, on_state=keeper,
-                                          state_every=checkpoint_every or None)
-                    break
-                except ResumeError as e:
-                    if resume is None:
-                        raise
-                    note(job, f"{checkpoint.state_path(job.output)}: {e}; starting over")
-                    resume = None
-            if result.stopped:  # stopped early: what was kept beside the output
-                K = keeper.kept or keeper.stopped
-                yield JobResult(job, "interrupted", time.perf_counter() - start, K.J, K.J_content, K.J_style,
-                                error=keeper.problem, evaluations=K.i, total=K.total,
-                                resumed_from=None if resume is None else resume.i,
-                                partial=checkpoint.preview_path(job.output) if keeper.kept else None)
-                return
-            rec = provenance.record(cfg, job.content, job.style, stylizer.device, stylizer.dtype,
-                                    [p.to_json() for p in result.plans], stylizer.budget)
-            write_or_keep(result, job.output, setting, rec)
-        except BudgetError:  # the budget cannot hold any run of this size: a usage error, not this job's
-            raise
-        except Exception as e:  # e.g. out of memory, a full disk: this job fails, the next may not
-            yield _failed(job, e, start)
-            continue
-        yield JobResult(job, "done", time.perf_counter() - start, result.J, result.J_content, result.J_style,
-                        evaluations=result.total, total=result.total,
-                        resumed_from=None if resume is None else resume.i)
+    bank = StyleBank(cfg)
+    run = _ImageRun(cfg, bank, make_dirs, on_iterate, should_stop, checkpoint_every, restart, on_note)
+    skip = (lambda job: job.output.exists()) if skip_existing else None
+    return run_jobs(jobs, bank, JobResult, prepare=run.prepare, work=run.work, skip=skip, should_stop=should_stop)
 
 
 def write_or_keep(result: RunResult, output: Path, setting: dict, record: dict) -> None:
@@ -464,7 +424,3 @@ def write_or_keep(result: RunResult, output: Path, setting: dict, record: dict) 
             raise NSTError(f"{why}; nothing could be kept") from e
         raise NSTError(f"{why}; the finished image is kept in {spare}") from e
     checkpoint.remove(output)
-
-
-def _failed(job: Job, e: Exception, start: float) -> JobResult:
-    return JobResult(job, "failed", time.perf_counter() - start, error=one_line(e), exception=e)

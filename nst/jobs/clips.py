@@ -9,6 +9,7 @@ A frames job (``--sequence``) writes one output per input frame into a directory
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -19,14 +20,15 @@ from PIL import Image
 
 from . import checkpoint
 from . import provenance
-from .batch import Style, _Targets, check_style, expand, normalize_ext, output_name
+from .batch import expand_styles, normalize_ext, output_name
 from .checkpoint import CHECKPOINT_EVERY
 from ..core.config import Config
-from ..errors import InputError, one_line
-from ..core.planner import BudgetError
+from ..errors import InputError
 from ..pixels.images import FORMATS, load_image, resize_long_edge
-from .sequence import FrameResult, SequenceConfig, frame_record, list_frames, matches, stylize_frames
-from ..core.stylizer import Iterate
+from .runner import Style, StyleBank, run_jobs, style_label, style_to_json
+from .sequence import (FrameCheckpoints, FrameHooks, FrameResult, SequenceConfig, frame_record, list_frames, matches,
+                       stylize_frames)
+from ..core.stylizer import Iterate, Stylizer
 from .video import VIDEO_EXTENSIONS, Encoder, is_video
 
 FRAME_EXT = ".png"                 # frames of a sequence: lossless, they are encoded (or warm-start) again
@@ -56,7 +58,7 @@ class ClipJob:
 
     @property
     def style_label(self) -> str:
-        return "+".join(p.name for p, _ in self.style)
+        return style_label(self.style)
 
 
 @dataclass(frozen=True)
@@ -87,20 +89,12 @@ class ClipResult:
 
     def to_json(self) -> dict:
         job = self.job
-        style = (str(job.style[0][0]) if len(job.style) == 1 and job.style[0][1] == 1.0
-                 else [[str(p), w] for p, w in job.style])
-        return {"index": job.index, "content": str(job.content), "style": style, "output": str(job.output),
-                "status": self.status, "frames": self.frames, "done": self.done, "reused": self.reused,
-                "missing": self.missing, "seconds": round(self.seconds, 3), "J": self.J,
+        return {"index": job.index, "content": str(job.content), "style": style_to_json(job.style),
+                "output": str(job.output), "status": self.status, "frames": self.frames, "done": self.done,
+                "reused": self.reused, "missing": self.missing, "seconds": round(self.seconds, 3), "J": self.J,
                 "J_content": self.J_content, "J_style": self.J_style, "J_temporal": self.J_temporal,
                 "frame": self.frame, "partial": None if self.partial is None else str(self.partial),
                 "evaluations": self.evaluations, "total": self.total, "error": self.error}
-
-
-def is_clip(path: str | Path, sequence: bool = False) -> bool:
-    """Whether a CONTENT is a clip: a video file, or with ``sequence`` a directory of frames."""
-    path = Path(path)
-    return (sequence and path.is_dir()) or (not path.is_dir() and is_video(path))
 
 
 def plan(contents: Sequence[str | Path], styles: Sequence[str | Path | Iterable[tuple[str | Path, float]]],
@@ -117,19 +111,8 @@ def plan(contents: Sequence[str | Path], styles: Sequence[str | Path | Iterable[
     named_dir = str(output).endswith(("/", os.sep))  # before Path() drops the slash
     output = Path(output)
     clips = [Path(c) for c in contents]
-    for c in clips:
-        if sequence and not c.is_dir() and not is_video(c):
-            raise InputError(f"{c}: --sequence takes directories of frames (or videos), not an image")
-        if not sequence and c.is_dir():
-            raise InputError(f"{c}: a directory; add --sequence to stylise its images as the frames of one clip")
-        if not c.is_dir() and not is_video(c):
-            raise InputError(f"{c}: not a video; stylise images and videos in separate runs")
-    style_list: list[Style] = []
-    for s in styles:
-        if isinstance(s, (str, Path)):
-            style_list += [((p, 1.0),) for p, _ in expand([s])]
-        else:
-            style_list.append(check_style(s))
+    _check_clips(clips, sequence)
+    style_list = expand_styles(styles)
     if not clips or not style_list:
         raise InputError("no clip or no style given")
     ext = ext if ext.startswith(".") else "." + ext
@@ -138,29 +121,49 @@ def plan(contents: Sequence[str | Path], styles: Sequence[str | Path | Iterable[
     pairs = [(c, s) for s in style_list for c in clips]
     single = len(pairs) == 1
     as_file = single and not (output.is_dir() or named_dir)  # OUT names the one video itself
-    jobs = []
-    for i, (c, s) in enumerate(pairs):
-        if single and c.is_dir():
-            # One folder of frames in one style: OUT is the folder of its frames, whether it exists
-            # yet or not, so that a re-run finds the frames it made (they are the checkpoint).
-            if output.exists() and not output.is_dir():
-                raise InputError(f"{output}: exists and is not a directory; the frames of {c} are written "
-                                 "into a directory")
-            out = output
-        elif as_file and output.suffix.lower() in VIDEO_EXTENSIONS:
-            out = output
-        elif as_file and output.suffix.lower() in FORMATS:
-            raise InputError(f"{output}: an image name, but {c} is a video; give OUT.mp4 (or .mkv, .mov)")
-        else:
-            out = output / output_name(name, c, s, ext if not c.is_dir() else "", i)
-        jobs.append(ClipJob(c, s, out, i, normalize_ext(frame_ext)))
+    itself = single and _writes_to_out(pairs[0][0], output, as_file)
+    jobs = tuple(ClipJob(c, s, output if itself else output / output_name(name, c, s, "" if c.is_dir() else ext, i),
+                         i, normalize_ext(frame_ext)) for i, (c, s) in enumerate(pairs))
+    _check_outputs(jobs)
+    return jobs
+
+
+def _check_clips(clips: Sequence[Path], sequence: bool) -> None:
+    """InputError unless every clip is a video, or with ``sequence`` a directory of frames."""
+    for c in clips:
+        if sequence and not c.is_dir() and not is_video(c):
+            raise InputError(f"{c}: --sequence takes directories of frames (or videos), not an image")
+        if not sequence and c.is_dir():
+            raise InputError(f"{c}: a directory; add --sequence to stylise its images as the frames of one clip")
+        if not c.is_dir() and not is_video(c):
+            raise InputError(f"{c}: not a video; stylise images and videos in separate runs")
+
+
+def _writes_to_out(clip: Path, output: Path, as_file: bool) -> bool:
+    """Whether a run's only job, ``clip`` in one style, writes to OUT itself rather than into it:
+    always for a folder of frames, and for a video when OUT names a video (``as_file``)."""
+    if clip.is_dir():
+        # One folder of frames in one style: OUT is the folder of its frames, whether it exists
+        # yet or not, so that a re-run finds the frames it made (they are the checkpoint).
+        if output.exists() and not output.is_dir():
+            raise InputError(f"{output}: exists and is not a directory; the frames of {clip} are written "
+                             "into a directory")
+        return True
+    if as_file and output.suffix.lower() in VIDEO_EXTENSIONS:
+        return True
+    if as_file and output.suffix.lower() in FORMATS:
+        raise InputError(f"{output}: an image name, but {clip} is a video; give OUT.mp4 (or .mkv, .mov)")
+    return False
+
+
+def _check_outputs(jobs: Sequence[ClipJob]) -> None:
+    """InputError if two jobs share an output or an output is one of its job's inputs."""
     outs = [j.output.resolve() for j in jobs]
     if len(set(outs)) != len(outs):
         raise InputError("two clips would be written to the same output; put {index} in the name template")
     for j in jobs:
         if j.output.resolve() == j.content.resolve() or any(j.output.resolve() == p.resolve() for p, _ in j.style):
             raise InputError(f"{j.output}: is an input; refusing to overwrite it")
-    return tuple(jobs)
 
 
 def chunk(n: int, shard: tuple[int, int] | None) -> range:
@@ -198,39 +201,19 @@ def run_clips(jobs: Iterable[ClipJob], cfg: Config, seq: SequenceConfig = Sequen
     which a re-run resumes unless ``restart``. ``on_note(job, message)``: one-line notes (a
     partial result resumed or discarded, or one that could not be written).
     """
-    targets = _Targets(cfg)
-    for job in jobs:
-        if should_stop is not None and should_stop():
-            return
-        start = time.perf_counter()
-        if skip_existing and job.is_video and job.output.exists():
-            yield ClipResult(job, "skipped")
-            continue
-        try:
-            clip = _Clip(job, cfg, targets)
-        except Exception as e:  # a bad, unreadable or vanished input fails its job only
-            yield _failed(job, e, start)
-            continue
-        stylizer = targets.styles.stylizer  # raises for bad weights or device: every clip would fail
-        try:
-            result = clip.run(stylizer, seq, encoder, shard, skip_existing, on_start, on_frame, on_iterate,
-                              should_stop, start, checkpoint_every, restart, on_note)
-        except BudgetError:  # the budget cannot hold any run of this size: a usage error, not this job's
-            raise
-        except Exception as e:  # e.g. a frame that fails to decode, a full disk: the next clip may work
-            yield _failed(job, e, start)
-            continue
-        yield result
-        if result.status == "interrupted":
-            return
+    bank = StyleBank(cfg)
+    run = _ClipRun(cfg, bank, seq, encoder, shard, skip_existing, on_start, on_frame, on_iterate, should_stop,
+                   checkpoint_every, restart, on_note)
+    skip = (lambda job: job.is_video and job.output.exists()) if skip_existing else None
+    return run_jobs(jobs, bank, ClipResult, prepare=run.prepare, work=run.work, skip=skip, should_stop=should_stop)
 
 
 class _Clip:
     """A clip's frames, their output size and names, and the style, read before any work."""
 
-    def __init__(self, job: ClipJob, cfg: Config, targets: _Targets) -> None:
+    def __init__(self, job: ClipJob, cfg: Config, bank: StyleBank) -> None:
         from . import video
-        self.job, self.cfg, self.targets = job, cfg, targets
+        self.job = job
         self.info = None
         if job.is_video:
             self.info = video.probe(job.content)
@@ -243,8 +226,7 @@ class _Clip:
             self.source_size, self.size = first.size, resize_long_edge(first, cfg.size).size
             names = [p.stem + job.frame_ext for p in self.paths]
         self.outputs = [job.frames_dir / name for name in names]
-        for p, _ in job.style:
-            targets.image(p)  # a bad style fails here, before any frame
+        bank.read(job.style)  # a bad style fails here, before any frame
 
     def frames(self, part: range) -> Iterator[Image.Image]:
         """The content frames of ``part``, at the output size."""
@@ -264,43 +246,64 @@ class _Clip:
                                  "all have one size")
             yield _resized(img, self.size)
 
-    def run(self, stylizer, seq, encoder, shard, skip_existing, on_start, on_frame, on_iterate, should_stop,
-            start, checkpoint_every, restart, on_note) -> ClipResult:
-        from . import video
-        job, targets = self.job, self.targets
-        part = chunk(self.n, shard)
+
+@dataclass(frozen=True)
+class _ClipRun:
+    """What run_clips does to each clip, with its options (see run_clips)."""
+
+    cfg: Config
+    bank: StyleBank
+    seq: SequenceConfig
+    encoder: Encoder
+    shard: tuple[int, int] | None
+    skip_existing: bool
+    on_start: Callable[[ClipJob, int], None] | None
+    on_frame: Callable[[ClipJob, FrameResult], None] | None
+    on_iterate: Callable[[ClipJob, int, Iterate], None] | None
+    should_stop: Callable[[], bool] | None
+    checkpoint_every: float | None
+    restart: bool
+    on_note: Callable[[ClipJob, str], None] | None
+
+    def prepare(self, job: ClipJob) -> _Clip:
+        return _Clip(job, self.cfg, self.bank)
+
+    def work(self, job: ClipJob, clip: _Clip, stylizer: Stylizer, start: float) -> ClipResult:
+        """Stylise this shard's frames of the clip, and encode a video whose frames are all made."""
+        part = chunk(clip.n, self.shard)
         job.frames_dir.mkdir(parents=True, exist_ok=True)
         record = provenance.record(self.cfg, job.content, job.style, stylizer.device, stylizer.dtype)
         setting = checkpoint.settings(self.cfg, job.content, job.style)
-        record["sequence"] = {**dataclasses.asdict(seq), "frames": self.n, "frame_size": list(self.size)}
-        if on_start is not None:
-            on_start(job, len(part))
-        style = targets.styles.of([(p, targets.image(p), w) for p, w in job.style])
-        outcome = stylize_frames(self.frames(part), self.outputs[part.start:part.stop], stylizer, style, seq,
-                                 record, first=part.start, style=[(targets.image(p), w) for p, w in job.style],
-                                 on_frame=None if on_frame is None else lambda f: on_frame(job, f),
-                                 progress=None if on_iterate is None else lambda t, it: on_iterate(job, t, it),
-                                 should_stop=should_stop, accept_existing=skip_existing, setting=setting,
-                                 checkpoint_every=checkpoint_every, restart=restart,
-                                 on_note=None if on_note is None else lambda m: on_note(job, m))
+        record["sequence"] = {**dataclasses.asdict(self.seq), "frames": clip.n, "frame_size": list(clip.size)}
+        if self.on_start is not None:
+            self.on_start(job, len(part))
+        outcome = stylize_frames(clip.frames(part), clip.outputs[part.start:part.stop], stylizer,
+                                 self.bank.targets(job.style), self.seq, record, first=part.start,
+                                 style=self.bank.images(job.style), accept_existing=self.skip_existing,
+                                 checkpoints=FrameCheckpoints(setting, self.checkpoint_every, self.restart),
+                                 hooks=self._hooks(job))
         done = outcome.done
         means = {k: (sum(getattr(f, k) for f in done) / len(done) if done else None)
                  for k in ("J", "J_content", "J_style", "J_temporal")}
-        common = dict(frames=self.n, done=len(done), reused=len(outcome.frames) - len(done), **means)
+        common = dict(frames=clip.n, done=len(done), reused=len(outcome.frames) - len(done), **means)
         if outcome.stopped:
             K = outcome.kept
             return ClipResult(job, "interrupted", seconds=time.perf_counter() - start, error=outcome.problem,
                               frame=outcome.frame, partial=outcome.partial, evaluations=K and K.i,
                               total=K and K.total, **common)
-        missing = [t for t in range(self.n) if t not in part and not (
-            self.outputs[t].exists() if skip_existing else matches(self.outputs[t], frame_record(record, t)))]
+        missing = [t for t in range(clip.n) if t not in part and not (
+            clip.outputs[t].exists() if self.skip_existing else matches(clip.outputs[t], frame_record(record, t)))]
         if missing:
             return ClipResult(job, "partial", missing=len(missing), seconds=time.perf_counter() - start, **common)
         if job.is_video:
-            video.write_video((load_image(p) for p in self.outputs), job.output, self.info.rate, encoder=encoder,
-                              audio_from=job.content, description=provenance.dumps(record))
+            from . import video
+            video.write_video((load_image(p) for p in clip.outputs), job.output, clip.info.rate,
+                              encoder=self.encoder, audio_from=job.content, description=provenance.dumps(record))
         return ClipResult(job, "done", seconds=time.perf_counter() - start, **common)
 
-
-def _failed(job: ClipJob, e: Exception, start: float) -> ClipResult:
-    return ClipResult(job, "failed", seconds=time.perf_counter() - start, error=one_line(e), exception=e)
+    def _hooks(self, job: ClipJob) -> FrameHooks:
+        """The run's callbacks, told which clip."""
+        def bound(callback):
+            return None if callback is None else functools.partial(callback, job)
+        return FrameHooks(on_frame=bound(self.on_frame), progress=bound(self.on_iterate),
+                          should_stop=self.should_stop, on_note=bound(self.on_note))

@@ -9,28 +9,28 @@ and (for a video) encodes the clip again without stylising anything.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from PIL import Image
 from torch import Tensor
 
 from . import checkpoint
 from . import provenance
 from .checkpoint import CHECKPOINT_EVERY
-from ..core.config import Config
-from ..errors import InputError, NSTError
-from ..pixels.images import load_image, read_description, resize_long_edge, save_image, to_tensor
+from ..errors import InputError
+from ..pixels.images import load_image, read_description, save_image, to_tensor
 from ..core.objective import Temporal
 from ..core.schedule import schedule
 from ..core.targets import Targets
-from ..core.stylizer import Iterate, ResumeError, RunState, StyleImages, Stylizer
+from ..core.stylizer import Iterate, RunResult, RunState, StyleImages, Stylizer
+from .runner import Resumable
 
 FLOW_PRESETS = ("ultrafast", "fast", "medium")  # OpenCV DIS presets (nst.flow.PRESETS)
 FILLS = ("init", "warped")  # where the flow is not trusted, frame t starts from: its own init | the warp anyway
@@ -148,13 +148,30 @@ def matches(path: Path, record: dict) -> bool:
             and stored.get("sequence") == record["sequence"])
 
 
+@dataclass(frozen=True)
+class FrameHooks:
+    """What the caller of ``stylize_frames`` hears as it goes, and how it stops it."""
+
+    on_frame: Callable[[FrameResult], None] | None = None    # every frame's result
+    progress: Callable[[int, Iterate], None] | None = None   # (frame t, iterate) after every evaluation of J
+    should_stop: Callable[[], bool] | None = None            # asked between frames and after every evaluation
+    on_note: Callable[[str], None] | None = None             # a partial result resumed, discarded or not written
+
+
+@dataclass(frozen=True)
+class FrameCheckpoints:
+    """The partial result of the frame in progress, kept beside its output (nst.checkpoint) every
+    ``every`` seconds (None or 0: only when stopped) and resumed by a re-run unless ``restart``."""
+
+    setting: dict                           # nst.checkpoint.settings of the clip
+    every: float | None = CHECKPOINT_EVERY
+    restart: bool = False
+
+
 def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], stylizer: Stylizer, targets: Targets,
                    seq: SequenceConfig, record: dict, *, first: int = 0, style: StyleImages | None = None,
-                   on_frame: Callable[[FrameResult], None] | None = None,
-                   progress: Callable[[int, Iterate], None] | None = None,
-                   should_stop: Callable[[], bool] | None = None, accept_existing: bool = False,
-                   setting: dict | None = None, checkpoint_every: float | None = CHECKPOINT_EVERY,
-                   restart: bool = False, on_note: Callable[[str], None] | None = None) -> SequenceOutcome:
+                   accept_existing: bool = False, checkpoints: FrameCheckpoints | None = None,
+                   hooks: FrameHooks = FrameHooks()) -> SequenceOutcome:
     """Stylise consecutive content ``frames`` (RGB, one size: the output size) into ``outputs``.
 
     The first frame starts cold, with the image schedule of stylizer.cfg; each later one from
@@ -164,15 +181,15 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
     ``record`` (see ``matches``) is reused, not made again; the frames are still decoded to
     give the next frame its flow. Each output is written atomically with frame_record(record, t),
     t counting from ``first`` (the number of the first frame in the whole clip).
-    ``progress(t, iterate)`` gets every evaluation of J; ``on_frame`` every frame's result.
-    ``should_stop()`` is asked between frames and after every evaluation: when it turns true the
-    run ends, and the frame in progress is not written under its name. ``accept_existing``: any
-    existing output counts as made, whatever settings made it.
+    ``hooks.progress(t, iterate)`` gets every evaluation of J; ``hooks.on_frame`` every frame's
+    result. ``hooks.should_stop()`` is asked between frames and after every evaluation: when it
+    turns true the run ends, and the frame in progress is not written under its name.
+    ``accept_existing``: any existing output counts as made, whatever settings made it.
 
-    With ``setting`` (nst.checkpoint.settings of the clip) the frame in progress also keeps a
-    partial result beside its output (nst.checkpoint: every ``checkpoint_every`` seconds and
-    when stopped), and a re-run resumes that frame from it, unless ``restart``; ``on_note``
-    hears, in one line, of a partial result resumed or discarded, or one that could not be written.
+    With ``checkpoints`` the frame in progress also keeps a partial result beside its output
+    (nst.checkpoint: every ``checkpoints.every`` seconds and when stopped), and a re-run resumes
+    that frame from it, unless ``checkpoints.restart``; ``hooks.on_note`` hears, in one line, of
+    a partial result resumed or discarded, or one that could not be written.
     """
     outputs = list(outputs)
     made = [p.exists() if accept_existing else matches(p, frame_record(record, first + i))
@@ -181,23 +198,10 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
     if all(made):  # nothing to make: nothing to decode
         for i, p in enumerate(outputs):
             results.append(FrameResult(first + i, p, "reused"))
-            if on_frame is not None:
-                on_frame(results[-1])
+            if hooks.on_frame is not None:
+                hooks.on_frame(results[-1])
         return SequenceOutcome(results)
-    cfg = stylizer.cfg
-    stop_asked = False
-
-    def stop() -> bool:
-        nonlocal stop_asked
-        stop_asked = stop_asked or (should_stop is not None and should_stop())
-        return stop_asked
-
-    def note(message: str) -> None:
-        if on_note is not None:
-            on_note(message)
-
-    prev_content: Tensor | None = None
-    prev_output: Tensor | Path | None = None  # a path until it is needed
+    maker = _FrameMaker(stylizer, targets, seq, record, style, checkpoints, hooks)
     size = None
     count = 0
     for i, (frame, output) in enumerate(zip(frames, outputs)):
@@ -208,73 +212,99 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
         elif frame.size != size:
             raise InputError(f"frame {t} is {frame.size[0]}x{frame.size[1]}, the first {size[0]}x{size[1]}; "
                              "the frames of a sequence must all have one size")
-        rec = frame_record(record, t)
         if made[i]:
-            if setting is not None:
-                checkpoint.remove(output)  # left by a run killed between writing the frame and removing them
-            prev_output, prev_content = output, to_tensor(frame, stylizer.device)
-            results.append(FrameResult(t, output, "reused"))
-            if on_frame is not None:
-                on_frame(results[-1])
+            results.append(maker.reuse(frame, output, t))
             continue
-        if stop():
+        if maker.stop():
             return SequenceOutcome(results, stopped=True, frame=t)
-        start = time.perf_counter()
-        C = to_tensor(frame, stylizer.device)
-        init = temporal = None
-        if seq.independent or prev_output is None or prev_content is None:
-            scales = schedule(dataclasses.replace(cfg, size=max(size)))
-        else:
-            from .flow import motion
-            if isinstance(prev_output, Path):
-                prev_output = to_tensor(load_image(prev_output), stylizer.device)
-            m = motion(prev_content, C, seq.flow)
-            warped = m.warp(prev_output)
-            if seq.fill == "warped":
-                init = warped
-            else:
-                own = stylizer.initial_image(C, style)
-                init = m.weights * warped + (1 - m.weights) * own
-            temporal = Temporal(warped, m.weights, seq.temporal_weight, seq.temporal_blur)
-            scales = [(max(size), seq.warm_iterations)]
-        on_iterate = None if progress is None else (lambda it, t=t: progress(t, it))
-
-        keeper = resume = None
-        if setting is not None:
-            frame_setting = {**setting, "sequence": rec["sequence"]}
-            if not restart:
-                try:
-                    resume = checkpoint.load(output, frame_setting)
-                except checkpoint.StaleState as e:
-                    note(f"{e}; starting frame {t} over")
-            keeper = checkpoint.Keeper(output, frame_setting, rec, note=note)
-        while True:
-            if resume is not None:
-                note(f"resuming frame {t} at evaluation {resume.i} of {resume.total} from "
-                     f"{checkpoint.state_path(output)}")
-            try:
-                result = stylizer.run(frame, targets, style, on_iterate, should_stop=stop, init=init,
-                                     temporal=temporal, scales=scales, resume=resume, on_state=keeper,
-                                     state_every=(checkpoint_every or None) if keeper is not None else None)
-                break
-            except ResumeError as e:
-                if resume is None:
-                    raise
-                note(f"{checkpoint.state_path(output)}: {e}; starting frame {t} over")
-                resume = None
-        if stop_asked:  # the frame is unfinished: not written under its name
-            if keeper is None:
+        partial, done = maker.make(frame, output, t, max(size))
+        if done is None:  # stopped: the frame is unfinished, not written under its name
+            if partial is None:
                 return SequenceOutcome(results, stopped=True, frame=t)
-            return SequenceOutcome(results, stopped=True, frame=t, kept=keeper.kept, problem=keeper.problem,
-                                   partial=checkpoint.preview_path(output) if keeper.kept else None)
-        save_image(result.image, output, description=provenance.dumps(rec))
-        if keeper is not None:
-            checkpoint.remove(output)
-        results.append(FrameResult(t, output, "done", time.perf_counter() - start, result.evaluations,
-                                   result.J, result.J_content, result.J_style, result.J_temporal))
-        if on_frame is not None:
-            on_frame(results[-1])
-        prev_content, prev_output = C, to_tensor(result.image, stylizer.device)
+            return SequenceOutcome(results, stopped=True, frame=t, kept=partial.keeper.kept,
+                                   problem=partial.keeper.problem, partial=partial.partial)
+        results.append(done)
     if count != len(outputs):
         raise InputError(f"{len(outputs)} frames expected, {count} decoded")
     return SequenceOutcome(results)
+
+
+class _FrameMaker:
+    """``stylize_frames`` frame by frame: the previous frame's content and output, for the next one's
+    warm start, and whether a stop was asked (asked once, it stays asked)."""
+
+    def __init__(self, stylizer: Stylizer, targets: Targets, seq: SequenceConfig, record: dict,
+                 style: StyleImages | None, checkpoints: FrameCheckpoints | None, hooks: FrameHooks) -> None:
+        self.stylizer, self.targets, self.seq, self.record, self.style = stylizer, targets, seq, record, style
+        self.checkpoints, self.hooks = checkpoints, hooks
+        self.stop_asked = False
+        self.prev_content: Tensor | None = None
+        self.prev_output: Tensor | Path | None = None  # a path until it is needed
+
+    def stop(self) -> bool:
+        should_stop = self.hooks.should_stop
+        self.stop_asked = self.stop_asked or (should_stop is not None and should_stop())
+        return self.stop_asked
+
+    def reuse(self, frame: Image.Image, output: Path, t: int) -> FrameResult:
+        """Frame ``t``, made by an earlier run: kept as the previous frame for the next."""
+        if self.checkpoints is not None:
+            checkpoint.remove(output)  # left by a run killed between writing the frame and removing them
+        self.prev_output, self.prev_content = output, to_tensor(frame, self.stylizer.device)
+        return self._heard(FrameResult(t, output, "reused"))
+
+    def make(self, frame: Image.Image, output: Path, t: int, long_edge: int
+             ) -> tuple[Resumable | None, FrameResult | None]:
+        """Stylise frame ``t`` and write it: its partial result (None without checkpoints), and its
+        result (None if it stopped before the end: then it is not written)."""
+        stylizer, hooks = self.stylizer, self.hooks
+        start = time.perf_counter()
+        C = to_tensor(frame, stylizer.device)
+        init, temporal, scales = self._start(C, long_edge)
+        on_iterate = None if hooks.progress is None else functools.partial(hooks.progress, t)
+        rec = frame_record(self.record, t)
+        partial = None
+        if self.checkpoints is not None:
+            partial = Resumable(output, {**self.checkpoints.setting, "sequence": rec["sequence"]}, rec,
+                                restart=self.checkpoints.restart, note=hooks.on_note, label=f"frame {t}")
+
+        def attempt(resume: RunState | None) -> RunResult:
+            return stylizer.run(frame, self.targets, self.style, on_iterate, should_stop=self.stop, init=init,
+                                temporal=temporal, scales=scales, resume=resume,
+                                on_state=None if partial is None else partial.keeper,
+                                state_every=None if partial is None else self.checkpoints.every or None)
+
+        result = attempt(None) if partial is None else partial.run(attempt)
+        if self.stop_asked:
+            return partial, None
+        save_image(result.image, output, description=provenance.dumps(rec))
+        if partial is not None:
+            checkpoint.remove(output)
+        done = self._heard(FrameResult(t, output, "done", time.perf_counter() - start, result.evaluations,
+                                       result.J, result.J_content, result.J_style, result.J_temporal))
+        self.prev_content, self.prev_output = C, to_tensor(result.image, stylizer.device)
+        return partial, done
+
+    def _start(self, C: Tensor, long_edge: int) -> tuple[Tensor | None, Temporal | None, list[tuple[int, int]]]:
+        """Where frame C starts, its temporal term and its scales: cold, with the image schedule, for
+        the first frame (or independent frames); else the previous output warped along the flow."""
+        seq, stylizer = self.seq, self.stylizer
+        if seq.independent or self.prev_output is None or self.prev_content is None:
+            return None, None, schedule(dataclasses.replace(stylizer.cfg, size=long_edge))
+        from .flow import motion
+        if isinstance(self.prev_output, Path):
+            self.prev_output = to_tensor(load_image(self.prev_output), stylizer.device)
+        m = motion(self.prev_content, C, seq.flow)
+        warped = m.warp(self.prev_output)
+        if seq.fill == "warped":
+            init = warped
+        else:
+            own = stylizer.initial_image(C, self.style)
+            init = m.weights * warped + (1 - m.weights) * own
+        temporal = Temporal(warped, m.weights, seq.temporal_weight, seq.temporal_blur)
+        return init, temporal, [(long_edge, seq.warm_iterations)]
+
+    def _heard(self, result: FrameResult) -> FrameResult:
+        if self.hooks.on_frame is not None:
+            self.hooks.on_frame(result)
+        return result

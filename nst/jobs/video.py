@@ -243,72 +243,8 @@ def write_video(frames: Iterable[Image.Image], path: str | Path, rate: Fraction,
         raise InputError(f"{path}: folder {folder} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=folder)
     os.close(fd)
-    count = 0
     try:
-        source = None
-        try:
-            out = av.open(tmp, "w")
-        except (av.FFmpegError, ValueError) as e:
-            raise InputError(f"{path}: no video container for the extension {path.suffix!r} ({_reason(e)})") from None
-        with out:
-            if description is not None:
-                out.metadata[DESCRIPTION_KEY] = description
-            frames = iter(frames)
-            first = next(frames, None)
-            if first is None:
-                raise InputError(f"{path}: no frames to write")
-            codec = encoder.codec_for(path)
-            try:
-                vs = out.add_stream(codec, rate=Fraction(rate))
-            except (av.FFmpegError, ValueError) as e:
-                raise InputError(f"codec {codec!r}: not an encoder this FFmpeg has ({_reason(e)})") from None
-            vs.width, vs.height = first.size
-            vs.pix_fmt = encoder.pix_fmt
-            vs.options = encoder.codec_options(codec)
-            if encoder.pix_fmt in ("yuv420p", "nv12") and (first.width % 2 or first.height % 2):
-                raise InputError(f"{path}: {encoder.pix_fmt} needs even dimensions, the frames are "
-                                 f"{first.width}x{first.height}")
-            audio_in = audio_out = None
-            if audio_from is not None:
-                source = _open(Path(audio_from))
-                if source.streams.audio:
-                    audio_in = source.streams.audio[0]
-                    audio_out = out.add_stream_from_template(audio_in)
-            try:
-                try:
-                    out.start_encoding()
-                except (av.FFmpegError, ValueError) as e:
-                    if audio_in is None:
-                        raise
-                    raise InputError(f"{path}: the audio ({audio_in.codec_context.name}) of {audio_from} cannot "
-                                     f"be copied into {path.suffix} ({_reason(e)}); write .mkv instead") from None
-                time_base = 1 / Fraction(rate)
-                packets = _audio_packets(source, audio_in) if audio_in is not None else iter(())
-                pending = next(packets, None)
-                for count, img in enumerate(_chain(first, frames)):
-                    if img.size != first.size:
-                        raise InputError(f"{path}: frame {count} is {img.size[0]}x{img.size[1]}, "
-                                         f"the first {first.width}x{first.height}")
-                    frame = av.VideoFrame.from_image(img.convert("RGB"))
-                    frame.pts, frame.time_base = count, time_base
-                    while pending is not None and pending[0] <= count * time_base:  # interleave by time
-                        pending[1].stream = audio_out
-                        out.mux(pending[1])
-                        pending = next(packets, None)
-                    out.mux(vs.encode(frame))
-                count += 1
-                out.mux(vs.encode())
-                while pending is not None:
-                    pending[1].stream = audio_out
-                    out.mux(pending[1])
-                    pending = next(packets, None)
-            except NSTError:
-                raise
-            except (av.FFmpegError, ValueError) as e:
-                raise NSTError(f"{path}: encoding failed ({_reason(e)})") from None
-            finally:
-                if source is not None:
-                    source.close()
+        count = _encode(av, tmp, path, frames, rate, encoder, audio_from, description)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
@@ -317,6 +253,93 @@ def write_video(frames: Iterable[Image.Image], path: str | Path, rate: Fraction,
         except FileNotFoundError:
             pass
         raise
+    return count
+
+
+def _encode(av, tmp: str, path: Path, frames: Iterable[Image.Image], rate: Fraction, encoder: Encoder,
+            audio_from: str | Path | None, description: str | None) -> int:
+    """write_video into the file ``tmp`` (errors name ``path``): the container, its streams, and the
+    frames with the audio; the number of frames written."""
+    try:
+        out = av.open(tmp, "w")
+    except (av.FFmpegError, ValueError) as e:
+        raise InputError(f"{path}: no video container for the extension {path.suffix!r} ({_reason(e)})") from None
+    source = None
+    with out:
+        if description is not None:
+            out.metadata[DESCRIPTION_KEY] = description
+        frames = iter(frames)
+        first = next(frames, None)
+        if first is None:
+            raise InputError(f"{path}: no frames to write")
+        vs = _video_stream(av, out, path, first, rate, encoder)
+        audio_in = audio_out = None
+        if audio_from is not None:
+            source = _open(Path(audio_from))
+            if source.streams.audio:
+                audio_in = source.streams.audio[0]
+                audio_out = out.add_stream_from_template(audio_in)
+        try:
+            try:
+                out.start_encoding()
+            except (av.FFmpegError, ValueError) as e:
+                if audio_in is None:
+                    raise
+                raise InputError(f"{path}: the audio ({audio_in.codec_context.name}) of {audio_from} cannot "
+                                 f"be copied into {path.suffix} ({_reason(e)}); write .mkv instead") from None
+            packets = _audio_packets(source, audio_in) if audio_in is not None else iter(())
+            return _mux(av, out, vs, _chain(first, frames), rate, path, packets, audio_out)
+        except NSTError:
+            raise
+        except (av.FFmpegError, ValueError) as e:
+            raise NSTError(f"{path}: encoding failed ({_reason(e)})") from None
+        finally:
+            if source is not None:
+                source.close()
+
+
+def _video_stream(av, out, path: Path, first: Image.Image, rate: Fraction, encoder: Encoder):
+    """The video stream of ``out``, for frames the size of ``first``, with the encoder's settings."""
+    codec = encoder.codec_for(path)
+    try:
+        vs = out.add_stream(codec, rate=Fraction(rate))
+    except (av.FFmpegError, ValueError) as e:
+        raise InputError(f"codec {codec!r}: not an encoder this FFmpeg has ({_reason(e)})") from None
+    vs.width, vs.height = first.size
+    vs.pix_fmt = encoder.pix_fmt
+    vs.options = encoder.codec_options(codec)
+    if encoder.pix_fmt in ("yuv420p", "nv12") and (first.width % 2 or first.height % 2):
+        raise InputError(f"{path}: {encoder.pix_fmt} needs even dimensions, the frames are "
+                         f"{first.width}x{first.height}")
+    return vs
+
+
+def _mux(av, out, vs, images: Iterator[Image.Image], rate: Fraction, path: Path,
+         packets: Iterator[tuple[Fraction, object]], audio_out) -> int:
+    """Encode the images into ``vs`` and copy the audio ``packets`` into ``audio_out``, interleaved
+    by time; the number of frames written."""
+    time_base = 1 / Fraction(rate)
+    pending = next(packets, None)
+    size = None
+    count = 0
+    for count, img in enumerate(images):
+        size = size or img.size
+        if img.size != size:
+            raise InputError(f"{path}: frame {count} is {img.size[0]}x{img.size[1]}, "
+                             f"the first {size[0]}x{size[1]}")
+        frame = av.VideoFrame.from_image(img.convert("RGB"))
+        frame.pts, frame.time_base = count, time_base
+        while pending is not None and pending[0] <= count * time_base:  # interleave by time
+            pending[1].stream = audio_out
+            out.mux(pending[1])
+            pending = next(packets, None)
+        out.mux(vs.encode(frame))
+    count += 1
+    out.mux(vs.encode())
+    while pending is not None:
+        pending[1].stream = audio_out
+        out.mux(pending[1])
+        pending = next(packets, None)
     return count
 
 

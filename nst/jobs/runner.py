@@ -1,0 +1,188 @@
+"""The job runner shared by images (nst.jobs.batch) and clips (nst.jobs.clips): one network for
+every job, each style read once, a job's failure as its result, and partial results resumed.
+
+A run goes job by job: a job whose output is there may be skipped; its inputs are read before
+the network is built, so that a bad input fails its job and not the run; then the job's work
+runs on the one Stylizer. An exception in a job becomes a "failed" result with the error in one
+line (nst.errors.one_line); errors in building the network (bad weights or device) and a memory
+budget that no run of this size fits concern every job and are raised.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+from PIL import Image
+
+from . import checkpoint
+from ..core.config import Config
+from ..core.planner import BudgetError
+from ..core.stylizer import ResumeError, RunResult, RunState, Stylizer
+from ..core.targets import StyleTargets, Targets
+from ..errors import one_line
+from ..pixels.images import load_image
+
+# A style is a blend: (path, weight) pairs; a single style is one pair with weight 1.0.
+Style = tuple[tuple[Path, float], ...]
+# How many styles' images a run keeps; jobs come style by style, so one is enough without blends.
+STYLE_CACHE = 16
+
+
+def style_label(style: Style) -> str:
+    """The style's file name, or a blend's joined with '+'."""
+    return "+".join(p.name for p, _ in style)
+
+
+def style_to_json(style: Style) -> str | list[list]:
+    """A style as a JSON record gives it: a single style's path, or a blend's [[path, weight], ...]."""
+    if len(style) == 1 and style[0][1] == 1.0:
+        return str(style[0][0])
+    return [[str(p), w] for p, w in style]
+
+
+class StyleBank:
+    """The network of a run and the styles it meets: each style image loaded once, and the
+    Stylizer (built at first need) with its StyleTargets, which compute each style's Grams once
+    per size."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self._targets: StyleTargets | None = None
+        self._image = functools.lru_cache(maxsize=STYLE_CACHE)(load_image)
+
+    @property
+    def stylizer(self) -> Stylizer:
+        """The run's Stylizer; building it raises for bad weights or a bad device."""
+        return self._style_targets.stylizer
+
+    @property
+    def _style_targets(self) -> StyleTargets:
+        if self._targets is None:
+            self._targets = StyleTargets(Stylizer(self.cfg), maxsize=4 * STYLE_CACHE)
+        return self._targets
+
+    def read(self, style: Style) -> None:
+        """Load the style's images now (a bad one raises here, before any work)."""
+        for p, _ in style:
+            self._image(p)
+
+    def images(self, style: Style) -> list[tuple[Image.Image, float]]:
+        """The style's images with their weights: what a run's AdaIN or style start is made from."""
+        return [(self._image(p), w) for p, w in style]
+
+    def targets(self, style: Style) -> Targets:
+        """The style's Targets, its Grams computed once per size for the whole run."""
+        return self._style_targets.of([(p, self._image(p), w) for p, w in style])
+
+
+class Resumable:
+    """One output's partial result across its run (nst.checkpoint): the state the run resumes
+    from, loaded at the start unless ``restart``, and the Keeper that keeps the next one.
+
+    ``label`` names the output in notes ("frame 3"; by default its path). ``note`` hears, in one
+    line, of a partial result resumed or discarded, or one that could not be written.
+    """
+
+    def __init__(self, output: Path, setting: dict, record: dict, *, restart: bool = False,
+                 make_dirs: bool = False, note: Callable[[str], None] | None = None,
+                 label: str | None = None) -> None:
+        self.output = output
+        self._note = note
+        self._resuming = label or str(output)
+        self._over = f"starting {label} over" if label else "starting over"
+        self.resume: RunState | None = None
+        if not restart:
+            try:
+                self.resume = checkpoint.load(output, setting)
+            except checkpoint.StaleState as e:
+                self.note(f"{e}; {self._over}")
+        self.keeper = checkpoint.Keeper(output, setting, record, make_dirs, note)
+
+    def note(self, message: str) -> None:
+        if self._note is not None:
+            self._note(message)
+
+    def run(self, attempt: Callable[[RunState | None], RunResult]) -> RunResult:
+        """``attempt(resume)``: the run, from the kept state; if that state does not fit the run
+        (a ResumeError), from the start again, after a note."""
+        if self.resume is not None:
+            self.note(f"resuming {self._resuming} at evaluation {self.resume.i} of {self.resume.total} "
+                      f"from {checkpoint.state_path(self.output)}")
+        while True:
+            try:
+                return attempt(self.resume)
+            except ResumeError as e:
+                if self.resume is None:
+                    raise
+                self.note(f"{checkpoint.state_path(self.output)}: {e}; {self._over}")
+                self.resume = None
+
+    @property
+    def resumed_from(self) -> int | None:
+        """The evaluations done before this process, when it resumed a partial result."""
+        return None if self.resume is None else self.resume.i
+
+    @property
+    def partial(self) -> Path | None:
+        """The preview of the partial result kept, if one was kept."""
+        return checkpoint.preview_path(self.output) if self.keeper.kept else None
+
+
+JobT = TypeVar("JobT")
+PreparedT = TypeVar("PreparedT")
+ResultT = TypeVar("ResultT", bound="Result")
+
+
+class Result(Protocol):
+    """What the runner needs of a job's result (nst.jobs.batch.JobResult, nst.jobs.clips.ClipResult)."""
+
+    status: str
+
+
+def run_jobs(jobs: Iterable[JobT], bank: StyleBank, result: Callable[..., ResultT], *,
+             prepare: Callable[[JobT], PreparedT], work: Callable[[JobT, PreparedT, Stylizer, float], ResultT | None],
+             skip: Callable[[JobT], bool] | None = None,
+             should_stop: Callable[[], bool] | None = None) -> Iterator[ResultT]:
+    """Run the jobs on the bank's network, yielding each job's result.
+
+    For each job: ``result(job, "skipped")`` if ``skip(job)``; else ``prepare(job)`` reads its
+    inputs, before the network is built (an exception: ``result(job, "failed", seconds=,
+    error=, exception=)``, and the run goes on); then ``work(job, prepared, stylizer, start)``
+    (``start``: the job's perf_counter) returns its result, or None if the run was stopped
+    before the job began. An exception in ``work`` fails the job, but a BudgetError (no run of
+    this size fits the memory budget) and errors in building the network are raised. No job
+    starts once ``should_stop()`` is true, and the run ends after an "interrupted" result.
+    """
+    for job in jobs:
+        if should_stop is not None and should_stop():
+            return
+        start = time.perf_counter()
+        if skip is not None and skip(job):
+            yield result(job, "skipped")
+            continue
+        try:
+            prepared = prepare(job)
+        except Exception as e:  # a bad, unreadable or vanished input fails its job only
+            yield _failed(result, job, e, start)
+            continue
+        stylizer = bank.stylizer  # raises for bad weights or device: every job would fail
+        try:
+            done = work(job, prepared, stylizer, start)
+        except BudgetError:  # the budget cannot hold any run of this size: a usage error, not this job's
+            raise
+        except Exception as e:  # e.g. out of memory, a full disk: this job fails, the next may not
+            yield _failed(result, job, e, start)
+            continue
+        if done is None:
+            return
+        yield done
+        if done.status == "interrupted":
+            return
+
+
+def _failed(result: Callable[..., ResultT], job: JobT, e: Exception, start: float) -> ResultT:
+    return result(job, "failed", seconds=time.perf_counter() - start, error=one_line(e), exception=e)
