@@ -79,7 +79,7 @@ def main(**params) -> None:
       nst clip.mp4 painting.jpg -o styled.mp4 --size 512
       nst frames/ painting.jpg -o styled_frames/ --sequence
     """
-    args = Args.of(click.get_current_context())
+    args = Args.of(params, click.get_current_context())
     try:
         cfg = Config(**args.settings)  # check every option before any work
         _say_fewer_scales(cfg, args.quiet)

@@ -16,18 +16,8 @@ import click
 from click.core import ParameterSource
 
 from .. import __version__
-from ..core.config import (
-    BATCH_EXT,
-    BATCH_NAME,
-    EMPHASIS,
-    INITS,
-    OPTIMIZERS,
-    PRESERVE_COLOR,
-    TILE_MIN,
-    Config,
-    auto_or_int,
-    format_layer_weights,
-)
+from ..core.config import (BATCH_EXT, BATCH_NAME, EMPHASIS, INITS, OPTIMIZERS, PRESERVE_COLOR, TILE_MIN, Config,
+                           auto_or_int, format_layer_weights)
 from ..errors import InputError
 from ..jobs.batch import NAME_FIELDS, normalize_ext, parse_shard
 from ..jobs.checkpoint import CHECKPOINT_EVERY
@@ -41,25 +31,26 @@ from ..units import parse_memory
 DEFAULTS = Config()  # the defaults live in Config only
 SEQUENCE_DEFAULTS = SequenceConfig()  # and those of video frames in SequenceConfig
 
-# The kinds of run: one image to a file, images into a directory, videos and --sequence.
-IMAGE, BATCH, CLIP = "image", "batch", "clip"
-IMAGES = frozenset({IMAGE, BATCH})  # a run of images before it is planned: either kind
+# The kinds of run: one image to a file, images into a directory, videos and --sequence; and a
+# run of images not yet planned, which is either of the first two.
+IMAGE, BATCH, CLIP = frozenset({"image"}), frozenset({"batch"}), frozenset({"clip"})
+IMAGES = IMAGE | BATCH
 
 # The flags that belong to some kinds of run only: parameter -> (the flag as the messages name
 # it, the kinds it belongs to). Every other option belongs to every kind.
 FLAGS = {
     "save_every": ("--save-every", IMAGES),
-    "log_path": ("--log", {IMAGE}),
-    "gif_path": ("--gif", {IMAGE}),
-    "sheet_path": ("--contact-sheet", {IMAGE}),
+    "log_path": ("--log", IMAGE),
+    "gif_path": ("--gif", IMAGE),
+    "sheet_path": ("--contact-sheet", IMAGE),
     "recursive": ("--recursive", IMAGES),
-    "name_template": ("--name", {BATCH, CLIP}),
-    "ext": ("--ext", {BATCH, CLIP}),
-    "temporal_weight": ("--temporal-weight", {CLIP}),
-    "warm_iterations": ("--warm-iterations", {CLIP}),
-    "codec": ("--codec", {CLIP}),
-    "crf": ("--crf", {CLIP}),
-    "encoder_options": ("--encoder-options", {CLIP}),  # sic: what the message has always said
+    "name_template": ("--name", BATCH | CLIP),
+    "ext": ("--ext", BATCH | CLIP),
+    "temporal_weight": ("--temporal-weight", CLIP),
+    "warm_iterations": ("--warm-iterations", CLIP),
+    "codec": ("--codec", CLIP),
+    "crf": ("--crf", CLIP),
+    "encoder_options": ("--encoder-options", CLIP),  # sic: what the message has always said
 }
 
 
@@ -96,12 +87,12 @@ class Args:
     given: frozenset[str]
 
     @classmethod
-    def of(cls, ctx: click.Context) -> Args:
-        """The parameters that click parsed for ``ctx``."""
+    def of(cls, params: dict, ctx: click.Context) -> Args:
+        """The parameters that click parsed, in its context ``ctx`` (which knows which were given)."""
         mine = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in ctx.params.items() if k in mine},
-                   settings={k: v for k, v in ctx.params.items() if k not in mine},
-                   given=frozenset(p for p in ctx.params if ctx.get_parameter_source(p) is not ParameterSource.DEFAULT))
+        return cls(**{k: v for k, v in params.items() if k in mine},
+                   settings={k: v for k, v in params.items() if k not in mine},
+                   given=frozenset(p for p in params if ctx.get_parameter_source(p) is not ParameterSource.DEFAULT))
 
     @property
     def clips(self) -> bool:
@@ -109,11 +100,9 @@ class Args:
         return self.sequence or any(not Path(c).is_dir() and is_video(c) for c in self.content)
 
 
-def check_flags(args: Args, kind: str | frozenset[str]) -> None:
-    """An InputError naming the flags of FLAGS given for a run of ``kind`` that do not belong to it
-    (``IMAGES``: a run of images not yet planned)."""
-    kinds = {kind} if isinstance(kind, str) else kind
-    wrong = [flag for param, (flag, belong) in FLAGS.items() if param in args.given and not kinds & belong]
+def check_flags(args: Args, kind: frozenset[str]) -> None:
+    """An InputError naming the flags of FLAGS given for a run of ``kind`` that do not belong to it."""
+    wrong = [flag for param, (flag, kinds) in FLAGS.items() if param in args.given and not kind & kinds]
     if not wrong:
         return
     if kind == CLIP:
