@@ -14,8 +14,7 @@ import torch
 from click.testing import CliRunner
 
 from nst.cli import command as cli
-
-from nst.cli import console
+from nst.cli import console, images
 from nst.core.config import Config
 from nst.cli.console import cost, make_reporter
 from nst.core.stylizer import Iterate
@@ -112,7 +111,7 @@ def test_terminal_bar_ends_at_n_with_the_best_J(tmp_path, content_path, style_pa
     """On a terminal the bar reaches N/N and shows the best J, the J of the image written, which the
     final line and --json show too."""
     screen = FakeTerminal()
-    monkeypatch.setattr(cli, "make_reporter", lambda cfg, quiet: make_reporter(cfg, quiet, screen))
+    monkeypatch.setattr(images, "make_reporter", lambda cfg, quiet: make_reporter(cfg, quiet, screen))
     r = invoke(content_path, style_path, "-o", tmp_path / "o.png", *FAST, "--json")
     assert r.exit_code == 0, r.output
     text = screen.getvalue()

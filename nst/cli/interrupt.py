@@ -66,3 +66,11 @@ class SignalStop:
         for s, handler in self._previous.items():
             signal.signal(s, handler)
         self._previous.clear()
+
+
+def stopped_by(e: KeyboardInterrupt) -> tuple[str, int]:
+    """What stopped a run at once, in words ('a second SIGTERM' for a StopNow, else 'Ctrl-C'), and
+    the exit status it gives: the shell's code for death by that signal."""
+    if isinstance(e, StopNow):
+        return f"a second {signal.Signals(e.signum).name}", 128 + e.signum
+    return "Ctrl-C", 128 + signal.SIGINT

@@ -1,0 +1,99 @@
+"""The command line's image run: ``nst CONTENT... STYLE -o OUT``, one image to a file or images into
+a directory. It plans the jobs, checks every file they will write, runs them (nst.jobs.batch) and
+reports their results through the one result loop (nst.cli.results); it writes --save-every's
+iterates, and the files of --log, --gif and --contact-sheet after a single image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..core.config import INITS, Config
+from ..core.stylizer import Iterate
+from ..jobs import outputs
+from ..jobs.batch import Job, JobResult, parse_style, run_batch
+from ..jobs.batch import plan as make_plan
+from ..jobs.batch import shard as take_shard
+from ..pixels.images import output_format, save_image, to_pil
+from . import report, results
+from .console import Reporter, make_reporter
+from .interrupt import SignalStop
+from .options import BATCH, IMAGE, Args, check_flags
+
+
+def intermediate_path(output: Path, i: int) -> Path:
+    """Where --save-every writes evaluation i: next to OUT, e.g. out_0050.jpg."""
+    return output.with_name(f"{output.stem}_{i:04d}{output.suffix}")
+
+
+def run(args: Args, cfg: Config) -> int:
+    """Plan and run the image jobs; return the exit status (nst.cli.results.exit_status). A single
+    image that fails raises its exception, for the command to say in one line. A Ctrl-C before
+    the work starts is raised for the command to say."""
+    protect = [cfg.init] if cfg.init not in INITS else []
+    plan = make_plan(args.content, [parse_style(args.style)], args.output, name=args.name_template, ext=args.ext,
+                     recursive=args.recursive, protect=protect)
+    jobs = take_shard(plan.jobs, *args.shard) if args.shard else plan.jobs
+    single = not plan.into_dir and len(jobs) == 1
+    if not plan.into_dir:
+        check_flags(args, IMAGE)
+    if not single:
+        check_flags(args, BATCH)
+    record = _record(args)
+    # Every file this run will write can be written: found out now, not after the work.
+    outputs.check_files([j.output for j in jobs if not (args.skip_existing and j.output.exists())]
+                        + [p for p in (args.log_path, args.gif_path, args.sheet_path) if p is not None])
+    reporter = None
+    try:
+        with make_reporter(cfg, args.quiet) as reporter, SignalStop() as stop:
+            reporter.start(None if single else len(jobs))
+            watch = _Watch(reporter, args, plan.into_dir, record)
+            results.report(run_batch(jobs, cfg, skip_existing=args.skip_existing, make_dirs=True,
+                                     on_iterate=watch.iterate, should_stop=stop,
+                                     checkpoint_every=args.checkpoint_every, restart=args.restart,
+                                     on_note=watch.note),
+                           reporter, args, single=single, on_done=None if record is None else watch.done)
+    except KeyboardInterrupt as e:  # a second signal (StopNow), or Ctrl-C outside the handlers
+        if reporter is None:
+            raise  # before any work
+        return results.stopped_at_once(reporter, args, e, single=single)
+    return results.exit_status(reporter, args, len(jobs), single=single, stop=stop)
+
+
+def _record(args: Args) -> report.RunRecord | None:
+    """What --log, --gif and --contact-sheet keep of the run of one image, if any is asked for;
+    their names are checked now, not after the run."""
+    if args.log_path is None and args.gif_path is None and args.sheet_path is None:
+        return None
+    if args.gif_path is not None:
+        report.check_animation_path(args.gif_path)
+    if args.sheet_path is not None:
+        output_format(args.sheet_path)
+    return report.RunRecord(args.save_every, args.gif_path is not None or args.sheet_path is not None)
+
+
+class _Watch:
+    """The callbacks of an image run: each iterate to the reporter, to --save-every's files and to
+    the record of the run; notes as messages; the record's files once the image is written."""
+
+    def __init__(self, reporter: Reporter, args: Args, into_dir: bool, record: report.RunRecord | None) -> None:
+        self.reporter, self.args, self.into_dir, self.record = reporter, args, into_dir, record
+
+    def iterate(self, job: Job, it: Iterate) -> None:
+        self.reporter.iterate(it, job.output)
+        every = self.args.save_every
+        if every and it.i % every == 0:
+            if self.into_dir:
+                job.output.parent.mkdir(parents=True, exist_ok=True)
+            self.reporter.saved(save_image(to_pil(it.image), intermediate_path(job.output, it.i)))
+        if self.record is not None:
+            self.record(it)
+
+    def note(self, job: Job, message: str) -> None:
+        # resuming is news; a discarded or unwritable partial result is a warning
+        (self.reporter.say if message.startswith("resuming") else self.reporter.warn)(f"nst: {message}")
+
+    def done(self, result: JobResult) -> None:
+        args = self.args
+        for path, what in self.record.write(result.job.output, args.log_path, args.gif_path, args.sheet_path,
+                                            result.J):
+            self.reporter.wrote(path, what)
