@@ -21,15 +21,19 @@ import cycle):
   style read once, a failure as a job's result, resume), ``batch`` (job lists, naming, shards,
   the image jobs), ``sequence`` and ``clips`` (frames and videos), ``video``, ``flow``,
   ``checkpoint`` (partial results and resume), ``provenance``, ``outputs``.
-- ``cli/``: the ``nst`` command: ``command`` (options and the image run), ``clips`` (the clip
-  run), ``console`` (progress), ``report`` (GIF, contact sheet, plot), ``commands`` (``nst
-  info``/``nst plot``, without torch), ``interrupt`` (signals). Only this layer prints, exits
-  or names a command-line flag.
+- ``cli/``: the ``nst`` command: ``command`` (the click command and its dispatch), ``options``
+  (the options, and the one table of which flags belong to which kind of run), ``images`` and
+  ``clips`` (the runs), ``results`` (the one loop over a run's results), ``console`` (progress
+  and result lines), ``words`` (the library's settings said as flags), ``report`` (GIF, contact
+  sheet, plot), ``commands`` (``nst info``/``nst plot``, without torch), ``interrupt``
+  (signals). Only this layer prints, exits or names a command-line flag: the library's errors
+  name settings (``nst.errors.Setting``), and ``words`` says them as flags.
 
 Where new work goes: a new cost term is a class in ``core/objective.py`` (its value, and for
-tiling its statistics and gradient per tile) plus its setting in ``core/config.py`` and its
-option in ``cli/``; a new kind of job is a module in ``jobs/`` that drives ``Stylizer.run``, and
-its command-line run in ``cli/``.
+exact tiling its statistic over the tiles and its gradient per tile; see ``FeatureTerm``), its
+line in ``costs_of``, its setting in ``core/config.py`` and its option in ``cli/options.py``
+(and its row in the table of flags there); a new kind of job is a module in ``jobs/`` whose
+jobs go through ``jobs/runner.run_jobs``, and its run in ``cli/``, reported by ``cli/results``.
 
 The names below are imported when first used (PEP 562), so that ``import nst`` and the commands
 that need no network (``nst info``, ``nst plot``) start without importing torch.

@@ -81,7 +81,8 @@ def test_recursive_names_and_collisions(tmp_path):
         (tmp_path / "in" / sub).mkdir(parents=True)
         make_content().save(tmp_path / "in" / sub / "same.png")
     make_style().save(tmp_path / "s.png")
-    with pytest.raises(InputError, match="subfolders: add --recursive"):
+    # The library names the setting; the command line says --recursive (test_words.py).
+    with pytest.raises(InputError, match="subfolders: add recursive=True"):
         plan([tmp_path / "in"], [tmp_path / "s.png"], tmp_path / "out")
     with pytest.raises(InputError, match="would both be written to .*same_s.jpg"):
         plan([tmp_path / "in"], [tmp_path / "s.png"], tmp_path / "out", recursive=True)

@@ -114,7 +114,8 @@ def test_a_corrupt_video_fails_its_own_job_in_one_line(tmp_path, clip, style):
 def test_plan_checks_what_it_is_given(tmp_path, clip, style):
     folder = tmp_path / "frames"
     folder.mkdir()
-    with pytest.raises(InputError, match="--sequence"):
+    # The library names plan's setting; the command line says --sequence (test_cli_clips.py).
+    with pytest.raises(InputError, match="add sequence=True"):
         plan([folder], [style], tmp_path / "out")
     with pytest.raises(InputError, match="video"):
         plan([clip], [style], tmp_path / "out.jpg")

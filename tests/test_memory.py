@@ -102,12 +102,14 @@ def test_forced_tiles_and_off(net):
     p = plan(net, 512, free=64 * GiB, tile=100)
     assert p.tile == 100 and p.tiles == 36 and p.notes == ()
     assert plan(net, 512, free=64 * GiB, tile="off").tile is None
-    with pytest.raises(NSTError, match="--tile auto"):
+    # The library names the setting as the Python API does; the command line says --tile auto
+    # (test_words.py, and the CLI tests of the same message).
+    with pytest.raises(NSTError, match="tile='auto'"):
         plan(net, 4096, free=4 * GiB, tile="off")
 
 
 def test_nothing_fits_names_max_memory(net):
-    with pytest.raises(NSTError, match="--max-memory"):
+    with pytest.raises(NSTError, match="a larger max_memory"):
         plan(net, 4096, free=ADAM_VECTORS * V(4096) - 1)
 
 

@@ -114,7 +114,8 @@ def test_torchvision_weights_offline_fail_with_clear_message(tmp_path, monkeypat
         VGGFeatures(["conv1_1"], model="vgg19")
     msg = str(e.value)
     assert "\n" not in msg
-    assert "vgg19-dcbb9e9d.pth" in msg and str(tmp_path) in msg and "--model vgg19-normalized" in msg
+    # The library names the setting; the command line says --model vgg19-normalized (test_words.py).
+    assert "vgg19-dcbb9e9d.pth" in msg and str(tmp_path) in msg and "model='vgg19-normalized'" in msg
 
 
 def test_vgg19_features_is_torchvisions_features_without_the_classifier():

@@ -12,6 +12,7 @@ from ..core.config import Config
 from ..core.schedule import MIN_SCALE, schedule
 from ..errors import InputError, NSTError
 from . import clips, images
+from .words import flag
 from .commands import CONTEXT, BadInput, info, plot
 from .interrupt import stopped_by
 from .options import CLIP, IMAGES, Args, check_flags, with_options
@@ -119,5 +120,6 @@ def _say_fewer_scales(cfg: Config, quiet: bool) -> None:
 def _fail(e: BaseException, kind: type[click.ClickException], debug: bool, prefix: str = "") -> None:
     if debug:
         traceback.print_exception(e, file=sys.stderr)
-    message = (prefix + str(e)).strip().splitlines()[0] if str(e).strip() else prefix + type(e).__name__
+    text = e.worded(flag) if isinstance(e, NSTError) else str(e)
+    message = (prefix + text).strip().splitlines()[0] if text.strip() else prefix + type(e).__name__
     raise kind(message) from None

@@ -5,6 +5,7 @@ signal stopped."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import traceback
@@ -17,6 +18,7 @@ from ..jobs.clips import ClipResult
 from .console import ClipReporter, Reporter
 from .interrupt import SignalStop, stopped_by
 from .options import Args
+from .words import say
 
 
 def report(results: Iterable[JobResult | ClipResult], reporter: Reporter | ClipReporter, args: Args, *,
@@ -26,6 +28,8 @@ def report(results: Iterable[JobResult | ClipResult], reporter: Reporter | ClipR
     reporter (with its traceback under --debug) and the run goes on, unless --fail-fast.
     ``on_done(result)``: after each result that is done."""
     for result in results:
+        if result.exception is not None:  # the library's words for a setting, as this command's flag
+            result = dataclasses.replace(result, error=say(result.exception))
         reporter.job_finished(result)
         if args.json_lines:
             click.echo(json.dumps(result.to_json()))

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
-from ..errors import InputError
+from ..errors import InputError, Setting
 from ..units import format_bytes, memory_arg
 from .optim import HISTORY_SIZE
 
@@ -60,19 +60,22 @@ class BudgetError(InputError):
         """The least budget that would do, rounded up to 64 MiB."""
         return None if self.budget is None else -(-(self.in_use + self.need) // 2**26) * 2**26
 
-    def __str__(self) -> str:
+    def message_parts(self) -> tuple[object, ...]:
         w, h = self.size
         image = f"a {w}x{h} image needs at least {format_bytes(self.need)} {self.how}"
-        hint = "--tile auto or " if self.tile_off else ""
+        hint = [Setting("tile", "auto"), " or "] if self.tile_off else []
         if self.budget is None:
-            return (f"{image}, more than the {format_bytes(max(0, self.free))} free: use {hint}a larger "
-                    "--max-memory or a smaller --size")
-        budget = (f"--max-memory {format_bytes(self.budget)}" if self.given
-                  else f"the default memory budget, {format_bytes(self.budget)} (3/4 of the memory available)")
+            return (f"{image}, more than the {format_bytes(max(0, self.free))} free: use ", *hint, "a larger ",
+                    Setting("max_memory"), " or a smaller ", Setting("size"))
+        budget = ([Setting("max_memory", format_bytes(self.budget))] if self.given
+                  else [f"the default memory budget, {format_bytes(self.budget)} (3/4 of the memory available)"])
         fixed = f"PyTorch, the network and the images take {format_bytes(self.in_use)}"
-        return (f"{budget} is too small for this run: {fixed}, and {image}; the smallest budget that works is "
-                f"about {memory_arg(self.smallest)}: use {hint}--max-memory {memory_arg(self.smallest)} or more, "
-                "or a smaller --size")
+        return (*budget, f" is too small for this run: {fixed}, and {image}; the smallest budget that works is "
+                f"about {memory_arg(self.smallest)}: use ", *hint, Setting("max_memory", memory_arg(self.smallest)),
+                " or more, or a smaller ", Setting("size"))
+
+    def __str__(self) -> str:
+        return "".join(map(str, self.message_parts()))
 
 
 @dataclass(frozen=True)

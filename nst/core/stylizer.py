@@ -25,7 +25,7 @@ from ..net.adain import AdaIN
 from .config import DEFAULT_LR, INITS, OPTIMIZERS, Config
 from .costs import style_gram
 from ..net.device import autocast, memory_guard, resolve_device, resolve_precision
-from ..errors import InputError, NSTError
+from ..errors import InputError, NSTError, Setting
 from ..pixels.images import load_image, long_edge_size, resize_long_edge, resize_tensor, to_pil, to_tensor
 from .planner import NetworkMemory, Plan
 from .objective import Evaluation, Objective, Temporal, Untiled, costs_of
@@ -172,7 +172,7 @@ class Stylizer:
         self._adain_styles: dict[tuple[int, int], tuple[Image.Image, Tensor]] = {}
 
     def guard(self) -> contextlib.AbstractContextManager:
-        """Running out of memory -> one NSTError naming the size, --max-memory and --tile."""
+        """Running out of memory -> one NSTError naming the size, the memory budget and tiling."""
         return memory_guard(self.cfg.size, self.device, self.budget, self.cfg.tile)
 
     def plan(self, height: int, width: int, channels: int = 3, *, free: int | None = None,
@@ -433,7 +433,7 @@ class _Run:
                                state=opt_state, on_start=lambda o: setattr(sc, "outcome", o))
         except NonFiniteError as e:
             cause = _nonfinite_cause(cfg, st.dtype, e.at_start, resume is not None)
-            raise NSTError(f"{e}; {cause}") from None
+            raise NSTError(f"{e}; ", *cause) from None
         del opt_state
         sc.objective = None  # its targets and the content's activations go with it
         self.plans.append(sc.plan)
@@ -500,7 +500,8 @@ class _Run:
         if self.luminance:
             G = color.combine_luminance(G, to_tensor(content, st.device))
         if not bool(torch.isfinite(G).all()):  # never write NaN pixels
-            raise NSTError("the result has non-finite pixels (a numerical fault: try --precision float32)")
+            raise NSTError("the result has non-finite pixels (a numerical fault: try ", Setting("precision", "float32"),
+                           ")")
         return RunResult(to_pil(G), kept, tuple(self.plans), self.count - (0 if self.resume is None else self.resume.i),
                          **J)
 
@@ -549,20 +550,22 @@ def _check_resume(state: RunState, plan: Sequence[tuple[int, int]], content: Ima
         raise ResumeError("its optimizer state does not fit this run")
 
 
-def _nonfinite_cause(cfg: Config, dtype: torch.dtype, at_start: bool, resumed: bool) -> str:
-    """The likely cause of a non-finite J or gradient, for the one-line message."""
+def _nonfinite_cause(cfg: Config, dtype: torch.dtype, at_start: bool, resumed: bool) -> tuple[object, ...]:
+    """The likely cause of a non-finite J or gradient, for the one-line message (text and Settings)."""
     large = [f"{k}={getattr(cfg, k):g}" for k in ("content_weight", "style_weight", "tv_weight")
              if getattr(cfg, k) > LARGE_WEIGHT]
     if large:
         return (f"likely cause: {', '.join(large)} too large for float32 arithmetic "
-                f"(keep weights below {LARGE_WEIGHT:g})")
+                f"(keep weights below {LARGE_WEIGHT:g})",)
     if at_start and resumed:
-        return "likely cause: the partial result it resumed from; run again with --restart"
+        return ("likely cause: the partial result it resumed from; run again with ",
+                Setting("restart", python="a fresh start (no resume)"))
     if at_start and cfg.init not in INITS:
-        return f"likely cause: the init image {cfg.init}"
+        return (f"likely cause: the init image {cfg.init}",)
     if dtype != torch.float32:
-        return f"likely cause: a numerical fault in {str(dtype).removeprefix('torch.')}; try --precision float32"
-    return "likely cause: a numerical fault; try a smaller --lr or other weights"
+        return (f"likely cause: a numerical fault in {str(dtype).removeprefix('torch.')}; try ",
+                Setting("precision", "float32"))
+    return ("likely cause: a numerical fault; try a smaller ", Setting("lr"), " or other weights")
 
 
 def _initial_image(cfg: Config, content: Tensor, style_img: Image.Image | None) -> Tensor:

@@ -18,7 +18,7 @@ from . import outputs
 from . import provenance
 from .checkpoint import CHECKPOINT_EVERY
 from ..core.config import BATCH_EXT, BATCH_NAME, Config
-from ..errors import InputError, NSTError, one_line
+from ..errors import InputError, NSTError, Setting, one_line
 from ..pixels.images import FORMATS, output_format, save_image
 from ..core.stylizer import Iterate, RunResult, Stylizer, prepare_image, style_parts
 from .runner import Resumable, Style, StyleBank, run_jobs, style_label, style_to_json
@@ -122,9 +122,9 @@ def expand(paths: Iterable[str | Path], recursive: bool = False, exclude: Path |
         if path.is_dir():
             images = list_images(path, recursive, exclude)
             if not images:
-                hint = "" if recursive or not any(p.is_dir() for p in path.iterdir()) else \
-                    " (it has subfolders: add --recursive)"
-                raise InputError(f"{path}: no images in this directory{hint}")
+                hint = [] if recursive or not any(p.is_dir() for p in path.iterdir()) else \
+                    [" (it has subfolders: add ", Setting("recursive", python="recursive=True"), ")"]
+                raise InputError(f"{path}: no images in this directory", *hint)
             items = [(p, p.parent.relative_to(path).as_posix()) for p in images]
         else:
             items = [(path, ".")]

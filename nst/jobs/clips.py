@@ -23,7 +23,7 @@ from . import provenance
 from .batch import expand_styles, normalize_ext, output_name
 from .checkpoint import CHECKPOINT_EVERY
 from ..core.config import Config
-from ..errors import InputError
+from ..errors import InputError, Setting
 from ..pixels.images import FORMATS, load_image, resize_long_edge
 from .runner import Style, StyleBank, run_jobs, style_label, style_to_json
 from .sequence import (FrameCheckpoints, FrameHooks, FrameResult, SequenceConfig, frame_record, list_frames, matches,
@@ -128,13 +128,16 @@ def plan(contents: Sequence[str | Path], styles: Sequence[str | Path | Iterable[
     return jobs
 
 
+SEQUENCE = Setting("sequence", python="sequence=True")  # plan's, in the messages
+
+
 def _check_clips(clips: Sequence[Path], sequence: bool) -> None:
     """InputError unless every clip is a video, or with ``sequence`` a directory of frames."""
     for c in clips:
         if sequence and not c.is_dir() and not is_video(c):
-            raise InputError(f"{c}: --sequence takes directories of frames (or videos), not an image")
+            raise InputError(f"{c}: ", SEQUENCE, " takes directories of frames (or videos), not an image")
         if not sequence and c.is_dir():
-            raise InputError(f"{c}: a directory; add --sequence to stylise its images as the frames of one clip")
+            raise InputError(f"{c}: a directory; add ", SEQUENCE, " to stylise its images as the frames of one clip")
         if not c.is_dir() and not is_video(c):
             raise InputError(f"{c}: not a video; stylise images and videos in separate runs")
 

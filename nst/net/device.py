@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import InputError, NSTError
+from ..errors import InputError, NSTError, Setting
 
 PRECISIONS = ("auto", "float32", "bfloat16")
 # CPU feature flags (Linux /proc/cpuinfo) of native bfloat16 arithmetic: AVX512-BF16 or AMX.
@@ -31,12 +31,12 @@ def resolve_device(name: str) -> torch.device:
         raise InputError(f"device {name!r} is not allowed; expected auto, cpu, cuda, cuda:N or mps") from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise InputError(f"device {name!r}: CUDA is not available here; use --device cpu or auto")
+            raise InputError(f"device {name!r}: CUDA is not available here; use ", Setting("device", "cpu"), " or auto")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise InputError(f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s) here")
     elif dev.type == "mps":
         if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-            raise InputError(f"device {name!r}: MPS is not available here; use --device cpu or auto")
+            raise InputError(f"device {name!r}: MPS is not available here; use ", Setting("device", "cpu"), " or auto")
     elif dev.type != "cpu":
         raise InputError(f"device {name!r} is not allowed; expected auto, cpu, cuda, cuda:N or mps")
     return dev
@@ -69,7 +69,7 @@ def resolve_precision(name: str, device: torch.device) -> torch.dtype:
         return torch.float32
     if name == "bfloat16":
         if device.type == "cuda" and not torch.cuda.is_bf16_supported():
-            raise InputError(f"precision 'bfloat16': {device} does not support it; use --precision float32")
+            raise InputError(f"precision 'bfloat16': {device} does not support it; use ", Setting("precision", "float32"))
         return torch.bfloat16
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.bfloat16
@@ -92,9 +92,9 @@ _OOM_MESSAGES = ("out of memory", "can't allocate memory", "cannot allocate memo
 def memory_guard(size: int, device: torch.device, budget: int | None = None, tile: str | int = "auto"
                  ) -> Iterator[None]:
     """Turn running out of memory (CUDA, MPS or CPU) into an NSTError naming the size, the memory
-    budget and tiling, and what to try: a smaller --max-memory (nst plans tiles and the
+    budget and tiling, and what to try: a smaller max_memory (nst plans tiles and the
     optimiser's state within it; the memory ran out because something else took it or the
-    plan's estimate was short), --tile auto, or half the pixels (the long edge / sqrt 2).
+    plan's estimate was short), tile='auto', or half the pixels (the long edge / sqrt 2).
     """
     try:
         yield
@@ -104,11 +104,12 @@ def memory_guard(size: int, device: torch.device, budget: int | None = None, til
         smaller = max(16, int(size / math.sqrt(2)) // 16 * 16)
         if device.type == "cuda":
             torch.cuda.empty_cache()
-        try_ = []
+        try_: list[list[object]] = []
         if budget is not None:
-            try_.append(f"a smaller --max-memory than {budget / 2**30:.1f}G")
+            try_.append(["a smaller ", Setting("max_memory"), f" than {budget / 2**30:.1f}G"])
         if tile != "auto":
-            try_.append("--tile auto")
-        try_.append(f"--size {smaller}")
-        raise NSTError(f"out of memory on {device} at --size {size}; try {', '.join(try_[:-1])}"
-                       f"{' or ' if len(try_) > 1 else ''}{try_[-1]}") from e
+            try_.append([Setting("tile", "auto")])
+        try_.append([Setting("size", smaller)])
+        advice = [*(x for part in try_[:-1] for x in [*part, ", "])][:-1]
+        raise NSTError(f"out of memory on {device} at ", Setting("size", size), "; try ", *advice,
+                       *([" or "] if len(try_) > 1 else []), *try_[-1]) from e

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from torchvision.models import VGG19_Weights
 from torchvision.models.vgg import cfgs, make_layers
 
-from ..errors import InputError, NSTError, WeightsError
+from ..errors import InputError, NSTError, Setting, WeightsError
 
 # Layer names in the order of torchvision's ``vgg19().features``: name -> index.
 _BLOCKS = (2, 2, 4, 4, 4)
@@ -138,10 +138,9 @@ def load_weights(model: str, weights: str | Path | None) -> dict[str, Tensor]:
     except Exception as e:
         hub = Path(torch.hub.get_dir()) / "checkpoints"
         fname = w.url.rsplit("/", 1)[-1]
-        raise NSTError(
-            f"cannot download torchvision VGG19 weights ({type(e).__name__}); put {fname} from {w.url} "
-            f"into {hub}/, or pass --weights FILE, or use --model vgg19-normalized (offline)"
-        ) from e
+        raise NSTError(f"cannot download torchvision VGG19 weights ({type(e).__name__}); put {fname} from {w.url} "
+                       f"into {hub}/, or pass ", Setting("weights", "FILE"), ", or use ",
+                       Setting("model", "vgg19-normalized"), " (offline)") from e
     return features_state_dict(state, w.url)
 
 
