@@ -23,9 +23,9 @@ from torch import nn
 from torchvision.models import vgg19
 
 from nst import Config
-from nst.pixels.images import load_image, resize_long_edge
 from nst.core.stylizer import prepare_image
 from nst.net.vgg import LAYER_INDEX, load_weights
+from nst.pixels.images import load_image, resize_long_edge
 
 _CAFFE_MEAN_BGR = torch.tensor([103.939, 116.779, 123.68]).view(1, 3, 1, 1)
 

@@ -19,13 +19,12 @@ from pathlib import Path
 
 import torch
 
-from nst.jobs import checkpoint
-
 from nst.core import optim
 from nst.core.config import Config
-from nst.pixels.images import load_image, to_tensor
-from nst.core.targets import StyleTargets
 from nst.core.stylizer import RunState, Stylizer, prepare_image
+from nst.core.targets import StyleTargets
+from nst.jobs import checkpoint
+from nst.pixels.images import load_image, to_tensor
 
 ROOT = Path(__file__).resolve().parents[1]
 

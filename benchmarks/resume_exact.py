@@ -6,15 +6,20 @@ import functools
 import sys
 import tempfile
 from pathlib import Path
+
 import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from conftest import make_content, make_style
-from nst.core import stylizer as transfer
-from nst.jobs import checkpoint
-import nst.jobs.batch
-from nst.jobs.batch import Job, run_batch
-from nst.core.config import Config
 from pathlib import Path
+
+from conftest import make_content, make_style
+
+import nst.jobs.batch
+from nst.core import stylizer as transfer
+from nst.core.config import Config
+from nst.jobs import checkpoint
+from nst.jobs.batch import Job, run_batch
+
 nst.jobs.batch.Stylizer = functools.lru_cache(maxsize=None)(transfer.Stylizer)
 d = Path(tempfile.mkdtemp()); d.mkdir(exist_ok=True)
 c = d / "c.png"; s = d / "s.png"; make_content().save(c); make_style().save(s)

@@ -30,12 +30,12 @@ from torchvision.models import vgg19
 
 from nst import Config, StyleTargets, stylize
 from nst.core.costs import content_cost, style_cost, total_cost
-from nst.pixels.images import load_image, to_pil, to_tensor
-from nst.net.device import autocast
 from nst.core.optim import minimize
 from nst.core.schedule import schedule
 from nst.core.stylizer import Stylizer, prepare_image
+from nst.net.device import autocast
 from nst.net.vgg import LAYER_INDEX, load_weights
+from nst.pixels.images import load_image, to_pil, to_tensor
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = ROOT / "examples" / "astronaut.jpg"

@@ -1,4 +1,4 @@
-"""Tiled evaluation (nst.tiling) against untiled, and peak memory under --max-memory (nst.memory).
+"""Tiled evaluation (nst.core.tiling) against untiled, and peak memory under --max-memory (nst.core.planner).
 
     python benchmarks/tiles.py speed --size 1024 --tiles off 512 256        # s/evaluation, side by side
     python benchmarks/tiles.py memory --sizes 1024 2048 --max-memory 4G     # whole default runs' peak RSS
@@ -14,7 +14,7 @@ process, and reports the peak resident memory the kernel measured for it (wait4'
 the wall time and the lines the run printed about its plan and expected time. Long: run it
 under ``nice -n 19`` (its time is not the measurement).
 
-``loop`` measures what nst.memory calls LBFGS_VECTORS and ADAM_VECTORS: the peak resident memory
+``loop`` measures what nst.core.planner calls LBFGS_VECTORS and ADAM_VECTORS: the peak resident memory
 of ``nst.core.optim.minimize`` over 40 evaluations of a stub objective (J = Σ w (G - T)², its gradient a
 new tensor, as the network's is), in image-sized tensors V above what was in use before it
 (the init and the target), each case in its own process; "with states" also takes
@@ -43,9 +43,9 @@ STYLE = ROOT / "examples" / "style_strokes.jpg"
 
 def cmd_speed(args) -> None:
     from nst import Config
+    from nst.core.stylizer import Stylizer, prepare_image
     from nst.pixels.images import load_image, to_tensor
     from nst.units import format_bytes
-    from nst.core.stylizer import Stylizer, prepare_image
 
     cfg = Config(size=args.size, device="cpu", precision=args.precision)
     st = Stylizer(cfg)
@@ -86,6 +86,7 @@ def _untiled(st, h, w):
 
 def _forced(st, h, w, tile, cache):
     import dataclasses
+
     from nst.core.planner import plan_scale
     p = plan_scale(st.memory, st.geometry.stride, st.geometry.halo, h, w, 3, free=2**50, tile=tile)
     if not cache:
@@ -146,9 +147,9 @@ def cmd_loop(args) -> None:
 def cmd_loop_child(args) -> None:
     import resource
 
-    from nst.net.memory import bound_heap, in_use
     from nst.core.objective import Evaluation
     from nst.core.optim import minimize
+    from nst.net.memory import bound_heap, in_use
 
     if args.bound:
         bound_heap()  # as Stylizer does on the CPU

@@ -1,5 +1,5 @@
 """The ``nst`` command's entry point: ``nst info`` and ``nst plot`` without torch (a fraction of a
-second), everything else through nst.cli, and Ctrl-C while it all loads said in one line."""
+second), everything else through nst.cli.command, and Ctrl-C while it all loads said in one line."""
 
 from __future__ import annotations
 

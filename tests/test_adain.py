@@ -7,10 +7,10 @@ from conftest import make_content, make_style
 from PIL import Image
 
 from nst import Config, Stylizer, stylize
-from nst.net.adain import DECODER_SHA256, AdaIN, adaptive_instance_norm, load_decoder_weights, mean_std
-from nst.errors import InputError, WeightsError
-from nst.pixels.images import to_pil, to_tensor
 from nst.core.stylizer import _initial_image, prepare_image
+from nst.errors import InputError, WeightsError
+from nst.net.adain import DECODER_SHA256, AdaIN, adaptive_instance_norm, load_decoder_weights, mean_std
+from nst.pixels.images import to_pil, to_tensor
 
 
 @pytest.fixture(scope="module")

@@ -16,13 +16,12 @@ from conftest import make_content, make_style
 from PIL import Image
 
 from nst import stylize
-
-from nst.core import stylizer as transfer
-from nst.jobs.batch import Job, output_name, parse_shard, plan, run_batch, shard
 from nst.cli import main
+from nst.core import stylizer as transfer
 from nst.core.config import Config
-from nst.errors import InputError
 from nst.core.targets import blend_targets
+from nst.errors import InputError
+from nst.jobs.batch import Job, output_name, parse_shard, plan, run_batch, shard
 
 FAST = ["--size", "32", "--iterations", "2", "--device", "cpu"]
 

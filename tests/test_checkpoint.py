@@ -15,19 +15,16 @@ from click.testing import CliRunner
 from conftest import make_content, make_style
 from PIL import Image
 
-from nst.jobs import checkpoint
-
-from nst.pixels import images
-
-from nst.core import optim
-
-from nst.core import stylizer as transfer
-from nst.jobs.batch import Job, run_batch
 from nst.cli import main
+from nst.core import optim
+from nst.core import stylizer as transfer
 from nst.core.config import Config
-from nst.errors import NSTError
 from nst.core.objective import Evaluation
 from nst.core.optim import NonFiniteError, minimize
+from nst.errors import NSTError
+from nst.jobs import checkpoint
+from nst.jobs.batch import Job, run_batch
+from nst.pixels import images
 
 # --- the loop, on an analytic objective -----------------------------------------------------
 

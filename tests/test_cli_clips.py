@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from conftest import make_style
 from synthetic import audio_packets, pan_frames, write_clip
 
-from nst.jobs import video
 from nst.cli import main
+from nst.jobs import video
 
 FAST = ["--size", "32", "--iterations", "2", "--warm-iterations", "1", "--device", "cpu"]
 
@@ -168,7 +168,7 @@ def test_images_work_without_pyav_and_opencv(tmp_path, clip, style):
     img = tmp_path / "photo.png"
     pan_frames(1, (40, 30))[0].save(img)
     code = ("import sys; sys.modules['av'] = None; sys.modules['cv2'] = None\n"
-            "from nst.cli import main\n"
+            "from nst.cli.command import main\n"
             "main(sys.argv[1:])")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     run = lambda *a: subprocess.run([sys.executable, "-c", code, *map(str, a)], capture_output=True,  # noqa: E731
@@ -201,8 +201,8 @@ def test_a_sequence_run_again_reuses_its_frames_in_the_same_folder(tmp_path, sty
 
 def test_an_interrupted_sequence_resumes_in_its_own_folder(tmp_path, style):
     """#17.1: the partial result of the frame in progress is found by the re-run, not orphaned."""
-    from nst.jobs.clips import plan, run_clips
     from nst.core.config import Config
+    from nst.jobs.clips import plan, run_clips
     from nst.jobs.sequence import SequenceConfig
     frames = tmp_path / "frames"
     frames.mkdir()

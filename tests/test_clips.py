@@ -9,10 +9,9 @@ from PIL import Image
 from synthetic import audio_packets, pan_frames, write_clip
 
 from nst import Config
-
+from nst.errors import InputError
 from nst.jobs import video
 from nst.jobs.clips import chunk, plan, run_clips
-from nst.errors import InputError
 from nst.jobs.sequence import SequenceConfig
 
 CFG = Config(size=32, iterations=2, device="cpu")
@@ -133,8 +132,8 @@ def test_a_video_stores_its_settings_and_nst_info_reads_them(tmp_path, clip, sty
 
     from click.testing import CliRunner
 
-    from nst.jobs import provenance
     from nst.cli import main
+    from nst.jobs import provenance
     out = tmp_path / f"out{ext}"
     [r] = run_clips(plan([clip], [style], out), Config(size=32, iterations=2, device="cpu"),
                     SequenceConfig(warm_iterations=1))

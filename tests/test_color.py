@@ -4,8 +4,16 @@ import numpy as np
 import pytest
 import torch
 
-from nst.pixels.color import (color_stats, combine_luminance, gray_to_rgb, luminance, match_color, match_luminance,
-                       rgb_to_yiq, yiq_to_rgb)
+from nst.pixels.color import (
+    color_stats,
+    combine_luminance,
+    gray_to_rgb,
+    luminance,
+    match_color,
+    match_luminance,
+    rgb_to_yiq,
+    yiq_to_rgb,
+)
 
 
 def gen(seed=0):

@@ -12,14 +12,13 @@ from pathlib import Path
 
 import torch
 from click.testing import CliRunner
+from conftest import make_content, make_style
 
 from nst.cli import command as cli
 from nst.cli import console, images
-from nst.core.config import Config
 from nst.cli.console import cost, make_reporter
+from nst.core.config import Config
 from nst.core.stylizer import Iterate
-
-from conftest import make_content, make_style
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--size", "40", "--iterations", "6", "--device", "cpu"]

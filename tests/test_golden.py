@@ -3,9 +3,8 @@ changes a pixel, a JSON field, a provenance record or a failure's message fails 
 
 import json
 
-import pytest
-
 import golden
+import pytest
 
 
 @pytest.fixture(scope="module")

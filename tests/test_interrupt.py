@@ -16,13 +16,12 @@ import torch
 from click.testing import CliRunner
 from conftest import make_content, make_style
 
-from nst.jobs import checkpoint
-
-from nst.core import stylizer as transfer
-from nst.jobs.batch import Job, run_batch
 from nst.cli import main
-from nst.core.config import Config
 from nst.cli.interrupt import SignalStop, StopNow
+from nst.core import stylizer as transfer
+from nst.core.config import Config
+from nst.jobs import checkpoint
+from nst.jobs.batch import Job, run_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--size", "32", "--device", "cpu"]

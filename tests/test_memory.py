@@ -1,18 +1,25 @@
-"""The memory budget and the plan of a scale (nst.memory): pure decisions, no large allocation."""
+"""The memory budget and the plan of a scale (nst.core.planner): pure decisions, no large allocation."""
 
 import pytest
 import torch
 
 from nst import Config
-
-from nst.net import memory
-from nst.errors import InputError, NSTError
-from nst.units import memory_arg, parse_memory
-from nst.core.planner import (ADAM_VECTORS, AUTO_TILE_MAX, HISTORY_SIZE, LBFGS_VECTORS, MIN_HISTORY, NetworkMemory,
-                              forward_tile, plan_scale)
+from nst.core.planner import (
+    ADAM_VECTORS,
+    AUTO_TILE_MAX,
+    HISTORY_SIZE,
+    LBFGS_VECTORS,
+    MIN_HISTORY,
+    NetworkMemory,
+    forward_tile,
+    plan_scale,
+)
 from nst.core.schedule import auto_schedule, expected_seconds, schedule
-from nst.core.tiling import Geometry
 from nst.core.stylizer import build_network
+from nst.core.tiling import Geometry
+from nst.errors import InputError, NSTError
+from nst.net import memory
+from nst.units import memory_arg, parse_memory
 
 GiB = 2**30
 

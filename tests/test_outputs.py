@@ -9,11 +9,10 @@ from click.testing import CliRunner
 from conftest import make_content, make_style
 from synthetic import pan_frames, write_clip
 
-from nst.jobs import outputs
-
-from nst.core import stylizer as transfer
 from nst.cli import main
+from nst.core import stylizer as transfer
 from nst.errors import InputError
+from nst.jobs import outputs
 
 FAST = ["--size", "32", "--iterations", "2", "--device", "cpu"]
 

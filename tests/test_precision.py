@@ -6,10 +6,9 @@ import pytest
 import torch
 
 from nst import Config, stylize
-
 from nst.jobs import provenance
-from nst.net import device as nst_device
 from nst.jobs.batch import plan, run_batch
+from nst.net import device as nst_device
 from nst.net.device import resolve_precision
 
 TINY = dict(size=40, iterations=5, device="cpu", init="noise", seed=7)

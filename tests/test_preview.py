@@ -8,12 +8,11 @@ from click.testing import CliRunner
 from PIL import Image
 
 from nst import Config, Stylizer
-
-from nst.jobs import provenance
 from nst.cli import main
+from nst.core.stylizer import prepare_image
+from nst.jobs import provenance
 from nst.net.device import resolve_precision
 from nst.pixels.images import to_pil, to_tensor
-from nst.core.stylizer import prepare_image
 
 
 def invoke(*args):

@@ -9,14 +9,12 @@ import pytest
 from click.testing import CliRunner
 from conftest import make_content, make_style
 
-from nst.jobs import checkpoint
-
-from nst.cli import console
-from nst.jobs.batch import parse_style, plan
-from nst.cli import main
+from nst.cli import console, main
 from nst.core.config import Config
-from nst.errors import InputError
 from nst.core.planner import Plan
+from nst.errors import InputError
+from nst.jobs import checkpoint
+from nst.jobs.batch import parse_style, plan
 
 FAST = ["--size", "32", "--device", "cpu"]
 

@@ -6,8 +6,8 @@ import sys
 import pytest
 from PIL import Image
 
-from nst.errors import InputError, NSTError
 from nst.cli.report import LABEL_HEIGHT, PAD, contact_sheet, load_log, plot_log, save_animation
+from nst.errors import InputError, NSTError
 
 COLOURS = [(220, 20, 20), (20, 200, 40), (30, 40, 220), (240, 200, 10), (150, 20, 160)]
 SIZES = [(20, 20), (40, 30), (30, 50), (64, 64), (40, 20)]  # the last sets the cells: 2:1

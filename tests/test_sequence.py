@@ -2,16 +2,15 @@
 
 import pytest
 import torch
-from synthetic import pan_frames
 from conftest import make_style
+from synthetic import pan_frames
 
 from nst import Config, StyleTargets, Stylizer
-
-from nst.jobs import provenance
-from nst.errors import InputError
-from nst.pixels.images import load_image, to_tensor
 from nst.core.objective import Temporal
+from nst.errors import InputError
+from nst.jobs import provenance
 from nst.jobs.sequence import FrameCheckpoints, FrameHooks, SequenceConfig, frame_record, matches, stylize_frames
+from nst.pixels.images import load_image, to_tensor
 
 CFG = dict(size=32, iterations=3, device="cpu")
 STYLE = make_style()  # for the first frame's AdaIN start (the default init) and the disoccluded pixels

@@ -28,8 +28,8 @@ def test_import_nst_and_info_need_no_torch(tmp_path):
 
 
 def test_the_package_names_still_import():
-    from nst import Config, InputError, Iterate, NSTError, StyleTargets, Stylizer, WeightsError, stylize  # noqa: F401
     import nst
+    from nst import Config, InputError, Iterate, NSTError, StyleTargets, Stylizer, WeightsError, stylize  # noqa: F401
     assert set(nst.__all__) >= {"Config", "stylize", "Stylizer", "__version__"}
     with pytest.raises(AttributeError):
         nst.no_such_name  # noqa: B018

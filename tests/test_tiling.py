@@ -1,4 +1,4 @@
-"""Exact tiled evaluation (nst.tiling): the same J and dJ/dG as the untiled network, on tiny images."""
+"""Exact tiled evaluation (nst.core.tiling): the same J and dJ/dG as the untiled network, on tiny images."""
 
 import dataclasses
 
@@ -6,12 +6,11 @@ import pytest
 import torch
 
 from nst import Config, stylize
-
 from nst.core import tiling
 from nst.core.costs import style_gram
 from nst.core.objective import Untiled, costs_of
-from nst.core.tiling import Geometry, Tiled, splits, tiled_grams, tiles
 from nst.core.stylizer import build_network
+from nst.core.tiling import Geometry, Tiled, splits, tiled_grams, tiles
 
 SHALLOW = dict(style_layers="conv1_1,conv2_1,conv3_1", content_layers="conv2_2")  # halo 12 px: real cuts
 DEFAULT_LAYERS = dict()  # conv1_1 .. conv5_1 and conv4_2: halo 80 px
@@ -145,9 +144,10 @@ def test_a_short_tiled_run_ends_at_the_untiled_J(content_path, style_path, optio
 
 def test_a_style_larger_than_the_budget_is_tiled(content_path, style_path, monkeypatch):
     """The style targets too are summed over tiles when the whole style would not fit."""
+    from PIL import Image
+
     from nst.core import planner as memory
     from nst.core.stylizer import Stylizer
-    from PIL import Image
 
     st = Stylizer(Config(device="cpu", **SHALLOW))
     style = Image.open(style_path).convert("RGB")
@@ -201,8 +201,8 @@ def test_cli_too_large_for_the_budget_is_one_line_before_any_work(tmp_path, cont
                                                                     tile, says):
     """A budget that some scale's plan cannot fit: one line naming --max-memory, before the first
     evaluation (the run's start plans every scale)."""
-    from nst.net import memory
     from nst.core import stylizer as transfer
+    from nst.net import memory
     monkeypatch.setattr(memory, "in_use", lambda device: 0)
     monkeypatch.setattr(transfer, "minimize", lambda *a, **k: pytest.fail("the run started"))
     r = _invoke(content_path, style_path, "-o", tmp_path / "o.jpg", "--size", "200", "--device", "cpu",

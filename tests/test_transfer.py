@@ -6,8 +6,8 @@ import torch
 from PIL import Image
 
 from nst import Config, Iterate, stylize
-from nst.errors import InputError
 from nst.core.optim import fold
+from nst.errors import InputError
 
 TINY = dict(size=40, iterations=6, device="cpu")
 
@@ -83,12 +83,12 @@ def test_config_parses_layer_specs():
 
 # --- coarse to fine, colour, style scale, TV, emphasis, blends -----------------------------
 
-from nst.pixels import color  # noqa: E402
 from nst.core.costs import style_gram  # noqa: E402
-from nst.pixels.images import resize_long_edge, to_tensor  # noqa: E402
 from nst.core.objective import total_variation  # noqa: E402
 from nst.core.schedule import schedule  # noqa: E402
 from nst.core.stylizer import Stylizer  # noqa: E402
+from nst.pixels import color  # noqa: E402
+from nst.pixels.images import resize_long_edge, to_tensor  # noqa: E402
 
 
 def test_schedule_sqrt2_apart_ending_at_size():

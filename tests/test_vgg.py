@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nst.net import vgg
 from nst.errors import InputError, NSTError, WeightsError
+from nst.net import vgg
 from nst.net.vgg import LAYER_INDEX, LAYER_NAMES, VGGFeatures
 
 

@@ -5,16 +5,13 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import torch
-from synthetic import audio_packets, pan_frames, texture, write_clip
 from PIL import Image
+from synthetic import audio_packets, pan_frames, texture, write_clip
 
-from nst.jobs import flow
-
-from nst.jobs import video
 from nst.errors import InputError
-from nst.pixels.images import to_tensor
+from nst.jobs import flow, video
 from nst.jobs.sequence import list_frames, natural_key
-
+from nst.pixels.images import to_tensor
 
 # --- natural order ------------------------------------------------------------------------
 

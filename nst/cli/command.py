@@ -12,10 +12,10 @@ from ..core.config import Config
 from ..core.schedule import MIN_SCALE, schedule
 from ..errors import InputError, NSTError
 from . import clips, images
-from .words import flag
 from .commands import CONTEXT, BadInput, info, plot
 from .interrupt import stopped_by
 from .options import CLIP, IMAGES, Args, check_flags, with_options
+from .words import flag
 
 
 class _Command(click.Command):

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from ..jobs import provenance
 from ..errors import InputError, NSTError
+from ..jobs import provenance
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 

@@ -73,7 +73,7 @@ def plural(n: int, word: str) -> str:
 
 def cost(value: float, weight: float, J: float) -> str:
     """A cost term for display: 0 when ``weight * value`` is rounding noise next to J (see
-    nst.report.negligible), else 4 significant digits. J_content is about 1e-13 at the first
+    nst.cli.report.negligible), else 4 significant digits. J_content is about 1e-13 at the first
     evaluation of a run started from the content, where its exact value is 0."""
     return "0" if weight > 0 and negligible(weight * value, J) else f"{value:.4g}"
 

@@ -1,7 +1,7 @@
 """Stopping a run on SIGINT (Ctrl-C) and SIGTERM (kill, a cluster's time limit) without losing it.
 
 The library installs no signal handlers: it asks ``should_stop()`` after every evaluation of J
-and keeps its partial result when told to stop (nst.batch.run_batch, nst.checkpoint). The
+and keeps its partial result when told to stop (nst.jobs.batch.run_batch, nst.jobs.checkpoint). The
 command line installs these handlers around a run and passes the ``SignalStop`` as
 ``should_stop``: the first signal only sets a flag, so the run stops within one evaluation with
 its work kept; a second one raises ``StopNow`` at once (Ctrl-C twice: stop now, whatever is lost).

@@ -16,8 +16,18 @@ import click
 from click.core import ParameterSource
 
 from .. import __version__
-from ..core.config import (BATCH_EXT, BATCH_NAME, EMPHASIS, INITS, OPTIMIZERS, PRESERVE_COLOR, TILE_MIN, Config,
-                           auto_or_int, format_layer_weights)
+from ..core.config import (
+    BATCH_EXT,
+    BATCH_NAME,
+    EMPHASIS,
+    INITS,
+    OPTIMIZERS,
+    PRESERVE_COLOR,
+    TILE_MIN,
+    Config,
+    auto_or_int,
+    format_layer_weights,
+)
 from ..errors import InputError
 from ..jobs.batch import NAME_FIELDS, normalize_ext, parse_shard
 from ..jobs.checkpoint import CHECKPOINT_EVERY

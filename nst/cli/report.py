@@ -9,8 +9,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from ..jobs import provenance
 from ..errors import InputError, NSTError
+from ..jobs import provenance
 from ..pixels.images import atomic_write, load_image, save_image, to_pil, to_rgb
 
 # Contact sheet layout: pixels of white around each thumbnail, and the strip below it for its label.

@@ -7,10 +7,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from ..net.device import PRECISIONS
 from ..errors import InputError
-from ..units import parse_memory
+from ..net.device import PRECISIONS
 from ..net.vgg import MODELS, POOLINGS, check_layers, depth
+from ..units import parse_memory
 
 OPTIMIZERS = ("lbfgs", "adam")
 PRESERVE_COLOR = ("none", "luminance", "histogram")
@@ -92,7 +92,7 @@ class Config:
     adain_strength: float = 0.6         # init adain: 1 the full AdaIN picture, 0 the content as decoded
     seed: int = 0
     device: str = "auto"                # auto | cpu | cuda | cuda:N | mps
-    model: str = "vgg19-normalized"     # see nst.vgg.MODELS
+    model: str = "vgg19-normalized"     # see nst.net.vgg.MODELS
     weights: str | None = None          # a local state dict instead of the model's own weights
     pooling: str = "avg"                # avg (Gatys et al. recommend it) | max
     style_emphasis: str = "balanced"    # soft | balanced | strong: lambda by layer depth (see EMPHASIS)
@@ -100,11 +100,11 @@ class Config:
     preserve_color: str = "none"        # none | luminance | histogram (Gatys et al. 2017)
     tv_weight: float = 0.0              # weight of J_tv; small weights made no visible difference
     # coarse-to-fine levels: N sqrt(2) apart, or auto: one scale up to 1023 px, above it a pyramid
-    # from 512-1023 px doubling to the size, half the evaluations of each level at the next (nst.schedule)
+    # from 512-1023 px doubling to the size, half the evaluations of each level at the next (nst.core.schedule)
     scales: int | str = "auto"
-    precision: str = "auto"             # the network's dtype: auto | float32 | bfloat16 (nst.device)
-    tile: int | str = "auto"            # auto | off | N: tiles of N px (nst.tiling); auto: when memory needs it
-    max_memory: int | str | None = None  # bytes or '4G' (nst.memory); None: a safe fraction of what is free
+    precision: str = "auto"             # the network's dtype: auto | float32 | bfloat16 (nst.net.device)
+    tile: int | str = "auto"            # auto | off | N: tiles of N px (nst.core.tiling); auto: when memory needs it
+    max_memory: int | str | None = None  # bytes or '4G' (nst.core.planner); None: a safe fraction of what is free
 
     def __post_init__(self) -> None:
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 - frozen dataclass

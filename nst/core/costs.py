@@ -94,7 +94,7 @@ def style_cost(a_S: Sequence[Tensor], a_G: Sequence[Tensor], weights: Sequence[f
 
 def weighted_style_cost(J_layers: Sequence[Tensor], weights: Sequence[float] | None = None) -> Tensor:
     """sum_l lambda_l J_layers[l], lambda normalised to sum 1 (equal if None): style_cost from
-    the per-layer costs J_style^l, for a caller that also reports each layer's cost."""
+    the per-layer costs J_style^l (nst.core.objective keeps them as terms; this is the formula)."""
     if not J_layers:
         raise ValueError("need at least one style layer")
     lam = normalised([1.0] * len(J_layers) if weights is None else weights)

@@ -199,11 +199,12 @@ class Temporal:
 
 @dataclass(frozen=True)
 class Cost:
-    """One of J's named costs: ``weight`` x sum over ``terms`` of share x the term's value."""
+    """One of J's named costs: ``weight`` x (sum over ``terms`` of share x the term's value) / ``over``."""
 
     name: str                 # content | style | tv | temporal: how Evaluation reports it
     weight: float
     terms: tuple
+    over: int = 1             # J_content is the mean over its layers: their sum / L, in float32
 
     @property
     def on_features(self) -> bool:
@@ -214,27 +215,32 @@ class Cost:
 def costs_of(cfg: Config, grams_S: Mapping[str, Tensor], temporal: Temporal | None = None) -> tuple[Cost, ...]:
     """J for ``cfg``'s settings as data: the content layers (their mean), the style layers (lambda
     normalised), total variation, and a video frame's temporal term if given."""
-    content = tuple(ContentLayer(n, 1 / len(cfg.content_layers)) for n in cfg.content_layers)
+    content = tuple(ContentLayer(n) for n in cfg.content_layers)
     lambdas = normalised(cfg.style_lambdas)
     style = tuple(StyleLayer(n, grams_S[n], w) for (n, _), w in zip(cfg.style_layers, lambdas))
-    costs = [Cost("content", cfg.content_weight, content), Cost("style", cfg.style_weight, style),
+    costs = [Cost("content", cfg.content_weight, content, over=len(content)), Cost("style", cfg.style_weight, style),
              Cost("tv", cfg.tv_weight, (TotalVariation(),))]
     if temporal is not None:
         costs.append(Cost("temporal", temporal.weight, (temporal,)))
     return tuple(costs)
 
 
-def weighted(values: Sequence, costs: Sequence[Cost]):
-    """sum over costs of weight x sum over its terms of share x value, ``values`` in term order
-    (tensors for a gradient, or floats)."""
+def weighted(values: Sequence[Tensor], costs: Sequence[Cost]) -> Tensor:
+    """J's part of these costs: sum over costs of weight x cost_value, ``values`` in term order."""
     it, total = iter(values), None
     for cost in costs:
-        part = None
-        for term in cost.terms:
-            v = term.share * next(it)
-            part = v if part is None else part + v
+        part = cost_value(cost, [next(it) for _ in cost.terms])
         total = cost.weight * part if total is None else total + cost.weight * part
     return total
+
+
+def cost_value(cost: Cost, values: Sequence):
+    """(sum over the cost's terms of share x value) / over, in the values' own arithmetic."""
+    part = None
+    for term, v in zip(cost.terms, values):
+        v = term.share * v
+        part = v if part is None else part + v
+    return part / cost.over if cost.over != 1 else part
 
 
 class NetworkPart(Protocol):
@@ -301,14 +307,19 @@ class Objective:
             weighted([pixels[id(t)] for c in weighted_pixels for t in c.terms], weighted_pixels).backward()
             grad = grad + G.grad
         values = [*values, *(pixels[id(t)].detach() for c in self.pixel_costs for t in c.terms)]
-        return self.evaluation(torch.stack(values).tolist(), grad)  # one sync
+        # A cost that is a mean (J_content over its layers) is reported as it was computed, in float32.
+        it = iter(values)
+        means = [cost_value(c, [next(it) for _ in c.terms]) for c in self.costs] if any(
+            c.over != 1 for c in self.costs) else []
+        numbers = torch.stack([*values, *means]).tolist()  # one sync
+        return self.evaluation(numbers[:len(values)], numbers[len(values):], grad)
 
-    def evaluation(self, values: list[float], grad: Tensor) -> Evaluation:
+    def evaluation(self, values: list[float], means: list[float], grad: Tensor) -> Evaluation:
         """The Evaluation of these term values: J and each named cost (0 where J has none)."""
         named, by_term, it = {}, {}, iter(values)
-        for cost in self.costs:
+        for i, cost in enumerate(self.costs):
             terms = [(t, next(it)) for t in cost.terms]
-            named[cost.name] = sum(t.share * v for t, v in terms)
+            named[cost.name] = means[i] if cost.over != 1 else sum(t.share * v for t, v in terms)
             by_term[cost.name] = {t.label: v for t, v in terms}
         J = sum(c.weight * named[c.name] for c in self.costs)
         return Evaluation(J, named.get("content", 0.0), named.get("style", 0.0), by_term.get("style", {}),

@@ -1,6 +1,6 @@
 """The optimisation loop: minimise J over G's pixels with L-BFGS or Adam (Gatys et al., CVPR 2016).
 
-The loop knows J only through an ``Objective`` (nst.objective): G in, J and dJ/dG out. It does
+The loop knows J only through an ``Objective`` (nst.core.objective): G in, J and dJ/dG out. It does
 not know whether the gradient came from the whole image or from tiles.
 
 It can be stopped after any evaluation and continued later exactly: ``Outcome.state()`` is the
@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from .config import OPTIMIZERS
 from ..errors import NSTError
+from .config import OPTIMIZERS
 from .objective import Evaluation
 
 FIRST_STEP = 0.05  # the average pixel change of L-BFGS's first step (see minimize)
@@ -44,7 +44,7 @@ def fold(z: Tensor) -> Tensor:
 
 
 def _fold_scaled(z: Tensor, k: float) -> Tensor:
-    """fold(z k) in one image-sized buffer (the loop's memory is planned: nst.memory)."""
+    """fold(z k) in one image-sized buffer (the loop's memory is planned: nst.core.planner)."""
     G = z.detach() * k
     return G.remainder_(2).neg_().add_(1).abs_().neg_().add_(1)  # 1 - |1 - (z k mod 2)|
 
@@ -136,7 +136,7 @@ def minimize(objective: Callable[[Tensor], Evaluation], init: Tensor, evaluation
 
     ``on_evaluation(evaluation, G)`` is called after every evaluation with the G it was made at
     (detached; copy it to keep it) and the evaluation without its gradient (``grad`` None: it went
-    to the optimiser; at large sizes every image-sized tensor counts, nst.memory). ``on_start(outcome)`` is called once, before the first
+    to the optimiser; at large sizes every image-sized tensor counts, nst.core.planner). ``on_start(outcome)`` is called once, before the first
     evaluation, with the Outcome the loop updates as it goes (its ``state()`` may be taken at
     any time). ``state``, an ``Outcome.state()`` of an earlier call with the same objective and
     image size, continues that call: from its iterate (``init`` only gives the shape then), with

@@ -1,7 +1,7 @@
 """The memory budget (``max_memory``) and, for each scale, the plan that fits it (``tile``).
 
 A plan decides, before a scale starts, everything that is big: whether the network's part of J
-is evaluated on the whole image or tile by tile (nst.tiling) and with what tile, whether the
+is evaluated on the whole image or tile by tile (nst.core.tiling) and with what tile, whether the
 content activations are cached per tile or recomputed, and the optimiser's image-sized state
 (L-BFGS's history, or Adam when no useful history fits). Every estimate is in bytes:
 

@@ -74,7 +74,7 @@ def expected_seconds(elapsed: float, first: float, scale: int, evaluations: list
 
     ``elapsed``: seconds so far; ``first``: what an evaluation at this scale takes (measured: the
     mean of the latest ones); ``evaluations`` and ``work`` per scale: how many evaluations are left
-    there and what one costs relatively (nst.memory.Plan.work: the network's pixels per
+    there and what one costs relatively (nst.core.planner.Plan.work: the network's pixels per
     evaluation, tiles' halos and extra passes included). Each later evaluation at a scale is
     assumed to cost ``first`` x its work / this scale's work.
     """

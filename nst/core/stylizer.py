@@ -1,7 +1,7 @@
 """Stylizing one image: the network on its device, coarse to fine, and the public ``stylize()``.
 
-The pieces live beside it: the device and precision (nst.device), the schedule (nst.schedule),
-J and its gradient (nst.objective), the loop (nst.optim) and the style targets (nst.targets).
+The pieces live beside it: the device and precision (nst.net.device), the schedule (nst.core.schedule),
+J and its gradient (nst.core.objective), the loop (nst.core.optim) and the style targets (nst.core.targets).
 """
 
 from __future__ import annotations
@@ -18,22 +18,22 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from ..pixels import color
+from ..errors import InputError, NSTError, Setting
 from ..net import memory
-from . import planner
 from ..net.adain import AdaIN
+from ..net.device import autocast, memory_guard, resolve_device, resolve_precision
+from ..net.vgg import VGGFeatures
+from ..pixels import color
+from ..pixels.images import load_image, long_edge_size, resize_long_edge, resize_tensor, to_pil, to_tensor
+from . import planner
 from .config import DEFAULT_LR, INITS, OPTIMIZERS, Config
 from .costs import style_gram
-from ..net.device import autocast, memory_guard, resolve_device, resolve_precision
-from ..errors import InputError, NSTError, Setting
-from ..pixels.images import load_image, long_edge_size, resize_long_edge, resize_tensor, to_pil, to_tensor
-from .planner import NetworkMemory, Plan
 from .objective import Evaluation, Objective, Temporal, Untiled, costs_of
 from .optim import HISTORY_SIZE, NonFiniteError, Outcome, minimize
+from .planner import NetworkMemory, Plan
 from .schedule import expected_seconds, schedule
 from .targets import StyleTargets, Targets
 from .tiling import Geometry, Tiled, tiled_grams
-from ..net.vgg import VGGFeatures
 
 # The largest long edge AdaIN's start is computed at; a larger G starts from it upsampled. At
 # 1024 px its encoder's largest activation is 256 MiB (64 channels, float32); at 4096 px, 4 GiB.
@@ -54,8 +54,8 @@ class Iterate:
     seconds: float     # since the optimisation started
     scale: int         # 0-based level of the coarse-to-fine schedule
     image: Tensor      # current G, (1, 3, H, W) RGB in [0, 1], detached; copy it to keep it
-    J_temporal: float = 0.0  # video frames only (nst.objective.Temporal)
-    plan: Plan | None = None  # how this scale runs: tiles, optimiser, history (nst.memory)
+    J_temporal: float = 0.0  # video frames only (nst.core.objective.Temporal)
+    plan: Plan | None = None  # how this scale runs: tiles, optimiser, history (nst.core.planner)
     eta: float | None = None  # expected seconds of the whole optimisation, from the latest evaluations' times
 
     @property
@@ -79,7 +79,7 @@ class RunState:
     """Where a run stands, enough to continue it: the best G so far at one scale of the schedule.
 
     ``Stylizer.run`` hands these out (``on_state``) and continues from one (``resume``). With
-    ``optimizer`` (the loop's state at its last iteration boundary, nst.optim.Outcome.state) the
+    ``optimizer`` (the loop's state at its last iteration boundary, nst.core.optim.Outcome.state) the
     resumed run evaluates the same points as an uninterrupted one; without it, it continues from
     G with a fresh L-BFGS history, which costs it a few evaluations' worth of progress.
     """
@@ -166,7 +166,7 @@ class Stylizer:
         self.net = build_network(cfg, self.device)
         self.geometry = Geometry.of(self.net)
         self.memory = NetworkMemory.of(self.net, cfg.content_layers)
-        # Every big allocation is planned against this (bytes; nst.memory).
+        # Every big allocation is planned against this (bytes; nst.core.planner).
         self.budget = cfg.max_memory if cfg.max_memory is not None else memory.default_budget(self.device)
         self._adain: AdaIN | None = None
         self._adain_styles: dict[tuple[int, int], tuple[Image.Image, Tensor]] = {}
@@ -210,7 +210,7 @@ class Stylizer:
             S = self._style_tensor(style, size, content)
             tile = planner.forward_tile(self.memory, self.geometry.stride, self.geometry.halo, *S.shape[-2:],
                                        free=self.free(), tile=cfg.tile)
-            if tile is not None:  # a large style: its Grams summed over tiles (nst.tiling)
+            if tile is not None:  # a large style: its Grams summed over tiles (nst.core.tiling)
                 return tiled_grams(self.net, S, names, tile, self.dtype)
             with autocast(self.device, self.dtype):
                 feats = self.net(S)
@@ -229,7 +229,7 @@ class Stylizer:
 
     @property
     def adain(self) -> AdaIN:
-        """The AdaIN encoder and decoder (nst.adain), built at first use and kept."""
+        """The AdaIN encoder and decoder (nst.net.adain), built at first use and kept."""
         if self._adain is None:
             self._adain = AdaIN().to(self.device)
         return self._adain
@@ -296,13 +296,13 @@ class Stylizer:
         with ``state.stopped`` set, when should_stop() ended the run early: what to keep so that
         ``resume=state`` continues the run later with its remaining evaluations (ResumeError if
         the state does not fit this run's schedule or image size). A J or gradient that turns
-        non-finite is retried from the best G with smaller steps (nst.optim.minimize); if that
+        non-finite is retried from the best G with smaller steps (nst.core.optim.minimize); if that
         fails it raises NSTError naming the likely cause.
 
-        For video frames (nst.sequence): ``init`` is the starting G, RGB (1, 3, H, W) at the
+        For video frames (nst.jobs.sequence): ``init`` is the starting G, RGB (1, 3, H, W) at the
         content's size, instead of cfg.init; ``temporal`` adds J_temporal at the last scale (its
         target RGB at the content's size); ``scales`` is the (long edge, evaluations) of each scale
-        instead of nst.schedule.schedule(cfg).
+        instead of nst.core.schedule.schedule(cfg).
         """
         torch.manual_seed(self.cfg.seed)
         run = _Run(self, content, targets, list(scales) if scales is not None else schedule(self.cfg), progress,
@@ -313,7 +313,10 @@ class Stylizer:
             for scale in range(run.first, len(run.scales)):
                 if run.scales[scale][1] == 0:  # nothing to do at this scale (a tiny budget, or none)
                     continue
-                G, stopped = run.run_scale(run.prepare_scale(scale, G))
+                prepared = run.prepare_scale(scale, G)
+                G = None  # the previous scale's G: the prepared scale holds it resized (an image less in memory)
+                G, stopped = run.run_scale(prepared)
+                del prepared
                 if stopped:
                     break
             return run.result(G)
@@ -325,7 +328,6 @@ class _Scale:
     """One scale of a run, prepared: its content, the objective and plan, and where it starts."""
 
     index: int
-    long_edge: int
     evaluations: int
     done_before: int      # evaluations at this scale done before (a resumed run's)
     C: Tensor             # the content at this scale, RGB (1, 3, h, w)
@@ -414,7 +416,7 @@ class _Run:
         self.work[scale] = plan.work
         left = [n for _, n in self.scales]
         left[scale] -= done_before
-        return _Scale(scale, long_edge, evaluations, done_before, C, G, plan, objective, left)
+        return _Scale(scale, evaluations, done_before, C, G, plan, objective, left)
 
     def run_scale(self, sc: _Scale) -> tuple[Tensor, bool]:
         """Minimise J at this scale; (the best G, whether should_stop() ended the run)."""

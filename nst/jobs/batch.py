@@ -13,14 +13,12 @@ from pathlib import Path
 
 from PIL import Image
 
-from . import checkpoint
-from . import outputs
-from . import provenance
-from .checkpoint import CHECKPOINT_EVERY
 from ..core.config import BATCH_EXT, BATCH_NAME, Config
+from ..core.stylizer import Iterate, RunResult, Stylizer, prepare_image, style_parts
 from ..errors import InputError, NSTError, Setting, one_line
 from ..pixels.images import FORMATS, output_format, save_image
-from ..core.stylizer import Iterate, RunResult, Stylizer, prepare_image, style_parts
+from . import checkpoint, outputs, provenance
+from .checkpoint import CHECKPOINT_EVERY
 from .runner import Resumable, Style, StyleBank, run_jobs, style_label, style_to_json
 
 # The fields of a name template (see output_name).
@@ -57,7 +55,7 @@ STATUSES = ("done", "skipped", "failed", "interrupted")
 @dataclass(frozen=True)
 class JobResult:
     """A finished job: status is "done", "skipped" (its output existed), "failed" or "interrupted"
-    (should_stop() ended its run early; the best G so far is kept in ``partial``, see nst.checkpoint)."""
+    (should_stop() ended its run early; the best G so far is kept in ``partial``, see nst.jobs.checkpoint)."""
 
     job: Job
     status: str
@@ -383,10 +381,10 @@ def run_batch(jobs: Iterable[Job], cfg: Config, *, skip_existing: bool = False, 
     written atomically, so an existing one is complete). A job that fails (a bad, unreadable
     or vanished input, a write error, a non-finite J, ...) yields a "failed" result and the run
     goes on; errors in building the network (bad weights or device) concern every job and are
-    raised. Each output holds its provenance (see nst.provenance). ``make_dirs`` creates missing
+    raised. Each output holds its provenance (see nst.jobs.provenance). ``make_dirs`` creates missing
     folders of outputs. ``on_iterate(job, iterate)`` is called after every evaluation of J.
 
-    Partial results (nst.checkpoint): every ``checkpoint_every`` seconds (None or 0: never) a
+    Partial results (nst.jobs.checkpoint): every ``checkpoint_every`` seconds (None or 0: never) a
     job keeps its best G so far beside its output; when ``should_stop()`` turns true, the
     running job stops within one evaluation, keeps its partial result and yields "interrupted",
     and no further job starts. A job with a partial result resumes it, unless ``restart`` or

@@ -6,7 +6,7 @@ An output ``out.jpg`` is written only when its run is complete ("exists = comple
 - ``out.partial.jpg``: the best G so far, in the output's format, for people to look at
   (``nst info`` shows its settings and how far it got);
 - ``out.partial.pt``: what resuming needs: the optimiser's state at full precision (float32: the
-  iterate, its gradient, L-BFGS's curvature pairs or Adam's moments; see nst.optim), the best G,
+  iterate, its gradient, L-BFGS's curvature pairs or Adam's moments; see nst.core.optim), the best G,
   the scale of the schedule and the evaluations done, and the settings that decide the result.
 
 Both are written atomically and removed when the output is written. A state whose settings
@@ -24,11 +24,11 @@ from pathlib import Path
 
 import torch
 
-from . import provenance
 from ..core.config import INITS, Config
+from ..core.stylizer import RunState
 from ..errors import NSTError, one_line
 from ..pixels.images import atomic_write, save_image, to_pil
-from ..core.stylizer import RunState
+from . import provenance
 
 # Seconds between periodic checkpoints: what a SIGKILL or a power cut can lose at most. A checkpoint
 # costs milliseconds at 384 px (an image and a float32 copy of G), under a second at 2048 px, so a
@@ -37,7 +37,7 @@ CHECKPOINT_EVERY = 60.0
 VERSION = 1
 # Config fields that do not decide the result: how it is computed, not what. A run interrupted on
 # one device may be finished on another (a cluster gives other GPUs), in another precision, with
-# other tiles (exact: nst.tiling) or another memory budget (the optimiser's state is fitted to the
+# other tiles (exact: nst.core.tiling) or another memory budget (the optimiser's state is fitted to the
 # plan made then: Stylizer.run).
 NOT_SETTINGS = ("device", "precision", "tile", "max_memory")
 # Files above this size are identified by size and modification time instead of their sha256.
@@ -187,7 +187,7 @@ class Keeper:
             self.error = e
             return
         # What the run reports of it, without its tensors: the optimiser's state may be several
-        # image-sized tensors, which the run's memory plan (nst.memory) does not hold twice.
+        # image-sized tensors, which the run's memory plan (nst.core.planner) does not hold twice.
         self.kept = state if state.stopped else dataclasses.replace(state, optimizer=None)
 
     @property

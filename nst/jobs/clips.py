@@ -1,7 +1,7 @@
 """Videos and folders of frames as jobs: which clip goes where, shards of frames, and the run that
-decodes, stylises (nst.sequence) and encodes, one network for every clip.
+decodes, stylises (nst.jobs.sequence) and encodes, one network for every clip.
 
-A video job writes its frames into OUTPUT.frames/ (the checkpoint: see nst.sequence) and, once
+A video job writes its frames into OUTPUT.frames/ (the checkpoint: see nst.jobs.sequence) and, once
 every frame is there, encodes them into OUTPUT at the source's frame rate with its audio copied.
 A frames job (``--sequence``) writes one output per input frame into a directory.
 """
@@ -18,17 +18,24 @@ from pathlib import Path
 
 from PIL import Image
 
-from . import checkpoint
-from . import provenance
-from .batch import expand_styles, normalize_ext, output_name
-from .checkpoint import CHECKPOINT_EVERY
 from ..core.config import Config
+from ..core.stylizer import Iterate, Stylizer
 from ..errors import InputError, Setting
 from ..pixels.images import FORMATS, load_image, resize_long_edge
+from . import checkpoint, provenance
+from .batch import expand_styles, normalize_ext, output_name
+from .checkpoint import CHECKPOINT_EVERY
 from .runner import Style, StyleBank, run_jobs, style_label, style_to_json
-from .sequence import (FrameCheckpoints, FrameHooks, FrameResult, SequenceConfig, frame_record, list_frames, matches,
-                       stylize_frames)
-from ..core.stylizer import Iterate, Stylizer
+from .sequence import (
+    FrameCheckpoints,
+    FrameHooks,
+    FrameResult,
+    SequenceConfig,
+    frame_record,
+    list_frames,
+    matches,
+    stylize_frames,
+)
 from .video import VIDEO_EXTENSIONS, Encoder, is_video
 
 FRAME_EXT = ".png"                 # frames of a sequence: lossless, they are encoded (or warm-start) again
@@ -200,7 +207,7 @@ def run_clips(jobs: Iterable[ClipJob], cfg: Config, seq: SequenceConfig = Sequen
     whatever settings made it. ``on_start(job, frames)`` is called when a clip's frames are
     known (this shard's count). A failing clip yields a "failed" result and the run goes on;
     when ``should_stop()`` turns true the run ends after an "interrupted" result: the frame in
-    progress keeps its partial result (nst.checkpoint, also every ``checkpoint_every`` seconds),
+    progress keeps its partial result (nst.jobs.checkpoint, also every ``checkpoint_every`` seconds),
     which a re-run resumes unless ``restart``. ``on_note(job, message)``: one-line notes (a
     partial result resumed or discarded, or one that could not be written).
     """

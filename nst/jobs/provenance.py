@@ -29,7 +29,7 @@ def record(cfg: Config, content: str | Path, style: Sequence[tuple[str | Path, f
     ``device`` is the device the run resolved to (``settings["device"]`` is the one asked for);
     ``precision``, the network's dtype the run resolved to, replaces ``settings["precision"]``
     (so "auto" is recorded as what it meant on that machine).
-    ``plans``: how each scale ran (nst.memory.Plan.to_json: size, tiles, optimiser, history), and
+    ``plans``: how each scale ran (nst.core.planner.Plan.to_json: size, tiles, optimiser, history), and
     ``max_memory`` the budget in bytes it was planned against (``settings["max_memory"]`` is the
     one asked for, null for the default): settings that depend on the machine, recorded as used.
     """

@@ -18,13 +18,13 @@ from typing import Protocol, TypeVar
 
 from PIL import Image
 
-from . import checkpoint
 from ..core.config import Config
 from ..core.planner import BudgetError
 from ..core.stylizer import ResumeError, RunResult, RunState, Stylizer
 from ..core.targets import StyleTargets, Targets
 from ..errors import one_line
 from ..pixels.images import load_image
+from . import checkpoint
 
 # A style is a blend: (path, weight) pairs; a single style is one pair with weight 1.0.
 Style = tuple[tuple[Path, float], ...]
@@ -80,7 +80,7 @@ class StyleBank:
 
 
 class Resumable:
-    """One output's partial result across its run (nst.checkpoint): the state the run resumes
+    """One output's partial result across its run (nst.jobs.checkpoint): the state the run resumes
     from, loaded at the start unless ``restart``, and the Keeper that keeps the next one.
 
     ``label`` names the output in notes ("frame 3"; by default its path). ``note`` hears, in one

@@ -21,18 +21,17 @@ from pathlib import Path
 from PIL import Image
 from torch import Tensor
 
-from . import checkpoint
-from . import provenance
-from .checkpoint import CHECKPOINT_EVERY
-from ..errors import InputError
-from ..pixels.images import load_image, read_description, save_image, to_tensor
 from ..core.objective import Temporal
 from ..core.schedule import schedule
-from ..core.targets import Targets
 from ..core.stylizer import Iterate, RunResult, RunState, StyleImages, Stylizer
+from ..core.targets import Targets
+from ..errors import InputError
+from ..pixels.images import load_image, read_description, save_image, to_tensor
+from . import checkpoint, provenance
+from .checkpoint import CHECKPOINT_EVERY
+from .flow import PRESETS
 from .runner import Resumable
 
-FLOW_PRESETS = ("ultrafast", "fast", "medium")  # OpenCV DIS presets (nst.flow.PRESETS)
 FILLS = ("init", "warped")  # where the flow is not trusted, frame t starts from: its own init | the warp anyway
 
 
@@ -43,7 +42,7 @@ class SequenceConfig:
     ``temporal_weight`` 0 stylises every frame on its own, as an image (cold start, the image
     settings' evaluations): today's flicker. Otherwise frame t starts from the output of frame
     t-1 warped along the flow and gets ``warm_iterations`` evaluations of J with
-    temporal_weight x J_temporal added (nst.objective.Temporal), which compares the frames
+    temporal_weight x J_temporal added (nst.core.objective.Temporal), which compares the frames
     through a Gaussian low-pass of ``temporal_blur`` pixels (0: pixel by pixel, as Ruder et al.).
     The defaults were measured in benchmarks/README.md ("Video").
     """
@@ -63,8 +62,8 @@ class SequenceConfig:
             raise InputError(f"warm_iterations={self.warm_iterations!r} is not allowed; expected an integer >= 1")
         if self.fill not in FILLS:
             raise InputError(f"fill={self.fill!r} is not allowed; expected {' | '.join(FILLS)}")
-        if self.flow not in FLOW_PRESETS:
-            raise InputError(f"flow={self.flow!r} is not allowed; expected {' | '.join(FLOW_PRESETS)}")
+        if self.flow not in PRESETS:
+            raise InputError(f"flow={self.flow!r} is not allowed; expected {' | '.join(PRESETS)}")
 
     @property
     def independent(self) -> bool:
@@ -112,7 +111,7 @@ class SequenceOutcome:
     stopped: bool = False     # should_stop() ended it; the frame being made was not written
     frame: int | None = None  # stopped: the frame it was making, or about to make
     kept: RunState | None = None   # stopped: that frame's partial state kept beside its output
-    partial: Path | None = None    # ... and its preview (nst.checkpoint.preview_path)
+    partial: Path | None = None    # ... and its preview (nst.jobs.checkpoint.preview_path)
     problem: str | None = None     # stopped: why the state it stopped at was not kept, if it was not
 
     @property
@@ -127,7 +126,7 @@ def frame_record(base: dict, index: int) -> dict:
 
 def _deciding(settings: object) -> object:
     """The settings that decide a frame: all but how it was computed (device, precision), as
-    for partial results (nst.checkpoint.NOT_SETTINGS)."""
+    for partial results (nst.jobs.checkpoint.NOT_SETTINGS)."""
     if not isinstance(settings, dict):
         return settings
     return {k: v for k, v in settings.items() if k not in checkpoint.NOT_SETTINGS}
@@ -160,10 +159,10 @@ class FrameHooks:
 
 @dataclass(frozen=True)
 class FrameCheckpoints:
-    """The partial result of the frame in progress, kept beside its output (nst.checkpoint) every
+    """The partial result of the frame in progress, kept beside its output (nst.jobs.checkpoint) every
     ``every`` seconds (None or 0: only when stopped) and resumed by a re-run unless ``restart``."""
 
-    setting: dict                           # nst.checkpoint.settings of the clip
+    setting: dict                           # nst.jobs.checkpoint.settings of the clip
     every: float | None = CHECKPOINT_EVERY
     restart: bool = False
 
@@ -175,7 +174,7 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
     """Stylise consecutive content ``frames`` (RGB, one size: the output size) into ``outputs``.
 
     The first frame starts cold, with the image schedule of stylizer.cfg; each later one from
-    the previous output warped by the optical flow (see nst.flow.motion), pixels the flow
+    the previous output warped by the optical flow (see nst.jobs.flow.motion), pixels the flow
     cannot bring (disocclusions, motion boundaries, outside the frame) from its own initial
     image, and J gets the temporal term. A frame whose output exists with the settings of
     ``record`` (see ``matches``) is reused, not made again; the frames are still decoded to
@@ -187,7 +186,7 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
     ``accept_existing``: any existing output counts as made, whatever settings made it.
 
     With ``checkpoints`` the frame in progress also keeps a partial result beside its output
-    (nst.checkpoint: every ``checkpoints.every`` seconds and when stopped), and a re-run resumes
+    (nst.jobs.checkpoint: every ``checkpoints.every`` seconds and when stopped), and a re-run resumes
     that frame from it, unless ``checkpoints.restart``; ``hooks.on_note`` hears, in one line, of
     a partial result resumed or discarded, or one that could not be written.
     """
@@ -217,12 +216,12 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
             continue
         if maker.stop():
             return SequenceOutcome(results, stopped=True, frame=t)
-        partial, done = maker.make(frame, output, t, max(size))
+        resumable, done = maker.make(frame, output, t, max(size))
         if done is None:  # stopped: the frame is unfinished, not written under its name
-            if partial is None:
+            if resumable is None:
                 return SequenceOutcome(results, stopped=True, frame=t)
-            return SequenceOutcome(results, stopped=True, frame=t, kept=partial.keeper.kept,
-                                   problem=partial.keeper.problem, partial=partial.partial)
+            return SequenceOutcome(results, stopped=True, frame=t, kept=resumable.keeper.kept,
+                                   problem=resumable.keeper.problem, partial=resumable.partial)
         results.append(done)
     if count != len(outputs):
         raise InputError(f"{len(outputs)} frames expected, {count} decoded")

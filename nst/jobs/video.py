@@ -215,7 +215,7 @@ def even_size(size: tuple[int, int], long_edge: int) -> tuple[int, int]:
     return (long_even, short) if w >= h else (short, long_even)
 
 
-# The container metadata key that holds nst's provenance (nst.provenance): kept by .mp4, .mov, .mkv, .webm.
+# The container metadata key that holds nst's provenance (nst.jobs.provenance): kept by .mp4, .mov, .mkv, .webm.
 DESCRIPTION_KEY = "comment"
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import importlib.resources
+import io
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
