@@ -240,7 +240,7 @@ def cost_value(cost: Cost, values: Sequence):
     for term, v in zip(cost.terms, values):
         v = term.share * v
         part = v if part is None else part + v
-    return part / cost.over if cost.over != 1 else part
+    return part / cost.over  # by 1: exact, in value and gradient
 
 
 class NetworkPart(Protocol):

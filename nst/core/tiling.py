@@ -212,8 +212,7 @@ class Tiled:
         self.reference = reference
         self.tiles = tiles(reference.shape[-2], reference.shape[-1], tile, self.geometry)
         # (term, its scale in J: the cost's weight x the term's share), in the costs' order
-        self.terms = [(term, cost.weight / cost.over * term.share if cost.over != 1 else cost.weight * term.share)
-                      for cost in costs for term in cost.terms]
+        self.terms = [(term, cost.weight / cost.over * term.share) for cost in costs for term in cost.terms]
         self.layers = list(dict.fromkeys(term.layer for term, _ in self.terms))
         self.reference_layers = reference_layers(costs)
         self.a_ref: list[dict[str, Tensor]] | None = None
