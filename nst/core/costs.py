@@ -66,16 +66,34 @@ def style_gram(a: Tensor) -> Tensor:
     return gram_matrix(a.reshape(n_C, n_H * n_W)) / (n_H * n_W)
 
 
-def layer_style_cost(a_S: Tensor, a_G: Tensor) -> Tensor:
+def guided_gram(a: Tensor, T: Tensor) -> Tensor:
+    """The guided Gram of one region (Gatys, Ecker, Bethge, Hertzmann & Shechtman, CVPR 2017, §4):
+    G_r = (T o A)(T o A)^T / sum(T^2).
+
+    a: (n_C, n_H, n_W) or (1, n_C, n_H, n_W); T: the region's guidance at this layer, (n_H, n_W)
+    in [0, 1]. Returns (n_C, n_C). Departure from the paper, which keeps style_gram's n_H n_W:
+    dividing by the region's own area sum(T^2) makes G_r a mean over the region's positions, so
+    a small region's Gram is as large as a big one's (and an all-ones T gives style_gram).
+    """
+    a = _chw(a)
+    n_C = a.shape[0]
+    if tuple(T.shape) != tuple(a.shape[1:]):
+        raise ValueError(f"guidance {tuple(T.shape)} does not match the layer's positions {tuple(a.shape[1:])}")
+    return gram_matrix((a * T).reshape(n_C, -1)) / T.pow(2).sum()
+
+
+def layer_style_cost(a_S: Tensor, a_G: Tensor, T: Tensor | None = None) -> Tensor:
     """J_style^l(S, G) = 1/(4 n_C^2 (n_H n_W)^2) * sum((G_gram^S - G_gram^G)^2).
 
     a_S: style activations (n_C, n_H, n_W) / (1, n_C, n_H, n_W), or its precomputed
     style_gram (n_C, n_C) so a target is computed once. a_G: (n_C, n_H, n_W) or
     (1, n_C, n_H, n_W). Each Gram is divided by its own n_H n_W, then 1/(4 n_C^2):
     equal to the paper's formula when S and G have the same size. Returns a scalar.
+    With ``T`` (n_H, n_W), a region's guidance: G's Gram is guided_gram(a_G, T) (a_S is then a
+    precomputed target: the style's Gram, or its own region's guided Gram).
     """
     gram_S = a_S if a_S.dim() == 2 else style_gram(a_S)
-    gram_G = style_gram(a_G)
+    gram_G = style_gram(a_G) if T is None else guided_gram(a_G, T)
     if gram_S.shape != gram_G.shape:
         raise ValueError(f"style layers differ in channels: {tuple(gram_S.shape)} vs {tuple(gram_G.shape)}")
     n_C = gram_G.shape[0]

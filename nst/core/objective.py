@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import torch
@@ -31,6 +31,7 @@ from ..net.device import autocast
 from ..net.vgg import VGGFeatures
 from .config import Config
 from .costs import content_cost, layer_style_cost, normalised
+from .regions import Guided
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Evaluation:
     J_tv: float
     J_temporal: float
     grad: Tensor                       # dJ/dG, shaped like G
+    regions: Mapping[str, float] = field(default_factory=dict)  # each region's J_style (before w_r; nst.core.regions)
 
 
 def unroll(a: Tensor) -> Tensor:
@@ -114,7 +116,13 @@ class StyleLayer(FeatureTerm):
     layer: str
     gram_S: Tensor
     share: float = 1.0
+    region: str | None = None  # with regions (nst.core.regions): the one it is the style of, all of the picture
+    part_share: float = 1.0    # ... and lambda_l, its share of that region's J_style
     gathers = True
+
+    @property
+    def label(self) -> str:
+        return self.layer if self.region is None else f"{self.region}/{self.layer}"
 
     def value(self, a: Tensor, a_ref: Tensor | None) -> Tensor:
         return layer_style_cost(self.gram_S, a)
@@ -130,6 +138,50 @@ class StyleLayer(FeatureTerm):
         # dJ_style^l/dA_t = R A_t / (n_C^2 M): the global residual, the tile's own activations.
         n_C = R.shape[0]
         gX = (unroll(a) @ R) * (scale / (n_C**2 * positions))  # as rows: (R A_t)^T = A_t^T R
+        return None, gX.view(1, a.shape[2], a.shape[3], a.shape[1]).permute(0, 3, 1, 2)
+
+
+@dataclass(frozen=True, eq=False)
+class GuidedStyleLayer(FeatureTerm):
+    """One region's J_style^l = 1/(4 n_C^2) sum (G_r(G) - G_r(S_r))^2 at ``layer``, with guided Grams
+    G_r = (T o A)(T o A)^T / sum T^2 (nst.core.costs.guided_gram; nst.core.regions) against ``gram_S``.
+
+    ``T``: the region's guidance at this layer (n_H, n_W); ``region`` names it, and ``part_share``
+    is lambda_l, its share of the region's J_style (``share`` is lambda_l w_r, its share of J_style).
+    """
+
+    layer: str
+    gram_S: Tensor
+    T: Tensor
+    share: float = 1.0
+    region: str = ""
+    part_share: float = 1.0
+    gathers = True
+
+    @property
+    def label(self) -> str:
+        return f"{self.region}/{self.layer}"
+
+    @functools.cached_property
+    def area(self) -> Tensor:
+        return self.T.pow(2).sum()  # sum T^2: the region's positions (weighted), where its Gram is a mean
+
+    def value(self, a: Tensor, a_ref: Tensor | None) -> Tensor:
+        return layer_style_cost(self.gram_S, a, self.T)
+
+    def gather(self, X: Tensor, where: tuple[slice, slice]) -> Tensor:
+        X = X * self.T[where].reshape(-1, 1)  # rows: positions; T o A_t
+        return X.T @ X
+
+    def settle(self, total: Tensor, positions: int) -> tuple[Tensor, Tensor]:
+        R = total / self.area - self.gram_S
+        return R.pow(2).sum() / (4 * R.shape[0] ** 2), R
+
+    def tile_gradient(self, a, a_ref, R, positions, scale, where):
+        # dJ/dA_t = R (T_t^2 o A_t) / (n_C^2 sum T^2): (2) of nst.core.tiling with each position weighted by T^2.
+        n_C = R.shape[0]
+        X = unroll(a) * self.T[where].pow(2).reshape(-1, 1)
+        gX = (X @ R) * (scale / (n_C**2 * self.area))
         return None, gX.view(1, a.shape[2], a.shape[3], a.shape[1]).permute(0, 3, 1, 2)
 
 
@@ -212,17 +264,38 @@ class Cost:
         return all(isinstance(t, FeatureTerm) for t in self.terms)
 
 
-def costs_of(cfg: Config, grams_S: Mapping[str, Tensor], temporal: Temporal | None = None) -> tuple[Cost, ...]:
+def costs_of(cfg: Config, grams_S: Mapping[str, Tensor] | Sequence[Guided],
+             temporal: Temporal | None = None) -> tuple[Cost, ...]:
     """J for ``cfg``'s settings as data: the content layers (their mean), the style layers (lambda
-    normalised), total variation, and a video frame's temporal term if given."""
+    normalised), total variation, and a video frame's temporal term if given. ``grams_S``: the
+    style's Grams at each style layer, or the regions' (nst.core.regions.Guided) at this scale."""
     content = tuple(ContentLayer(n) for n in cfg.content_layers)
     lambdas = normalised(cfg.style_lambdas)
-    style = tuple(StyleLayer(n, grams_S[n], w) for (n, _), w in zip(cfg.style_layers, lambdas))
-    costs = [Cost("content", cfg.content_weight, content, over=len(content)), Cost("style", cfg.style_weight, style),
+    if isinstance(grams_S, Mapping):
+        style = tuple(StyleLayer(n, grams_S[n], w) for (n, _), w in zip(cfg.style_layers, lambdas))
+    else:
+        style = tuple(term for r in grams_S for term in _region_terms(cfg, r, lambdas))
+    costs = [Cost("content", cfg.content_weight, content, over=len(content)),
+             *([Cost("style", cfg.style_weight, style)] if style else []),  # no style: every region keeps the photo
              Cost("tv", cfg.tv_weight, (TotalVariation(),))]
     if temporal is not None:
         costs.append(Cost("temporal", temporal.weight, (temporal,)))
     return tuple(costs)
+
+
+def _region_terms(cfg: Config, region: Guided, lambdas: Sequence[float]) -> list[FeatureTerm]:
+    """A region's style terms: lambda_l w_r J_style^l of its guided Grams (plain Grams where it is
+    the whole picture); none for a region without style, or at a layer where it has no positions."""
+    if region.grams is None:
+        return []
+    terms = []
+    for (n, _), lam in zip(cfg.style_layers, lambdas):
+        T = region.guidance[n]
+        if T is None:
+            terms.append(StyleLayer(n, region.grams[n], lam * region.weight, region.name, lam))
+        elif bool(T.any()):
+            terms.append(GuidedStyleLayer(n, region.grams[n], T, lam * region.weight, region.name, lam))
+    return terms
 
 
 def weighted(values: Sequence[Tensor], costs: Sequence[Cost]) -> Tensor:
@@ -316,11 +389,14 @@ class Objective:
 
     def evaluation(self, values: list[float], means: list[float], grad: Tensor) -> Evaluation:
         """The Evaluation of these term values: J and each named cost (0 where J has none)."""
-        named, by_term, it = {}, {}, iter(values)
+        named, by_term, parts, it = {}, {}, {}, iter(values)
         for i, cost in enumerate(self.costs):
             terms = [(t, next(it)) for t in cost.terms]
             named[cost.name] = means[i] if cost.over != 1 else sum(t.share * v for t, v in terms)
             by_term[cost.name] = {t.label: v for t, v in terms}
+            for t, v in terms:  # a term that is part of a region's cost (nst.core.regions)
+                if getattr(t, "region", None) is not None:
+                    parts[t.region] = parts.get(t.region, 0.0) + t.part_share * v
         J = sum(c.weight * named[c.name] for c in self.costs)
         return Evaluation(J, named.get("content", 0.0), named.get("style", 0.0), by_term.get("style", {}),
-                          named.get("tv", 0.0), named.get("temporal", 0.0), grad)
+                          named.get("tv", 0.0), named.get("temporal", 0.0), grad, parts)

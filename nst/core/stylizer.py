@@ -25,9 +25,9 @@ from ..net.device import autocast, memory_guard, resolve_device, resolve_precisi
 from ..net.vgg import VGGFeatures
 from ..pixels import color
 from ..pixels.images import load_image, long_edge_size, resize_long_edge, resize_tensor, to_pil, to_tensor
-from . import planner
+from . import planner, regions
 from .config import DEFAULT_LR, INITS, OPTIMIZERS, Config
-from .costs import style_gram
+from .costs import guided_gram, style_gram
 from .objective import Evaluation, Objective, Temporal, Untiled, costs_of
 from .optim import HISTORY_SIZE, NonFiniteError, Outcome, minimize
 from .planner import NetworkMemory, Plan
@@ -57,6 +57,7 @@ class Iterate:
     J_temporal: float = 0.0  # video frames only (nst.core.objective.Temporal)
     plan: Plan | None = None  # how this scale runs: tiles, optimiser, history (nst.core.planner)
     eta: float | None = None  # expected seconds of the whole optimisation, from the latest evaluations' times
+    regions: Mapping[str, float] = field(default_factory=dict)  # each region's J_style, with regions
 
     @property
     def size(self) -> tuple[int, int]:
@@ -195,12 +196,15 @@ class Stylizer:
         """Bytes of the budget not in use now."""
         return self.budget - memory.in_use(self.device)
 
-    def style_targets(self, style: Image.Image, size: int, content: Tensor | None = None) -> dict[str, Tensor]:
+    def style_targets(self, style: Image.Image, size: int, content: Tensor | None = None,
+                      mask: Tensor | None = None) -> dict[str, Tensor]:
         """The Grams of ``style`` (RGB, any size) for a content of long edge ``size``.
 
         The style is resized to cfg.style_scale x size on its long edge. With colour
         preservation the style is first matched to ``content`` (RGB (1, 3, H, W) at that size):
         its colours (histogram) or its luminance (luminance), so ``content`` is required then.
+        ``mask``: the style's own region ((H, W) in [0, 1], the style's aspect ratio): the guided
+        Grams of that region (nst.core.regions) instead of the whole style's.
         """
         cfg = self.cfg
         if cfg.preserve_color != "none" and content is None:
@@ -208,12 +212,20 @@ class Stylizer:
         names = [n for n, _ in cfg.style_layers]
         with self.guard(), torch.no_grad():
             S = self._style_tensor(style, size, content)
+            T = None
+            if mask is not None:
+                pixels = regions.guidance([mask], *S.shape[-2:])[1].to(self.device)
+                T = {n: regions.at_layer(pixels, self.geometry.strides[n]) for n in names}
+                if any(not bool(t.any()) for t in T.values()):
+                    raise InputError("the style's own region is empty (or too small for the deepest style layer)")
             tile = planner.forward_tile(self.memory, self.geometry.stride, self.geometry.halo, *S.shape[-2:],
                                        free=self.free(), tile=cfg.tile)
             if tile is not None:  # a large style: its Grams summed over tiles (nst.core.tiling)
-                return tiled_grams(self.net, S, names, tile, self.dtype)
+                return tiled_grams(self.net, S, names, tile, self.dtype, T)
             with autocast(self.device, self.dtype):
                 feats = self.net(S)
+            if T is not None:
+                return {n: guided_gram(feats[n].float(), T[n]) for n in names}
             return {n: style_gram(feats[n].float()) for n in names}
 
     def _style_tensor(self, style: Image.Image, size: int, content: Tensor | None) -> Tensor:
@@ -263,10 +275,11 @@ class Stylizer:
                 self._adain_styles.pop(next(iter(self._adain_styles)))
         return hit[1]
 
-    def objective(self, content: Tensor, grams_S: Mapping[str, Tensor], temporal: Temporal | None = None,
-                  plan: Plan | None = None) -> Objective:
+    def objective(self, content: Tensor, grams_S: Mapping[str, Tensor] | Sequence[regions.Guided],
+                  temporal: Temporal | None = None, plan: Plan | None = None) -> Objective:
         """J and its gradient at one scale: ``content`` is the RGB image the network sees as the
-        content (1, 3, H, W), ``grams_S`` the style targets at that size. ``plan`` (default: made
+        content (1, 3, H, W), ``grams_S`` the style targets at that size (or each region's,
+        nst.core.regions). ``plan`` (default: made
         now for an RGB G) says whether the network's part is evaluated untiled or tile by tile."""
         if plan is None:
             plan = self.plan(*content.shape[-2:])
@@ -283,7 +296,7 @@ class Stylizer:
             progress: Progress | None = None, *, should_stop: Callable[[], bool] | None = None,
             resume: RunState | None = None, on_state: Callable[[RunState], None] | None = None,
             state_every: float | None = None, init: Tensor | None = None, temporal: Temporal | None = None,
-            scales: Sequence[tuple[int, int]] | None = None) -> RunResult:
+            scales: Sequence[tuple[int, int]] | None = None, regions: Sequence[regions.Region] = ()) -> RunResult:
         """Stylize a content image (long edge cfg.size) towards ``targets``; return its RunResult
         (``.image`` is G as a picture).
 
@@ -303,10 +316,13 @@ class Stylizer:
         content's size, instead of cfg.init; ``temporal`` adds J_temporal at the last scale (its
         target RGB at the content's size); ``scales`` is the (long edge, evaluations) of each scale
         instead of nst.core.schedule.schedule(cfg).
+
+        ``regions`` (nst.core.regions.Region): parts of the picture with their own style, from
+        masks; ``targets`` and ``style`` are then the style of the rest of the picture.
         """
         torch.manual_seed(self.cfg.seed)
         run = _Run(self, content, targets, list(scales) if scales is not None else schedule(self.cfg), progress,
-                   should_stop, resume, on_state, state_every, temporal)
+                   should_stop, resume, on_state, state_every, temporal, regions)
         with self.guard():
             G = run.start_image(style, init)
             run.forecast(G)
@@ -345,10 +361,11 @@ class _Run:
     def __init__(self, stylizer: Stylizer, content: Image.Image, targets: Targets, scales: list[tuple[int, int]],
                  progress: Progress | None, should_stop: Callable[[], bool] | None, resume: RunState | None,
                  on_state: Callable[[RunState], None] | None, state_every: float | None,
-                 temporal: Temporal | None) -> None:
+                 temporal: Temporal | None, parts: Sequence[regions.Region] = ()) -> None:
         self.st, self.cfg, self.content, self.targets, self.scales = stylizer, stylizer.cfg, content, targets, scales
         self.progress, self.should_stop, self.resume = progress, should_stop, resume
         self.on_state, self.state_every, self.temporal = on_state, state_every, temporal
+        self.regions = [_checked_region(r, content) for r in parts]
         self.luminance = self.cfg.preserve_color == "luminance"
         self.channels = 1 if self.luminance else 3
         self.total = sum(n for _, n in scales)
@@ -374,7 +391,7 @@ class _Run:
             # activations (not tiled) at 4096 px would take more memory than the whole tiled run.
             init_edge = next((min(e, ADAIN_MAX) for e, n in self.scales if n > 0), None)
             C0 = self.content if init_edge is None else resize_long_edge(self.content, init_edge)
-            G = st.initial_image(to_tensor(C0, st.device), style)
+            G = self.regions_start(to_tensor(C0, st.device), style)
             del C0
         else:  # a video frame's start (nst.jobs.sequence)
             G = init.to(device=st.device, dtype=torch.float32).clone()
@@ -383,6 +400,36 @@ class _Run:
         if self.luminance and self.temporal is not None and self.temporal.target.shape[1] == 3:
             self.temporal = replace(self.temporal, target=color.luminance(self.temporal.target))
         return G
+
+    def regions_start(self, C: Tensor, style: StyleImages | None) -> Tensor:
+        """cfg.init's G for content ``C``; with regions and an init made from the style (adain,
+        style), each region's own start (the photo where a region has no style), blended by the
+        regions' guidance."""
+        st = self.st
+        G = st.initial_image(C, style)
+        if not self.regions or self.cfg.init not in ("adain", "style"):
+            return G
+        T = regions.guidance([r.mask for r in self.regions], *C.shape[-2:])
+        G = G * T[0].to(G)
+        for r, t in zip(self.regions, T[1:]):
+            if bool(t.any()):
+                G = G + t.to(G) * (st.initial_image(C, r.images) if r.targets is not None else C)
+        return G
+
+    def guided(self, long_edge: int, C: Tensor) -> list[regions.Guided]:
+        """The rest of the picture and each region at this scale: guidance, Grams and weight."""
+        names = [n for n, _ in self.cfg.style_layers]
+        T = regions.guidance([r.mask for r in self.regions], *C.shape[-2:])
+        parts = [("rest", self.targets, 1.0), *((r.name, r.targets, r.weight) for r in self.regions)]
+        out = []
+        for (name, targets, weight), t in zip(parts, T):
+            if regions.share(t) * weight < regions.EMPTY * weight:
+                continue
+            grams = None if targets is None else targets(long_edge, C)
+            g = regions.guided(name, grams, weight, t.to(C.device), self.st.geometry.strides, names)
+            if g is not None:
+                out.append(g)
+        return out
 
     def forecast(self, G: Tensor) -> None:
         """Every scale's plan, made now (a BudgetError now if one does not fit, not an hour into
@@ -408,7 +455,7 @@ class _Run:
         C = to_tensor(resize_long_edge(self.content, long_edge), st.device)
         G = resize_tensor(G, tuple(C.shape[-2:]))
         seen = color.gray_to_rgb(color.luminance(C)) if self.luminance else C
-        grams = self.targets(long_edge, C)
+        grams = self.guided(long_edge, C) if self.regions else self.targets(long_edge, C)
         plan = st.plan(*C.shape[-2:], self.channels, strict=False)  # after the targets: they hold memory too
         last = scale == len(self.scales) - 1
         objective = st.objective(seen, grams, self.temporal if last else None, plan=plan)
@@ -466,7 +513,7 @@ class _Run:
         if self.progress is not None:
             image = color.combine_luminance(G, sc.C) if self.luminance else G
             self.progress(Iterate(self.count, self.total, ev.J, ev.J_content, ev.J_style, ev.J_tv, ev.style_layers,
-                                  now - self.start, sc.index, image, ev.J_temporal, sc.plan, self.eta))
+                                  now - self.start, sc.index, image, ev.J_temporal, sc.plan, self.eta, ev.regions))
         if self.on_state is not None and self.state_every is not None and self.count < self.total \
                 and time.perf_counter() - self.last_state >= self.state_every:
             self.on_state(self.state(sc, sc.outcome))
@@ -506,6 +553,18 @@ class _Run:
                            ")")
         return RunResult(to_pil(G), kept, tuple(self.plans), self.count - (0 if self.resume is None else self.resume.i),
                          **J)
+
+
+def _checked_region(region: regions.Region, content: Image.Image) -> regions.Region:
+    """The region with its mask as (1, 1, H, W); InputError if the mask's aspect ratio is not the content's."""
+    mask = regions.as_mask(region.mask)
+    (mh, mw), (cw, ch) = mask.shape[-2:], content.size
+    if abs(mw * ch / cw - mh) > max(1.0, 0.01 * mh):
+        raise InputError(f"the mask of region {region.name} is {mw}x{mh} and the content {cw}x{ch}: a mask needs "
+                         "the content's aspect ratio (any size)")
+    if region.weight < 0 or not math.isfinite(region.weight):
+        raise InputError(f"region {region.name}: weight {region.weight!r} must be a finite number >= 0")
+    return replace(region, mask=mask)
 
 
 def _shape(image: Image.Image, long_edge: int) -> tuple[int, int]:

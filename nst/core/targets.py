@@ -39,19 +39,22 @@ class StyleTargets:
         self.maxsize = maxsize
         self._cache: OrderedDict[tuple[Hashable, int], dict[str, Tensor]] = OrderedDict()
 
-    def grams(self, key: Hashable, style: Image.Image, size: int, content: Tensor) -> dict[str, Tensor]:
-        """The Grams of ``style`` (named by ``key``) for a content of long edge ``size``."""
+    def grams(self, key: Hashable, style: Image.Image, size: int, content: Tensor,
+              mask: Tensor | None = None) -> dict[str, Tensor]:
+        """The Grams of ``style`` (named by ``key``, which names its ``mask`` too) for a content of
+        long edge ``size``; with ``mask``, of the style's own region (Stylizer.style_targets)."""
         if self.stylizer.cfg.preserve_color != "none":
-            return self.stylizer.style_targets(style, size, content)
+            return self.stylizer.style_targets(style, size, content, mask)
         if (key, size) in self._cache:
             self._cache.move_to_end((key, size))
         else:
-            self._cache[key, size] = self.stylizer.style_targets(style, size)
+            self._cache[key, size] = self.stylizer.style_targets(style, size, mask=mask)
             if len(self._cache) > self.maxsize:
                 self._cache.popitem(last=False)
         return self._cache[key, size]
 
-    def of(self, styles: Sequence[tuple[Hashable, Image.Image, float]]) -> Targets:
-        """The Targets of a style or blend given as (key, image, weight) triples."""
-        return lambda size, content: blend_targets([(self.grams(key, img, size, content), w)
-                                                    for key, img, w in styles])
+    def of(self, styles: Sequence[tuple]) -> Targets:
+        """The Targets of a style or blend given as (key, image, weight) triples, or (key, image,
+        weight, mask) for a style's own region (the key naming the mask too)."""
+        return lambda size, content: blend_targets([(self.grams(s[0], s[1], size, content, *s[3:]), s[2])
+                                                    for s in styles])

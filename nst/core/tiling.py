@@ -163,30 +163,37 @@ def _positions(shape: tuple[int, ...], stride: int) -> tuple[int, int]:
 
 
 def tiled_grams(net: VGGFeatures, image: Tensor, layers: Sequence[str], tile: int,
-                dtype: torch.dtype = torch.float32) -> dict[str, Tensor]:
+                dtype: torch.dtype = torch.float32, guidance: Mapping[str, Tensor] | None = None
+                ) -> dict[str, Tensor]:
     """style_gram of each layer in ``layers`` for ``image`` (1, 3, H, W), one tile at a time: (1).
+    With ``guidance`` (a region's T^l (n_H, n_W) at each layer): its guided_gram instead.
 
     Equal to style_gram(net(image)[l]) up to float rounding; memory is one tile's forward pass.
     """
     geometry = Geometry.of(net)
-    sums = _gram_sums(net, image, layers, tiles(image.shape[-2], image.shape[-1], tile, geometry), geometry, dtype)
+    sums = _gram_sums(net, image, layers, tiles(image.shape[-2], image.shape[-1], tile, geometry), geometry, dtype,
+                      guidance)
     out = {}
     for n in layers:
         n_H, n_W = _positions(image.shape, geometry.strides[n])
-        out[n] = sums[n] / (n_H * n_W)
+        out[n] = sums[n] / (n_H * n_W if guidance is None else guidance[n].pow(2).sum())
     return out
 
 
 @torch.no_grad()
 def _gram_sums(net: VGGFeatures, image: Tensor, layers: Sequence[str], tile_list: Sequence[Tile],
-               geometry: Geometry, dtype: torch.dtype) -> dict[str, Tensor]:
-    """sum_t A_t A_t^T over the tiles' interiors, float32, for each layer."""
+               geometry: Geometry, dtype: torch.dtype, guidance: Mapping[str, Tensor] | None = None
+               ) -> dict[str, Tensor]:
+    """sum_t A_t A_t^T over the tiles' interiors, float32, for each layer ((T o A_t)(T o A_t)^T with
+    ``guidance``)."""
     sums: dict[str, Tensor] = {}
     for t in tile_list:
         with autocast(image.device, dtype):
             feats = net(image[(..., *t.crop)])
         for n in layers:
             X = unroll(feats[n][(..., *t.interior(geometry.strides[n]))].float())
+            if guidance is not None:
+                X = X * guidance[n][t.positions(geometry.strides[n])].reshape(-1, 1)
             g = X.T @ X
             sums[n] = sums[n] + g if n in sums else g
         del feats

@@ -1,0 +1,105 @@
+"""Regions: a style per part of the picture, from guidance masks (Gatys, Ecker, Bethge, Hertzmann &
+Shechtman, "Controlling Perceptual Factors in Neural Style Transfer", CVPR 2017, §4).
+
+A region r has a guidance channel T_r over the content: a mask in [0, 1], soft edges allowed.
+Masks that overlap are normalised per pixel (where they sum above 1, each is divided by the sum)
+and what they leave, 1 - sum_r T_r, is the rest of the picture, which gets the run's own style.
+At a layer of total stride s, T_r^l is T_r averaged over each s x s block of pixels: the
+positions of that layer (``at_layer``; benchmarks/README.md, "Regions", compares it with an
+eroded guidance that keeps only positions whose receptive field lies inside the region).
+
+Each region's style term compares guided Grams (nst.core.costs.guided_gram), each a mean over
+the region's own positions, and is weighted by w_r, the region's share of the picture (mean T_r)
+times its ``weight`` (default 1): so the style acts on every pixel as strongly as a single style
+over the whole picture does, and a picture that is one region gives exactly the J of a run
+without regions. A region whose style is None keeps the photo: it has no style term.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..errors import InputError
+
+# A region whose guidance averages below this over the picture has no positions worth a term.
+EMPTY = 1e-4
+
+
+@dataclass(frozen=True, eq=False)
+class Region:
+    """A part of the picture with its own style, as ``Stylizer.run`` takes it.
+
+    ``mask``: T_r, (H, W) or (1, 1, H, W) in [0, 1] with the content's aspect ratio (any size:
+    it is resized to each scale's). ``targets``: the region's Targets (nst.core.targets), or None
+    for no style (the region keeps the photo). ``images``: the style's (image, weight) pairs, for
+    an AdaIN or style start. ``weight``: multiplies w_r, the region's share of the picture.
+    ``name`` labels its costs (Iterate.regions, --log).
+    """
+
+    mask: Tensor
+    targets: object | None
+    images: Sequence = ()
+    weight: float = 1.0
+    name: str = "region"
+
+
+@dataclass(frozen=True, eq=False)
+class Guided:
+    """One region's style at one scale: its Grams (None: no style), w_r, and T_r^l at each layer
+    (None at a layer where T_r is 1 everywhere: the whole picture, plain Grams)."""
+
+    name: str
+    grams: Mapping[str, Tensor] | None
+    weight: float
+    guidance: Mapping[str, Tensor | None]
+
+
+def as_mask(mask: Tensor) -> Tensor:
+    """A mask as (1, 1, H, W) float32 in [0, 1]; InputError for another shape or values outside."""
+    if mask.dim() == 2:
+        mask = mask[None, None]
+    if mask.dim() != 4 or mask.shape[:2] != (1, 1):
+        raise InputError(f"a region's mask must be (H, W) or (1, 1, H, W), not {tuple(mask.shape)}")
+    mask = mask.float()
+    if not bool(torch.isfinite(mask).all()) or mask.min() < 0 or mask.max() > 1:
+        raise InputError("a region's mask must hold values in [0, 1]")
+    return mask
+
+
+def guidance(masks: Sequence[Tensor], height: int, width: int) -> list[Tensor]:
+    """The pixel guidance of the rest of the picture and of each region, at ``height`` x ``width``:
+    [T_rest, T_1, ...], each (1, 1, H, W); overlaps normalised per pixel, so they sum to 1."""
+    if not masks:
+        return [torch.ones(1, 1, height, width)]
+    T = torch.cat([F.interpolate(as_mask(m), size=(height, width), mode="bilinear", antialias=True,
+                                 align_corners=False).clamp(0, 1) for m in masks], dim=1)
+    total = T.sum(1, keepdim=True)
+    T = T / total.clamp(min=1)  # where the masks overlap beyond 1: shares of the pixel
+    rest = (1 - T.sum(1, keepdim=True)).clamp(min=0)
+    return [rest, *T.split(1, dim=1)]
+
+
+def at_layer(T: Tensor, stride: int) -> Tensor:
+    """T_r^l: the pixel guidance (1, 1, H, W) averaged over each stride x stride block, (n_H, n_W) =
+    (H // stride, W // stride), the positions of a layer of that total stride."""
+    return (T if stride == 1 else F.avg_pool2d(T, stride)).squeeze(0).squeeze(0)
+
+
+def share(T: Tensor) -> float:
+    """The region's share of the picture: mean T_r."""
+    return float(T.mean())
+
+
+def guided(name: str, grams: Mapping[str, Tensor] | None, weight: float, T: Tensor,
+           strides: Mapping[str, int], layers: Sequence[str]) -> Guided | None:
+    """The region at one scale from its pixel guidance ``T`` (None if it is empty there)."""
+    w = share(T) * weight
+    if w < EMPTY * weight:
+        return None
+    whole = bool((T == 1).all())
+    return Guided(name, grams, w, {n: None if whole else at_layer(T, strides[n]).to(T.device) for n in layers})
