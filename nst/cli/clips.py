@@ -55,7 +55,7 @@ def _plan(args: Args, styles: list[Style], encoder: Encoder) -> list[ClipJob]:
     if ext is not None and not args.sequence and ext.lower() not in VIDEO_EXTENSIONS:
         raise InputError(f"--ext {ext}: videos are written as {' '.join(sorted(VIDEO_EXTENSIONS))}")
     jobs = plan(args.content, styles, args.output, sequence=args.sequence, name=args.name_template, ext=video_ext,
-                frame_ext=frame_ext)
+                frame_ext=frame_ext, regions=args.regions)
     for job in jobs:
         if args.skip_existing and job.is_video and job.output.exists():
             continue

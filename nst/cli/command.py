@@ -72,6 +72,7 @@ def main(**params) -> None:
       nst examples/astronaut.jpg examples/style_strokes.jpg -o out.jpg
       nst photo.jpg painting.jpg -o out.png --size 512 --style-weight 30
       nst photo.jpg 'starry.jpg:2+wave.jpg' -o out.jpg      one output, two styles blended 2:1
+      nst photo.jpg starry.jpg -o out.jpg --region sky.png=wave.jpg   the sky (white in sky.png) in wave.jpg
       nst photo.jpg styles/ -o styled/                      one output per style in styles/
       nst photo.jpg painting.jpg -o out.jpg --preserve-color luminance --gif out.gif
       nst plot run.json -o run.png                          plot a --log

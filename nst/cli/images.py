@@ -31,7 +31,7 @@ def run(args: Args, cfg: Config) -> int:
     the work starts is raised for the command to say."""
     protect = [cfg.init] if cfg.init not in INITS else []
     plan = make_plan(args.content, [parse_style(args.style)], args.output, name=args.name_template, ext=args.ext,
-                     recursive=args.recursive, protect=protect)
+                     recursive=args.recursive, protect=protect, regions=args.regions)
     jobs = take_shard(plan.jobs, *args.shard) if args.shard else plan.jobs
     single = not plan.into_dir and len(jobs) == 1
     if not plan.into_dir:

@@ -31,6 +31,7 @@ from ..core.config import (
 from ..errors import InputError
 from ..jobs.batch import NAME_FIELDS, normalize_ext, parse_shard
 from ..jobs.checkpoint import CHECKPOINT_EVERY
+from ..jobs.regions import RegionSpec, parse_region
 from ..jobs.sequence import SequenceConfig
 from ..jobs.video import DEFAULT_CODEC, DEFAULT_CRF, VIDEO_EXTENSIONS, is_video, parse_encoder_option
 from ..net.device import PRECISIONS
@@ -72,6 +73,7 @@ class Args:
     content: tuple[Path, ...]
     style: Path
     output: str
+    regions: tuple[RegionSpec, ...]
     save_every: int | None
     log_path: Path | None
     gif_path: Path | None
@@ -156,6 +158,13 @@ def _auto_int(name: str, least: int, off: bool = False):
     return check
 
 
+def _regions(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[RegionSpec, ...]:
+    try:
+        return tuple(parse_region(v) for v in value)
+    except InputError as e:
+        raise click.BadParameter(str(e)) from None
+
+
 def _memory(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
     try:
         return None if value is None else parse_memory(value)
@@ -169,6 +178,12 @@ OPTIONS = (
     click.option("-o", "--output", required=True, type=click.Path(),
                  help="Output image, its format from the extension (.jpg .png .webp .tif); or a directory, "
                       "see above."),
+    click.option("--region", "regions", multiple=True, callback=_regions, metavar="MASK=STYLE",
+                 help="Give the white part of the image MASK its own STYLE (repeatable; grey: soft edges): an "
+                      "image, a blend 'a.jpg:2+b.jpg', or none to keep the photo there; STYLE_FILE@MASK2 takes "
+                      "the style from the white part of MASK2 over the style image. The rest of the picture gets "
+                      "STYLE. MASK may use --name's fields ({content}, ...); for a clip it may be a video or a "
+                      "folder of mask frames."),
     click.option("--size", type=click.IntRange(min=16), default=DEFAULTS.size, show_default=True,
                  help="Long edge of the output in pixels."),
     click.option("--content-weight", "content_weight", type=click.FloatRange(min=0), default=DEFAULTS.content_weight,

@@ -45,7 +45,8 @@ class RunRecord:
     def __call__(self, it) -> None:
         self.evaluations.append({"i": it.i, "scale": it.scale, "size": list(it.size), "J": it.J,
                                  "J_content": it.J_content, "J_style": it.J_style, "J_tv": it.J_tv,
-                                 "style_layers": dict(it.style_layers), "seconds": round(it.seconds, 4)})
+                                 "style_layers": dict(it.style_layers), "seconds": round(it.seconds, 4),
+                                 **({"regions": dict(it.regions)} if it.regions else {})})
         every = self.every or max(1, it.total // self.FRAMES)
         if self.keep_frames and (it.i == 1 or it.i % every == 0):
             self.frames.append((it.i, it.J, to_pil(it.image)))

@@ -86,6 +86,7 @@ class NetworkMemory:
     layers: tuple[tuple[int, int], ...]           # (channels, stride) of each module's extra output
     returned: tuple[tuple[str, int, int], ...]    # (name, channels, stride)
     content: tuple[tuple[str, int, int], ...]     # (name, channels, stride) of the content layers
+    guided: int = 0  # regions (nst.core.regions): each keeps a weighted copy, T o A, of the returned layers
 
     @classmethod
     def of(cls, net, content_layers) -> NetworkMemory:
@@ -112,7 +113,8 @@ class NetworkMemory:
 
     def evaluation(self, h: int, w: int) -> int:
         """Peak bytes of one forward + backward pass (with the costs) of an h x w input."""
-        return int(EVAL_FACTOR * 4 * self._floats(self.layers, h, w))
+        guided = self.guided * self._floats([(c, s) for _, c, s in self.returned], h, w)
+        return int(EVAL_FACTOR * 4 * (self._floats(self.layers, h, w) + guided))
 
     def forward(self, h: int, w: int) -> int:
         """Peak bytes of a forward pass without gradients of an h x w input, its returned layers kept."""

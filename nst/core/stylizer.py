@@ -177,15 +177,16 @@ class Stylizer:
         return memory_guard(self.cfg.size, self.device, self.budget, self.cfg.tile)
 
     def plan(self, height: int, width: int, channels: int = 3, *, free: int | None = None,
-             strict: bool = True) -> Plan:
+             strict: bool = True, guided: int = 0) -> Plan:
         """How a scale of G (channels x height x width) runs within ``free`` bytes (default: what is
         left of the budget now). Not ``strict``: when nothing fits, the smallest plan, said in its
-        notes, instead of an NSTError."""
+        notes, instead of an NSTError. ``guided``: the regions with guided Grams (nst.core.regions)."""
         cfg = self.cfg
         if free is None:
             free = self.free()
+        memory = replace(self.memory, guided=guided) if guided else self.memory
         try:
-            return planner.plan_scale(self.memory, self.geometry.stride, self.geometry.halo, height, width, channels,
+            return planner.plan_scale(memory, self.geometry.stride, self.geometry.halo, height, width, channels,
                                      free=free, tile=cfg.tile, optimizer=cfg.optimizer, history_size=HISTORY_SIZE,
                                      max_memory=self.budget, strict=strict)
         except planner.BudgetError as e:
@@ -246,10 +247,24 @@ class Stylizer:
             self._adain = AdaIN().to(self.device)
         return self._adain
 
-    def initial_image(self, content: Tensor, style: StyleImages | None) -> Tensor:
+    def initial_image(self, content: Tensor, style: StyleImages | None,
+                      parts: Sequence[regions.Region] = ()) -> Tensor:
         """G at the start, at the content's size (see Config.init). For init='adain', one pass of
         AdaIN (Huang & Belongie 2017) on the content and the style (a blend: all its styles,
-        interpolated by weight), with cfg.adain_strength."""
+        interpolated by weight), with cfg.adain_strength. With regions (``parts``) and an init
+        made from the style (adain, style): each region's own start (the photo where a region has
+        no style), blended by the regions' guidance; ``style`` is the rest of the picture's."""
+        G = self._initial_image(content, style)
+        if not parts or self.cfg.init not in ("adain", "style"):
+            return G
+        T = regions.guidance([r.mask for r in parts], *content.shape[-2:])
+        G = G * T[0].to(G)
+        for r, t in zip(parts, T[1:]):
+            if bool(t.any()):
+                G = G + t.to(G) * (self._initial_image(content, r.images) if r.targets is not None else content)
+        return G
+
+    def _initial_image(self, content: Tensor, style: StyleImages | None) -> Tensor:
         cfg = self.cfg
         styles = [(style, 1.0)] if isinstance(style, Image.Image) else list(style or [])
         if cfg.init in ("style", "adain") and not styles:
@@ -366,6 +381,7 @@ class _Run:
         self.progress, self.should_stop, self.resume = progress, should_stop, resume
         self.on_state, self.state_every, self.temporal = on_state, state_every, temporal
         self.regions = [_checked_region(r, content) for r in parts]
+        self.guided_count = len(self.regions) + 1 if self.regions else 0  # the rest of the picture too
         self.luminance = self.cfg.preserve_color == "luminance"
         self.channels = 1 if self.luminance else 3
         self.total = sum(n for _, n in scales)
@@ -391,7 +407,7 @@ class _Run:
             # activations (not tiled) at 4096 px would take more memory than the whole tiled run.
             init_edge = next((min(e, ADAIN_MAX) for e, n in self.scales if n > 0), None)
             C0 = self.content if init_edge is None else resize_long_edge(self.content, init_edge)
-            G = self.regions_start(to_tensor(C0, st.device), style)
+            G = st.initial_image(to_tensor(C0, st.device), style, self.regions)
             del C0
         else:  # a video frame's start (nst.jobs.sequence)
             G = init.to(device=st.device, dtype=torch.float32).clone()
@@ -399,21 +415,6 @@ class _Run:
             G = color.luminance(G)
         if self.luminance and self.temporal is not None and self.temporal.target.shape[1] == 3:
             self.temporal = replace(self.temporal, target=color.luminance(self.temporal.target))
-        return G
-
-    def regions_start(self, C: Tensor, style: StyleImages | None) -> Tensor:
-        """cfg.init's G for content ``C``; with regions and an init made from the style (adain,
-        style), each region's own start (the photo where a region has no style), blended by the
-        regions' guidance."""
-        st = self.st
-        G = st.initial_image(C, style)
-        if not self.regions or self.cfg.init not in ("adain", "style"):
-            return G
-        T = regions.guidance([r.mask for r in self.regions], *C.shape[-2:])
-        G = G * T[0].to(G)
-        for r, t in zip(self.regions, T[1:]):
-            if bool(t.any()):
-                G = G + t.to(G) * (st.initial_image(C, r.images) if r.targets is not None else C)
         return G
 
     def guided(self, long_edge: int, C: Tensor) -> list[regions.Guided]:
@@ -441,7 +442,8 @@ class _Run:
             h, w = _shape(self.content, long_edge)
             residents = 4 * h * w * (3 * (2 if self.luminance else 1) + self.channels)
             try:
-                self.work.append(self.st.plan(h, w, self.channels, free=free - residents).work)
+                self.work.append(self.st.plan(h, w, self.channels, free=free - residents,
+                                              guided=self.guided_count).work)
             except planner.BudgetError as e:
                 short.append(e)
         if short:  # the scale that needs the most names the smallest budget that works for all
@@ -456,7 +458,8 @@ class _Run:
         G = resize_tensor(G, tuple(C.shape[-2:]))
         seen = color.gray_to_rgb(color.luminance(C)) if self.luminance else C
         grams = self.guided(long_edge, C) if self.regions else self.targets(long_edge, C)
-        plan = st.plan(*C.shape[-2:], self.channels, strict=False)  # after the targets: they hold memory too
+        plan = st.plan(*C.shape[-2:], self.channels, strict=False,  # after the targets: they hold memory too
+                       guided=self.guided_count)
         last = scale == len(self.scales) - 1
         objective = st.objective(seen, grams, self.temporal if last else None, plan=plan)
         del grams

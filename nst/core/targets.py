@@ -43,12 +43,13 @@ class StyleTargets:
               mask: Tensor | None = None) -> dict[str, Tensor]:
         """The Grams of ``style`` (named by ``key``, which names its ``mask`` too) for a content of
         long edge ``size``; with ``mask``, of the style's own region (Stylizer.style_targets)."""
+        masked = () if mask is None else (mask,)
         if self.stylizer.cfg.preserve_color != "none":
-            return self.stylizer.style_targets(style, size, content, mask)
+            return self.stylizer.style_targets(style, size, content, *masked)
         if (key, size) in self._cache:
             self._cache.move_to_end((key, size))
         else:
-            self._cache[key, size] = self.stylizer.style_targets(style, size, mask=mask)
+            self._cache[key, size] = self.stylizer.style_targets(style, size, None, *masked)
             if len(self._cache) > self.maxsize:
                 self._cache.popitem(last=False)
         return self._cache[key, size]

@@ -14,11 +14,14 @@ from pathlib import Path
 from PIL import Image
 
 from ..core.config import BATCH_EXT, BATCH_NAME, Config
+from ..core.regions import Region
 from ..core.stylizer import Iterate, RunResult, Stylizer, prepare_image, style_parts
 from ..errors import InputError, NSTError, Setting, one_line
 from ..pixels.images import FORMATS, output_format, save_image
 from . import checkpoint, outputs, provenance
+from . import regions as region_files
 from .checkpoint import CHECKPOINT_EVERY
+from .regions import RegionSpec
 from .runner import Resumable, Style, StyleBank, run_jobs, style_label, style_to_json
 
 # The fields of a name template (see output_name).
@@ -33,6 +36,7 @@ class Job:
     style: Style
     output: Path
     index: int = 0      # position in the whole (unsharded) job list
+    regions: tuple[RegionSpec, ...] = ()  # parts of the picture with their own style (nst.jobs.regions)
 
     @property
     def style_label(self) -> str:
@@ -235,14 +239,15 @@ def writes_into_dir(contents: Sequence[str | Path], styles: Sequence, output: st
 
 def plan(contents: Sequence[str | Path], styles: Sequence[str | Path | Iterable[tuple[str | Path, float]]],
          output: str | Path, *, name: str = BATCH_NAME, ext: str = BATCH_EXT, recursive: bool = False,
-         protect: Iterable[str | Path] = ()) -> JobList:
+         protect: Iterable[str | Path] = (), regions: Sequence[RegionSpec] = ()) -> JobList:
     """The jobs of ``nst CONTENT... STYLE -o OUT``: every content with every style, style by style.
 
     Contents and styles are images or directories of images (see ``expand``); a style may
     also be a blend, (path, weight) pairs. OUT is a file for one content file and one style
     file, else a directory whose outputs are named by ``name`` with extension ``ext``
     (see ``output_name``). Raises InputError for colliding outputs, an output that would
-    overwrite an input (or a path in ``protect``), and bad names.
+    overwrite an input (or a path in ``protect``), and bad names. Every job has the ``regions``,
+    their masks' template fields filled in with its own (nst.jobs.regions.fill).
     """
     into_dir = writes_into_dir(contents, styles, output)
     output = Path(output)
@@ -260,20 +265,30 @@ def plan(contents: Sequence[str | Path], styles: Sequence[str | Path | Iterable[
         check_template(name)
         ext = normalize_ext(ext)
         pairs = [(c, folder, s) for s in style_list for c, folder in found]
-        jobs = tuple(Job(c, s, output / output_name(name, c, s, ext, i, folder), i)
+        jobs = tuple(Job(c, s, output / output_name(name, c, s, ext, i, folder), i, _regions(regions, c, s, i, folder))
                      for i, (c, folder, s) in enumerate(pairs))
         for job in jobs:
             output_format(job.output)
     else:
         output_format(output)
-        jobs = (Job(found[0][0], style_list[0], output, 0),)
+        c, s = found[0][0], style_list[0]
+        jobs = (Job(c, s, output, 0, _regions(regions, c, s, 0, found[0][1])),)
     _check_outputs(jobs, protect)
     return JobList(jobs, into_dir)
+
+
+def _regions(specs: Sequence[RegionSpec], content: Path, style: Style, index: int, folder: str
+             ) -> tuple[RegionSpec, ...]:
+    """A job's regions: their masks' template fields filled in with the job's."""
+    values = dict(content=content.stem, style="+".join(p.stem for p, _ in style), index=index,
+                  parent=content.absolute().parent.name, dir=folder)
+    return tuple(region_files.fill(r, values) for r in specs)
 
 
 def _check_outputs(jobs: Sequence[Job], protect: Iterable[str | Path]) -> None:
     """InputError if two jobs share an output or an output is an input (same path or same file)."""
     named = {("content", j.content) for j in jobs} | {("style", p) for j in jobs for p, _ in j.style}
+    named |= {("region's", Path(p)) for j in jobs for r in j.regions for p in r.files()}
     named |= {("input", Path(p)) for p in protect}
     inputs: dict[object, str] = {}
     for kind, p in sorted(named, key=str):
@@ -337,18 +352,39 @@ class _ImageRun:
     restart: bool
     on_note: Callable[[Job, str], None] | None
 
-    def prepare(self, job: Job) -> Image.Image:
-        """The content, read and resized, and the style read: a bad input fails its job only."""
+    def prepare(self, job: Job) -> tuple[Image.Image, list[Region]]:
+        """The content, read and resized, the style read, and the regions' masks and styles read:
+        a bad input fails its job only."""
         outputs.check_file(job.output, self.make_dirs)  # before any work, not after it
         content = prepare_image(job.content, self.cfg.size)
         self.bank.read(job.style)
-        return content
+        return content, self.regions(job, content)
 
-    def work(self, job: Job, content: Image.Image, stylizer: Stylizer, start: float) -> JobResult | None:
+    def regions(self, job: Job, content: Image.Image) -> list[Region]:
+        """The job's regions with their masks read and checked; an empty mask is said and left out."""
+        specs, masks, own = [], [], []
+        for spec in job.regions:
+            mask = region_files.load_mask(spec.mask)
+            region_files.check_aspect(mask, spec.mask, content)
+            if spec.style is not None:
+                self.bank.read(spec.style)
+            style_masks = region_files.read_style_masks(spec, self.bank)
+            if region_files.is_empty(mask):
+                if self.on_note is not None:
+                    self.on_note(job, f"mask {spec.mask} is empty (black): its region is left out")
+                continue
+            specs.append(spec), masks.append(mask), own.append(style_masks)
+        return region_files.regions_of(specs, masks, self.bank, own)
+
+    def work(self, job: Job, prepared: tuple[Image.Image, list[Region]], stylizer: Stylizer,
+             start: float) -> JobResult | None:
         """Stylize the job and write its output, resuming its partial result; None if stopped before."""
         cfg, bank = self.cfg, self.bank
-        setting = checkpoint.settings(cfg, job.content, job.style)  # OSError: an input vanished since it was read
-        rec = provenance.record(cfg, job.content, job.style, stylizer.device, stylizer.dtype)
+        content, regions = prepared
+        # OSError: an input vanished since it was read
+        setting = checkpoint.settings(cfg, job.content, job.style, region_files.identity(job.regions))
+        records = region_files.records(job.regions)
+        rec = provenance.record(cfg, job.content, job.style, stylizer.device, stylizer.dtype, regions=records)
         note = None if self.on_note is None else functools.partial(self.on_note, job)
         partial = Resumable(job.output, setting, rec, restart=self.restart, make_dirs=self.make_dirs, note=note)
         progress = None if self.on_iterate is None else functools.partial(self.on_iterate, job)
@@ -356,7 +392,7 @@ class _ImageRun:
             return None
         result = partial.run(lambda resume: stylizer.run(
             content, bank.targets(job.style), bank.images(job.style), progress, should_stop=self.should_stop,
-            resume=resume, on_state=partial.keeper, state_every=self.checkpoint_every or None))
+            resume=resume, on_state=partial.keeper, state_every=self.checkpoint_every or None, regions=regions))
         if result.stopped:  # stopped early: what was kept beside the output
             keeper = partial.keeper
             K = keeper.kept or keeper.stopped
@@ -364,7 +400,7 @@ class _ImageRun:
                              error=keeper.problem, evaluations=K.i, total=K.total, resumed_from=partial.resumed_from,
                              partial=partial.partial)
         rec = provenance.record(cfg, job.content, job.style, stylizer.device, stylizer.dtype,
-                                [p.to_json() for p in result.plans], stylizer.budget)
+                                [p.to_json() for p in result.plans], stylizer.budget, records)
         write_or_keep(result, job.output, setting, rec)
         return JobResult(job, "done", time.perf_counter() - start, result.J, result.J_content, result.J_style,
                          evaluations=result.total, total=result.total, resumed_from=partial.resumed_from)

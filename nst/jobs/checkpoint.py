@@ -85,10 +85,12 @@ def file_identity(path: str | Path) -> str:
     return "sha256=" + digest.hexdigest()
 
 
-def settings(cfg: Config, content: str | Path, style: Sequence[tuple[str | Path, float]]) -> dict:
+def settings(cfg: Config, content: str | Path, style: Sequence[tuple[str | Path, float]],
+             regions: Sequence | None = None) -> dict:
     """The settings that decide an output: every Config field of its provenance record (less
     NOT_SETTINGS), with the content, style, init and weights files by the identity of their
-    contents rather than their paths (a moved folder still resumes; an edited image does not)."""
+    contents rather than their paths (a moved folder still resumes; an edited image does not).
+    ``regions``: the identity of the job's regions' files (nst.jobs.regions.identity), if any."""
     rec = provenance.record(cfg, content, style, "")["settings"]
     out = {k: v for k, v in rec.items() if k not in NOT_SETTINGS}
     out["content"] = file_identity(content)
@@ -99,6 +101,8 @@ def settings(cfg: Config, content: str | Path, style: Sequence[tuple[str | Path,
         out["weights"] = file_identity(cfg.weights)
     for k in ("content_layers", "style_layers"):  # tuples -> lists, as they come back from a file
         out[k] = [list(x) if isinstance(x, tuple) else x for x in out[k]]
+    if regions:
+        out["regions"] = list(regions)
     return out
 
 
@@ -219,6 +223,7 @@ def _differences(old: dict, new: dict) -> list[str]:
         a, b = old.get(key), new.get(key)
         if a != b:
             out.append(f"the {key} file changed" if key in ("content", "style", "init", "weights")
+                       else "the regions changed" if key == "regions"
                        else f"{key} {_show(a)}, now {_show(b)}")
     return out
 

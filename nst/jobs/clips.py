@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import torch
 from PIL import Image
 
 from ..core.config import Config
@@ -23,8 +25,10 @@ from ..core.stylizer import Iterate, Stylizer
 from ..errors import InputError, Setting
 from ..pixels.images import FORMATS, load_image, resize_long_edge
 from . import checkpoint, provenance
+from . import regions as region_files
 from .batch import expand_styles, normalize_ext, output_name
 from .checkpoint import CHECKPOINT_EVERY
+from .regions import RegionSpec
 from .runner import Style, StyleBank, run_jobs, style_label, style_to_json
 from .sequence import (
     FrameCheckpoints,
@@ -53,6 +57,7 @@ class ClipJob:
     output: Path
     index: int = 0
     frame_ext: str = FRAME_EXT      # the format of a frames job's outputs
+    regions: tuple[RegionSpec, ...] = ()  # parts of the picture with their own style (nst.jobs.regions)
 
     @property
     def is_video(self) -> bool:
@@ -106,14 +111,15 @@ class ClipResult:
 
 def plan(contents: Sequence[str | Path], styles: Sequence[str | Path | Iterable[tuple[str | Path, float]]],
          output: str | Path, *, sequence: bool = False, name: str = "{content}_{style}{ext}",
-         ext: str = VIDEO_EXT, frame_ext: str = FRAME_EXT) -> tuple[ClipJob, ...]:
+         ext: str = VIDEO_EXT, frame_ext: str = FRAME_EXT, regions: Sequence[RegionSpec] = ()) -> tuple[ClipJob, ...]:
     """The jobs of ``nst CLIP... STYLE -o OUT``: every clip in every style, style by style.
 
     A clip is a video file, or with ``sequence`` a directory of frames. One clip in one style
     writes to OUT: a video file (a video, unless OUT is a directory or ends in '/') or a
     directory (frames). Otherwise OUT is a directory and each job's output is named by
     ``name``, with ``ext`` (a video container) for videos and no extension for frame folders,
-    whose frames are written as ``frame_ext`` images named like the input frames.
+    whose frames are written as ``frame_ext`` images named like the input frames. Every job has
+    the ``regions``, their masks' template fields filled in with its own.
     """
     named_dir = str(output).endswith(("/", os.sep))  # before Path() drops the slash
     output = Path(output)
@@ -130,9 +136,15 @@ def plan(contents: Sequence[str | Path], styles: Sequence[str | Path | Iterable[
     as_file = single and not (output.is_dir() or named_dir)  # OUT names the one video itself
     itself = single and _writes_to_out(pairs[0][0], output, as_file)
     jobs = tuple(ClipJob(c, s, output if itself else output / output_name(name, c, s, "" if c.is_dir() else ext, i),
-                         i, normalize_ext(frame_ext)) for i, (c, s) in enumerate(pairs))
+                         i, normalize_ext(frame_ext), _regions(regions, c, s, i)) for i, (c, s) in enumerate(pairs))
     _check_outputs(jobs)
     return jobs
+
+
+def _regions(specs: Sequence[RegionSpec], clip: Path, style: Style, index: int) -> tuple[RegionSpec, ...]:
+    values = dict(content=clip.stem, style="+".join(p.stem for p, _ in style), index=index,
+                  parent=clip.absolute().parent.name, dir=".")
+    return tuple(region_files.fill(r, values) for r in specs)
 
 
 SEQUENCE = Setting("sequence", python="sequence=True")  # plan's, in the messages
@@ -237,6 +249,20 @@ class _Clip:
             names = [p.stem + job.frame_ext for p in self.paths]
         self.outputs = [job.frames_dir / name for name in names]
         bank.read(job.style)  # a bad style fails here, before any frame
+        self.bank, self.specs, self.masks, self.own = bank, [], [], []
+        for spec in job.regions:  # so does a bad region
+            masks = MaskFrames(spec.mask, self.n, self.size)
+            if spec.style is not None:
+                bank.read(spec.style)
+            self.own.append(region_files.read_style_masks(spec, bank))
+            self.specs.append(spec), self.masks.append(masks)
+        self.empty = [s.mask for s, m in zip(self.specs, self.masks) if not m.moving and region_files.is_empty(m.still)]
+
+    def regions(self, t: int) -> list:
+        """Frame t's regions (nst.core.regions.Region); an empty still mask is left out."""
+        keep = [i for i, m in enumerate(self.masks) if m.moving or not region_files.is_empty(m.still)]
+        return region_files.regions_of([self.specs[i] for i in keep], [self.masks[i].mask(t) for i in keep],
+                                       self.bank, [self.own[i] for i in keep])
 
     def frames(self, part: range) -> Iterator[Image.Image]:
         """The content frames of ``part``, at the output size."""
@@ -255,6 +281,57 @@ class _Clip:
                                  f"{self.source_size[0]}x{self.source_size[1]}; the frames of a sequence must "
                                  "all have one size")
             yield _resized(img, self.size)
+
+
+class MaskFrames:
+    """A region's mask over the frames of a clip: a still image (the same for every frame), a folder
+    of mask frames or a mask video, with as many frames as the clip. ``mask(t)`` is frame t's,
+    asked in increasing t (a video is decoded forward, once)."""
+
+    def __init__(self, path: str | Path, frames: int, size: tuple[int, int]) -> None:
+        from . import video
+        self.path = Path(path)
+        self.paths: list[Path] | None = None
+        self.still: torch.Tensor | None = None
+        self._decoded = None
+        if self.path.is_dir():
+            self.paths = list_frames(self.path)
+            count = len(self.paths)
+        elif is_video(self.path):
+            count = video.probe(self.path).frames
+        else:
+            self.still = region_files.load_mask(self.path)
+            count = frames
+        if count != frames:
+            raise InputError(f"mask {self.path} has {count} frames and the clip {frames}: a moving mask needs one "
+                             "frame per frame of the clip")
+        self._t, self._last = -1, None
+        first = self.mask(0)
+        region_files.check_aspect(first, self.path, Image.new("L", size))
+        self._reset()
+
+    @property
+    def moving(self) -> bool:
+        return self.still is None
+
+    def _reset(self) -> None:
+        self._t, self._last, self._decoded = -1, None, None
+
+    def mask(self, t: int) -> torch.Tensor:
+        if self.still is not None:
+            return self.still
+        if self.paths is not None:
+            return region_files.load_mask(self.paths[t])
+        from . import video
+        if t < self._t:
+            self._reset()
+        if self._decoded is None:
+            self._decoded = video.read_frames(self.path)
+        while self._t < t:
+            img = next(self._decoded)
+            self._t += 1
+            self._last = img
+        return torch.from_numpy(np.asarray(self._last.convert("L"), np.float32) / 255.0)
 
 
 @dataclass(frozen=True)
@@ -282,8 +359,13 @@ class _ClipRun:
         """Stylise this shard's frames of the clip, and encode a video whose frames are all made."""
         part = chunk(clip.n, self.shard)
         job.frames_dir.mkdir(parents=True, exist_ok=True)
-        record = provenance.record(self.cfg, job.content, job.style, stylizer.device, stylizer.dtype)
-        setting = checkpoint.settings(self.cfg, job.content, job.style)
+        records = region_files.records(job.regions)
+        record = provenance.record(self.cfg, job.content, job.style, stylizer.device, stylizer.dtype,
+                                   regions=records)
+        setting = checkpoint.settings(self.cfg, job.content, job.style, region_files.identity(job.regions))
+        for mask in clip.empty:
+            if self.on_note is not None:
+                self.on_note(job, f"mask {mask} is empty (black): its region is left out")
         record["sequence"] = {**dataclasses.asdict(self.seq), "frames": clip.n, "frame_size": list(clip.size)}
         if self.on_start is not None:
             self.on_start(job, len(part))
@@ -291,7 +373,7 @@ class _ClipRun:
                                  self.bank.targets(job.style), self.seq, record, first=part.start,
                                  style=self.bank.images(job.style), accept_existing=self.skip_existing,
                                  checkpoints=FrameCheckpoints(setting, self.checkpoint_every, self.restart),
-                                 hooks=self._hooks(job))
+                                 hooks=self._hooks(job), regions=clip.regions if clip.specs else None)
         done = outcome.done
         means = {k: (sum(getattr(f, k) for f in done) / len(done) if done else None)
                  for k in ("J", "J_content", "J_style", "J_temporal")}

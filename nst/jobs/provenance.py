@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # torch and the config (which imports it) only where a record
 
 def record(cfg: Config, content: str | Path, style: Sequence[tuple[str | Path, float]],
            device: torch.device | str, precision: torch.dtype | None = None,
-           plans: Sequence[dict] = (), max_memory: int | None = None) -> dict:
+           plans: Sequence[dict] = (), max_memory: int | None = None, regions: Sequence[dict] = ()) -> dict:
     """What made an output: ``{"nst", "torch", "device", "settings"}``, and ``"scales"``, ``"max_memory"``.
 
     ``settings`` holds every Config field plus ``content`` and ``style`` (absolute paths), so
@@ -32,6 +32,8 @@ def record(cfg: Config, content: str | Path, style: Sequence[tuple[str | Path, f
     ``plans``: how each scale ran (nst.core.planner.Plan.to_json: size, tiles, optimiser, history), and
     ``max_memory`` the budget in bytes it was planned against (``settings["max_memory"]`` is the
     one asked for, null for the default): settings that depend on the machine, recorded as used.
+    ``regions``: each region's record (nst.jobs.regions.records: its mask with the mask's sha256,
+    its style), in ``settings["regions"]``.
     """
     import torch
 
@@ -47,6 +49,8 @@ def record(cfg: Config, content: str | Path, style: Sequence[tuple[str | Path, f
     settings = {"content": os.path.abspath(content),
                 "style": styles[0][0] if len(styles) == 1 and styles[0][1] == 1.0 else styles,
                 **settings}
+    if regions:
+        settings["regions"] = list(regions)
     rec = {"nst": __version__, "torch": torch.__version__, "device": str(device), "settings": settings}
     if plans:
         rec["scales"] = list(plans)

@@ -78,6 +78,15 @@ class StyleBank:
         """The style's Targets, its Grams computed once per size for the whole run."""
         return self._style_targets.of([(p, self._image(p), w) for p, w in style])
 
+    def image(self, path: Path) -> Image.Image:
+        """A style image, read once."""
+        return self._image(path)
+
+    def masked_targets(self, entries) -> Targets:
+        """The Targets of (key, image, weight, mask) entries: styles over their own regions
+        (nst.core.targets.StyleTargets.of), each computed once per size for the whole run."""
+        return self._style_targets.of(entries)
+
 
 class Resumable:
     """One output's partial result across its run (nst.jobs.checkpoint): the state the run resumes

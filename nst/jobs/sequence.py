@@ -19,9 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
+import torch
 from torch import Tensor
 
 from ..core.objective import Temporal
+from ..core import regions
+from ..core.regions import Region
 from ..core.schedule import schedule
 from ..core.stylizer import Iterate, RunResult, RunState, StyleImages, Stylizer
 from ..core.targets import Targets
@@ -170,7 +173,8 @@ class FrameCheckpoints:
 def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], stylizer: Stylizer, targets: Targets,
                    seq: SequenceConfig, record: dict, *, first: int = 0, style: StyleImages | None = None,
                    accept_existing: bool = False, checkpoints: FrameCheckpoints | None = None,
-                   hooks: FrameHooks = FrameHooks()) -> SequenceOutcome:
+                   hooks: FrameHooks = FrameHooks(), regions: Callable[[int], Sequence[Region]] | None = None
+                   ) -> SequenceOutcome:
     """Stylise consecutive content ``frames`` (RGB, one size: the output size) into ``outputs``.
 
     The first frame starts cold, with the image schedule of stylizer.cfg; each later one from
@@ -189,6 +193,9 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
     (nst.jobs.checkpoint: every ``checkpoints.every`` seconds and when stopped), and a re-run resumes
     that frame from it, unless ``checkpoints.restart``; ``hooks.on_note`` hears, in one line, of
     a partial result resumed or discarded, or one that could not be written.
+
+    ``regions(t)``: frame t's regions (nst.core.regions.Region), asked in increasing t for the
+    frames made: still masks, or the frames of a mask video.
     """
     outputs = list(outputs)
     made = [p.exists() if accept_existing else matches(p, frame_record(record, first + i))
@@ -200,7 +207,7 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
             if hooks.on_frame is not None:
                 hooks.on_frame(results[-1])
         return SequenceOutcome(results)
-    maker = _FrameMaker(stylizer, targets, seq, record, style, checkpoints, hooks)
+    maker = _FrameMaker(stylizer, targets, seq, record, style, checkpoints, hooks, regions)
     size = None
     count = 0
     for i, (frame, output) in enumerate(zip(frames, outputs)):
@@ -233,12 +240,14 @@ class _FrameMaker:
     warm start, and whether a stop was asked (asked once, it stays asked)."""
 
     def __init__(self, stylizer: Stylizer, targets: Targets, seq: SequenceConfig, record: dict,
-                 style: StyleImages | None, checkpoints: FrameCheckpoints | None, hooks: FrameHooks) -> None:
+                 style: StyleImages | None, checkpoints: FrameCheckpoints | None, hooks: FrameHooks,
+                 regions: Callable[[int], Sequence[Region]] | None = None) -> None:
         self.stylizer, self.targets, self.seq, self.record, self.style = stylizer, targets, seq, record, style
-        self.checkpoints, self.hooks = checkpoints, hooks
+        self.checkpoints, self.hooks, self.regions = checkpoints, hooks, regions
         self.stop_asked = False
         self.prev_content: Tensor | None = None
         self.prev_output: Tensor | Path | None = None  # a path until it is needed
+        self.prev_parts: Sequence[Region] | None = None  # the previous frame's regions, when it was made
 
     def stop(self) -> bool:
         should_stop = self.hooks.should_stop
@@ -250,6 +259,7 @@ class _FrameMaker:
         if self.checkpoints is not None:
             checkpoint.remove(output)  # left by a run killed between writing the frame and removing them
         self.prev_output, self.prev_content = output, to_tensor(frame, self.stylizer.device)
+        self.prev_parts = None if self.regions is None else self.regions(t)
         return self._heard(FrameResult(t, output, "reused"))
 
     def make(self, frame: Image.Image, output: Path, t: int, long_edge: int
@@ -259,7 +269,8 @@ class _FrameMaker:
         stylizer, hooks = self.stylizer, self.hooks
         start = time.perf_counter()
         C = to_tensor(frame, stylizer.device)
-        init, temporal, scales = self._start(C, long_edge)
+        parts = () if self.regions is None else self.regions(t)
+        init, temporal, scales = self._start(C, long_edge, parts)
         on_iterate = None if hooks.progress is None else functools.partial(hooks.progress, t)
         rec = frame_record(self.record, t)
         partial = None
@@ -269,7 +280,7 @@ class _FrameMaker:
 
         def attempt(resume: RunState | None) -> RunResult:
             return stylizer.run(frame, self.targets, self.style, on_iterate, should_stop=self.stop, init=init,
-                                temporal=temporal, scales=scales, resume=resume,
+                                temporal=temporal, scales=scales, resume=resume, regions=parts,
                                 on_state=None if partial is None else partial.keeper,
                                 state_every=None if partial is None else self.checkpoints.every or None)
 
@@ -282,9 +293,11 @@ class _FrameMaker:
         done = self._heard(FrameResult(t, output, "done", time.perf_counter() - start, result.evaluations,
                                        result.J, result.J_content, result.J_style, result.J_temporal))
         self.prev_content, self.prev_output = C, to_tensor(result.image, stylizer.device)
+        self.prev_parts = parts
         return partial, done
 
-    def _start(self, C: Tensor, long_edge: int) -> tuple[Tensor | None, Temporal | None, list[tuple[int, int]]]:
+    def _start(self, C: Tensor, long_edge: int, parts: Sequence[Region] = ()
+               ) -> tuple[Tensor | None, Temporal | None, list[tuple[int, int]]]:
         """Where frame C starts, its temporal term and its scales: cold, with the image schedule, for
         the first frame (or independent frames); else the previous output warped along the flow."""
         seq, stylizer = self.seq, self.stylizer
@@ -295,13 +308,25 @@ class _FrameMaker:
             self.prev_output = to_tensor(load_image(self.prev_output), stylizer.device)
         m = motion(self.prev_content, C, seq.flow)
         warped = m.warp(self.prev_output)
+        confidence = m.weights * self._regions_kept(m, C, parts)
         if seq.fill == "warped":
             init = warped
         else:
-            own = stylizer.initial_image(C, self.style)
-            init = m.weights * warped + (1 - m.weights) * own
-        temporal = Temporal(warped, m.weights, seq.temporal_weight, seq.temporal_blur)
+            own = stylizer.initial_image(C, self.style, parts)
+            init = confidence * warped + (1 - confidence) * own
+        temporal = Temporal(warped, confidence, seq.temporal_weight, seq.temporal_blur)
         return init, temporal, [(long_edge, seq.warm_iterations)]
+
+    def _regions_kept(self, m, C: Tensor, parts: Sequence[Region]) -> Tensor | float:
+        """Where the regions of the previous frame, carried along the flow, are this frame's (1; 0
+        where a moving mask changed: there the previous output has another region's style)."""
+        previous = self.prev_parts
+        if not parts or previous is None or all(a.mask is b.mask for a, b in zip(parts, previous)):
+            return 1.0
+        h, w = C.shape[-2:]
+        now = torch.cat(regions.guidance([r.mask for r in parts], h, w), 1).to(C)
+        before = m.warp(torch.cat(regions.guidance([r.mask for r in previous], h, w), 1).to(C))
+        return (1 - (now - before).abs().amax(1, keepdim=True)).clamp(0, 1)
 
     def _heard(self, result: FrameResult) -> FrameResult:
         if self.hooks.on_frame is not None:

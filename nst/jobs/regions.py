@@ -1,0 +1,213 @@
+"""Regions of a job: masks read from files, each with its style (nst.core.regions does the maths).
+
+A region is written ``MASK=STYLE``: the white part of the image MASK (grey: partly; black: not
+at all) gets STYLE, an image or a blend ``a.jpg:2+b.jpg``, or ``none`` to keep the photo there.
+A style image that holds several textures can give one of them: ``wave.jpg@sea.png`` takes the
+style from the white part of ``sea.png`` (a mask over the style image). MASK may hold the name
+template's fields ({content}, {parent}, {dir}, {index}, {style}) so that each content of a batch
+has its own mask; for a clip it may also be a video or a folder of frames (moving regions:
+nst.jobs.clips.MaskFrames).
+"""
+
+from __future__ import annotations
+
+import os
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from ..core.regions import EMPTY, Region
+from ..core.stylizer import style_parts
+from ..errors import InputError
+from .checkpoint import file_identity
+from .runner import Style, StyleBank
+
+NONE = "none"
+
+
+@dataclass(frozen=True)
+class RegionSpec:
+    """One region as given: its ``mask`` (a path; before a job's fields are filled in, a template),
+    its ``style`` (None: keep the photo) and each style image's own mask, if any."""
+
+    mask: str | Path
+    style: Style | None
+    style_masks: tuple[Path | None, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return Path(self.mask).stem
+
+    def label(self) -> str:
+        """MASK=STYLE as given back in messages and records."""
+        if self.style is None:
+            return f"{self.mask}={NONE}"
+        parts = [f"{p}{'@' + str(m) if m else ''}{':' + format(w, 'g') if w != 1 else ''}"
+                 for (p, w), m in zip(self.style, self.masks)]
+        return f"{self.mask}={'+'.join(parts)}"
+
+    @property
+    def masks(self) -> tuple[Path | None, ...]:
+        return self.style_masks or (None,) * len(self.style or ())
+
+    def files(self) -> list[Path]:
+        """Every file the region reads: its mask, its styles and their masks."""
+        return [Path(self.mask), *(p for p, _ in self.style or ()), *(m for m in self.masks if m is not None)]
+
+
+def parse_region(spec: str) -> RegionSpec:
+    """'MASK=STYLE' -> RegionSpec; STYLE is ``none`` or FILE[@MASK][:WEIGHT] joined by '+'."""
+    mask, sep, style = str(spec).partition("=")
+    if not sep or not mask.strip() or not style.strip():
+        raise InputError(f"region {spec!r}: expected MASK=STYLE, e.g. sky.png=wave.jpg (or sky.png=none)")
+    if style.strip().lower() == NONE:
+        return RegionSpec(mask, None)
+    parts, masks = [], []
+    for part in style.split("+"):
+        name, colon, weight = part.rpartition(":")
+        if not colon or not name or Path(part).exists():
+            name, weight = part, "1"
+        try:
+            w = float(weight)
+        except ValueError:
+            raise InputError(f"region {spec!r}: the weight {weight!r} of {name} is not a number; a style is "
+                             "FILE[@MASK][:WEIGHT] joined by '+', e.g. a.jpg:2+b.jpg@b_sea.png") from None
+        path, at, own = name.partition("@")
+        if at and Path(name).exists():  # a file whose name has an '@'
+            path, own = name, ""
+        if not path:
+            raise InputError(f"region {spec!r}: a style is missing before '@'")
+        parts.append((path, w))
+        masks.append(Path(own) if own else None)
+    style_parts(parts)  # weights: finite, >= 0, not all zero
+    return RegionSpec(mask, tuple((Path(p), w) for p, w in parts), tuple(masks) if any(masks) else ())
+
+
+FIELDS = ("content", "style", "index", "parent", "dir")
+
+
+def fill(spec: RegionSpec, values: Mapping[str, object]) -> RegionSpec:
+    """The region of one job: its mask path's template fields filled in from ``values``."""
+    text = str(spec.mask)
+    try:
+        names = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
+    except ValueError as e:
+        raise InputError(f"region mask {text!r}: {e}") from None
+    if not names:
+        return spec
+    unknown = [n for n in names if n not in FIELDS]
+    if unknown:
+        raise InputError(f"region mask {text!r}: unknown field {{{unknown[0]}}}; allowed: "
+                         + " ".join(f"{{{f}}}" for f in FIELDS))
+    try:
+        path = text.format(**{k: values[k] for k in FIELDS if k in values})
+    except (KeyError, ValueError, TypeError) as e:
+        raise InputError(f"region mask {text!r}: {e}") from None
+    return RegionSpec(path, spec.style, spec.style_masks)
+
+
+def load_mask(path: str | Path) -> torch.Tensor:
+    """A mask file as (H, W) float32 in [0, 1]: its grey levels (white 1), or its alpha channel
+    where it has one with transparent pixels (what a paint program's layer exports)."""
+    path = Path(path)
+    try:
+        with Image.open(path) as img:
+            img.load()
+            if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+                alpha = img.convert("RGBA").getchannel("A")
+                if alpha.getextrema()[0] < 255:
+                    return torch.from_numpy(np.asarray(alpha, np.float32) / 255.0)
+            grey = img.convert("L")
+    except FileNotFoundError:
+        raise InputError(f"mask {path}: no such file") from None
+    except (UnidentifiedImageError, OSError) as e:
+        raise InputError(f"mask {path}: not a readable image ({type(e).__name__})") from None
+    return torch.from_numpy(np.asarray(grey, np.float32) / 255.0)
+
+
+def check_aspect(mask: torch.Tensor, path: str | Path, content: Image.Image, what: str = "content") -> None:
+    """InputError naming both sizes unless ``mask`` has the aspect ratio of ``content`` (any size)."""
+    (mh, mw), (cw, ch) = mask.shape[-2:], content.size
+    if abs(mw * ch / cw - mh) > max(1.0, 0.01 * mh):
+        raise InputError(f"mask {path} is {mw}x{mh} and the {what} {cw}x{ch}: a mask needs the {what}'s "
+                         "aspect ratio (any size)")
+
+
+def is_empty(mask: torch.Tensor) -> bool:
+    """Nothing of the picture is in the region (its share below nst.core.regions.EMPTY)."""
+    return float(mask.mean()) < EMPTY
+
+
+def names(specs: Sequence[RegionSpec]) -> list[str]:
+    """Each region's name in logs: its mask's file name without extension, made unique ('rest'
+    is the rest of the picture's)."""
+    out: list[str] = []
+    for spec in specs:
+        name, n = spec.name, 2
+        while name in out or name == "rest":
+            name, n = f"{spec.name}-{n}", n + 1
+        out.append(name)
+    return out
+
+
+def read_style_masks(spec: RegionSpec, bank: StyleBank) -> list[torch.Tensor | None]:
+    """The masks over the region's style images, checked against each style's aspect ratio."""
+    out = []
+    for (p, _), m in zip(spec.style or (), spec.masks):
+        if m is None:
+            out.append(None)
+            continue
+        mask = load_mask(m)
+        check_aspect(mask, m, bank.image(p), what=f"style {p}")
+        if is_empty(mask):
+            raise InputError(f"mask {m} over the style {p} is empty (black): it gives no style")
+        out.append(mask)
+    return out
+
+
+def regions_of(specs: Sequence[RegionSpec], masks: Sequence[torch.Tensor], bank: StyleBank,
+               style_masks: Sequence[Sequence[torch.Tensor | None]]) -> list[Region]:
+    """The library's Regions of a job: each mask with its style's Targets (none: no style)."""
+    out = []
+    for spec, name, mask, own in zip(specs, names(specs), masks, style_masks):
+        if spec.style is None:
+            out.append(Region(mask, None, name=name))
+            continue
+        keyed = [((p, str(m)), bank.image(p), w, t) for (p, w), m, t in zip(spec.style, spec.masks, own)]
+        out.append(Region(mask, bank.masked_targets(keyed), bank.images(spec.style), name=name))
+    return out
+
+
+def records(specs: Sequence[RegionSpec]) -> list[dict]:
+    """Each region as an output's provenance records it: its mask (absolute path, and the sha256 of
+    its contents: of a folder of mask frames, its files' names, sizes and times), its style
+    (a path, a blend's [[path, weight], ...], or "none") and the style's own masks."""
+    out = []
+    for s in specs:
+        rec = {"mask": os.path.abspath(s.mask), "mask_sha256": _digest(s.mask)}
+        if s.style is None:
+            rec["style"] = NONE
+        else:
+            rec["style"] = [[os.path.abspath(p), float(w)] for p, w in s.style]
+            if any(m is not None for m in s.masks):
+                rec["style_masks"] = [None if m is None else os.path.abspath(m) for m in s.masks]
+        out.append(rec)
+    return out
+
+
+def _digest(path: str | Path) -> str:
+    ident = file_identity(path)
+    return ident.split("=", 1)[1] if ident.startswith(("sha256=", "files=")) else ident
+
+
+def identity(specs: Sequence[RegionSpec]) -> list:
+    """What decides a job's result of its regions, by the contents of their files (for resuming)."""
+    return [[file_identity(s.mask), None if s.style is None else
+             [[file_identity(p), w, None if m is None else file_identity(m)] for (p, w), m in zip(s.style, s.masks)]]
+            for s in specs]
+
