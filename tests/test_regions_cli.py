@@ -246,3 +246,26 @@ def test_regions_with_tiles_and_colour_preservation(files, tmp_path):
     r = invoke(*common, "-o", tmp_path / "pyramid.png", "--size", "96", "--scales", "2", "--iterations", "4")
     assert r.exit_code == 0, r.output
     assert [s["size"][0] for s in provenance.read(tmp_path / "pyramid.png")["scales"]] == [68, 96]
+
+
+def test_names_with_separators_that_exist_are_not_split(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("a=b.png", "x+y.jpg", "wave@2x.jpg"):
+        (tmp_path / name).write_bytes(b"")
+    r = parse_region("a=b.png=x+y.jpg")
+    assert str(r.mask) == "a=b.png" and [str(p) for p, _ in r.style] == ["x+y.jpg"]
+    r = parse_region("m.png=wave@2x.jpg@sea.png:2")
+    assert [(str(p), w) for p, w in r.style] == [("wave@2x.jpg", 2.0)] and str(r.style_masks[0]) == "sea.png"
+    assert [str(p) for p, _ in parse_region("m.png=dir@v1/wave.jpg@sea.png").style] == ["dir@v1/wave.jpg"]
+    with pytest.raises(InputError, match="a mask is missing after '@'"):
+        parse_region("m.png=wave.jpg@")
+    with pytest.raises(InputError, match="an empty style in the blend"):
+        parse_region("m.png=a.jpg+")
+
+
+def test_16_bit_masks_keep_their_grey_levels(tmp_path):
+    a = np.zeros((10, 12), np.uint16)
+    a[:, :6] = 30000
+    Image.fromarray(a).save(tmp_path / "m16.png")
+    m = load_mask(tmp_path / "m16.png")
+    assert m[0, 0].item() == pytest.approx(30000 / 65535, rel=1e-4) and m[0, 9].item() == 0.0

@@ -28,6 +28,7 @@ from ..errors import InputError
 
 # A region whose guidance averages below this over the picture has no positions worth a term.
 EMPTY = 1e-4
+SNAP = 1e-5  # resampled guidance this close to 0 or 1 is 0 or 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,7 +78,10 @@ def guidance(masks: Sequence[Tensor], height: int, width: int) -> list[Tensor]:
     if not masks:
         return [torch.ones(1, 1, height, width)]
     T = torch.cat([F.interpolate(as_mask(m), size=(height, width), mode="bilinear", antialias=True,
-                                 align_corners=False).clamp(0, 1) for m in masks], dim=1)
+                                 align_corners=False) for m in masks], dim=1)
+    # Resampling leaves 1 - 1e-7 inside an all-white mask: snapped, so that white is exactly 1
+    # (a region over the whole picture is then exactly a run without regions) and black 0.
+    T = torch.where(T > 1 - SNAP, 1.0, torch.where(T < SNAP, 0.0, T))
     total = T.sum(1, keepdim=True)
     T = T / total.clamp(min=1)  # where the masks overlap beyond 1: shares of the pixel
     rest = (1 - T.sum(1, keepdim=True)).clamp(min=0)
@@ -88,6 +92,15 @@ def at_layer(T: Tensor, stride: int) -> Tensor:
     """T_r^l: the pixel guidance (1, 1, H, W) averaged over each stride x stride block, (n_H, n_W) =
     (H // stride, W // stride), the positions of a layer of that total stride."""
     return (T if stride == 1 else F.avg_pool2d(T, stride)).squeeze(0).squeeze(0)
+
+
+def same_aspect(mask: tuple[int, int], image: tuple[int, int]) -> bool:
+    """Whether a mask of (width, height) ``mask`` has the aspect ratio of an image of ``image``,
+    up to 1 % and the rounding of either size to whole pixels (a photo resized to 32 px is 27 px
+    high, its mask at the photo's own size is not)."""
+    (mw, mh), (w, h) = mask, image
+    tolerance = 0.01 + 1 / min(w, h) + 1 / min(mw, mh)
+    return abs((mw / mh) / (w / h) - 1) <= tolerance
 
 
 def share(T: Tensor) -> float:

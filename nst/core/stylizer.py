@@ -380,7 +380,7 @@ class _Run:
         self.st, self.cfg, self.content, self.targets, self.scales = stylizer, stylizer.cfg, content, targets, scales
         self.progress, self.should_stop, self.resume = progress, should_stop, resume
         self.on_state, self.state_every, self.temporal = on_state, state_every, temporal
-        self.regions = [_checked_region(r, content) for r in parts]
+        self.regions = _named([_checked_region(r, content) for r in parts])
         self.guided_count = len(self.regions) + 1 if self.regions else 0  # the rest of the picture too
         self.luminance = self.cfg.preserve_color == "luminance"
         self.channels = 1 if self.luminance else 3
@@ -562,12 +562,26 @@ def _checked_region(region: regions.Region, content: Image.Image) -> regions.Reg
     """The region with its mask as (1, 1, H, W); InputError if the mask's aspect ratio is not the content's."""
     mask = regions.as_mask(region.mask)
     (mh, mw), (cw, ch) = mask.shape[-2:], content.size
-    if abs(mw * ch / cw - mh) > max(1.0, 0.01 * mh):
+    if not regions.same_aspect((mw, mh), (cw, ch)):
         raise InputError(f"the mask of region {region.name} is {mw}x{mh} and the content {cw}x{ch}: a mask needs "
                          "the content's aspect ratio (any size)")
     if region.weight < 0 or not math.isfinite(region.weight):
         raise InputError(f"region {region.name}: weight {region.weight!r} must be a finite number >= 0")
     return replace(region, mask=mask)
+
+
+def _named(parts: list[regions.Region]) -> list[regions.Region]:
+    """The regions with names that are unique and not "rest" (the rest of the picture's): a name
+    labels a region's costs (Iterate.regions), so two regions must not share one."""
+    seen = {"rest"}
+    out = []
+    for r in parts:
+        name, n = r.name, 2
+        while name in seen:
+            name, n = f"{r.name}-{n}", n + 1
+        seen.add(name)
+        out.append(r if name == r.name else replace(r, name=name))
+    return out
 
 
 def _shape(image: Image.Image, long_edge: int) -> tuple[int, int]:

@@ -373,7 +373,9 @@ class _ImageRun:
                 if self.on_note is not None:
                     self.on_note(job, f"mask {spec.mask} is empty (black): its region is left out")
                 continue
-            specs.append(spec), masks.append(mask), own.append(style_masks)
+            specs.append(spec)
+            masks.append(mask)
+            own.append(style_masks)
         return region_files.regions_of(specs, masks, self.bank, own)
 
     def work(self, job: Job, prepared: tuple[Image.Image, list[Region]], stylizer: Stylizer,

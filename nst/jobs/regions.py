@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..core.regions import EMPTY, Region
+from ..core.regions import EMPTY, Region, same_aspect
 from ..core.stylizer import style_parts
 from ..errors import InputError
 from .checkpoint import file_identity
@@ -61,31 +61,54 @@ class RegionSpec:
 
 
 def parse_region(spec: str) -> RegionSpec:
-    """'MASK=STYLE' -> RegionSpec; STYLE is ``none`` or FILE[@MASK][:WEIGHT] joined by '+'."""
-    mask, sep, style = str(spec).partition("=")
-    if not sep or not mask.strip() or not style.strip():
-        raise InputError(f"region {spec!r}: expected MASK=STYLE, e.g. sky.png=wave.jpg (or sky.png=none)")
+    """'MASK=STYLE' -> RegionSpec; STYLE is ``none`` or FILE[@MASK][:WEIGHT] joined by '+'.
+
+    A name that exists as a file is never split (a mask named 'a=b.png', a style 'a+b.jpg' or
+    'wave@2x.jpg'); otherwise MASK ends at the first '=', and a style's own mask follows its
+    last '@'.
+    """
+    mask, style = _split_mask(str(spec))
     if style.strip().lower() == NONE:
         return RegionSpec(mask, None)
     parts, masks = [], []
-    for part in style.split("+"):
-        name, colon, weight = part.rpartition(":")
-        if not colon or not name or Path(part).exists():
-            name, weight = part, "1"
-        try:
-            w = float(weight)
-        except ValueError:
-            raise InputError(f"region {spec!r}: the weight {weight!r} of {name} is not a number; a style is "
-                             "FILE[@MASK][:WEIGHT] joined by '+', e.g. a.jpg:2+b.jpg@b_sea.png") from None
-        path, at, own = name.partition("@")
-        if at and Path(name).exists():  # a file whose name has an '@'
-            path, own = name, ""
-        if not path:
-            raise InputError(f"region {spec!r}: a style is missing before '@'")
+    for part in [style] if Path(style).exists() else style.split("+"):
+        path, own, w = _style_part(part, spec)
         parts.append((path, w))
         masks.append(Path(own) if own else None)
     style_parts(parts)  # weights: finite, >= 0, not all zero
     return RegionSpec(mask, tuple((Path(p), w) for p, w in parts), tuple(masks) if any(masks) else ())
+
+
+def _split_mask(spec: str) -> tuple[str, str]:
+    """MASK and STYLE of 'MASK=STYLE': at the first '=' unless a longer MASK names a file."""
+    cuts = [i for i, c in enumerate(spec) if c == "="]
+    cut = next((i for i in cuts if Path(spec[:i]).is_file()), cuts[0] if cuts else None)
+    if cut is None or not spec[:cut].strip() or not spec[cut + 1:].strip():
+        raise InputError(f"region {spec!r}: expected MASK=STYLE, e.g. sky.png=wave.jpg (or sky.png=none)")
+    return spec[:cut], spec[cut + 1:]
+
+
+def _style_part(part: str, spec: str) -> tuple[str, str, float]:
+    """(style file, its own mask or '', weight) of one FILE[@MASK][:WEIGHT] of a region's style."""
+    if not part:
+        raise InputError(f"region {spec!r}: an empty style in the blend; a style is FILE[@MASK][:WEIGHT] "
+                         "joined by '+'")
+    name, colon, weight = part.rpartition(":")
+    if not colon or not name or Path(part).exists():
+        name, weight = part, "1"
+    try:
+        w = float(weight)
+    except ValueError:
+        raise InputError(f"region {spec!r}: the weight {weight!r} of {name} is not a number; a style is "
+                         "FILE[@MASK][:WEIGHT] joined by '+', e.g. a.jpg:2+b.jpg@b_sea.png") from None
+    if Path(name).exists() or "@" not in name:
+        return name, "", w
+    path, _, own = name.rpartition("@")
+    if not path:
+        raise InputError(f"region {spec!r}: a style is missing before '@'")
+    if not own:
+        raise InputError(f"region {spec!r}: a mask is missing after '@' (STYLE@MASK)")
+    return path, own, w
 
 
 FIELDS = ("content", "style", "index", "parent", "dir")
@@ -112,20 +135,26 @@ def fill(spec: RegionSpec, values: Mapping[str, object]) -> RegionSpec:
 
 
 def load_mask(path: str | Path) -> torch.Tensor:
-    """A mask file as (H, W) float32 in [0, 1]: its grey levels (white 1), or its alpha channel
-    where it has one with transparent pixels (what a paint program's layer exports)."""
+    """A mask file as (H, W) float32 in [0, 1]: its grey levels (white 1; 16-bit and float images
+    scaled by their range), or its alpha channel where it has transparent pixels (what a paint
+    program's layer exports); turned upright by its EXIF orientation, as photos are."""
     path = Path(path)
     try:
         with Image.open(path) as img:
             img.load()
+            img = ImageOps.exif_transpose(img)
             if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
                 alpha = img.convert("RGBA").getchannel("A")
                 if alpha.getextrema()[0] < 255:
                     return torch.from_numpy(np.asarray(alpha, np.float32) / 255.0)
+            if img.mode.startswith("I;16") or img.mode in ("I", "F"):
+                a = np.asarray(img, np.float32)
+                top = 1.0 if img.mode == "F" else 65535.0 if img.mode != "I" or a.max() > 255 else 255.0
+                return torch.from_numpy(np.clip(a / top, 0, 1))
             grey = img.convert("L")
     except FileNotFoundError:
         raise InputError(f"mask {path}: no such file") from None
-    except (UnidentifiedImageError, OSError) as e:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise InputError(f"mask {path}: not a readable image ({type(e).__name__})") from None
     return torch.from_numpy(np.asarray(grey, np.float32) / 255.0)
 
@@ -133,7 +162,7 @@ def load_mask(path: str | Path) -> torch.Tensor:
 def check_aspect(mask: torch.Tensor, path: str | Path, content: Image.Image, what: str = "content") -> None:
     """InputError naming both sizes unless ``mask`` has the aspect ratio of ``content`` (any size)."""
     (mh, mw), (cw, ch) = mask.shape[-2:], content.size
-    if abs(mw * ch / cw - mh) > max(1.0, 0.01 * mh):
+    if not same_aspect((mw, mh), (cw, ch)):
         raise InputError(f"mask {path} is {mw}x{mh} and the {what} {cw}x{ch}: a mask needs the {what}'s "
                          "aspect ratio (any size)")
 

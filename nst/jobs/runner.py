@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol, TypeVar
 
 from PIL import Image
+from torch import Tensor
 
 from ..core.config import Config
 from ..core.planner import BudgetError
@@ -82,10 +83,11 @@ class StyleBank:
         """A style image, read once."""
         return self._image(path)
 
-    def masked_targets(self, entries) -> Targets:
+    def masked_targets(self, entries: Sequence[tuple[Hashable, Image.Image, float, Tensor | None]]) -> Targets:
         """The Targets of (key, image, weight, mask) entries: styles over their own regions
-        (nst.core.targets.StyleTargets.of), each computed once per size for the whole run."""
-        return self._style_targets.of(entries)
+        (nst.core.targets.StyleTargets.of), each computed once per size for the whole run. The
+        network is built when they are first asked for, not now (a job's inputs are read before)."""
+        return lambda size, content: self._style_targets.of(entries)(size, content)
 
 
 class Resumable:
