@@ -269,3 +269,16 @@ def test_16_bit_masks_keep_their_grey_levels(tmp_path):
     Image.fromarray(a).save(tmp_path / "m16.png")
     m = load_mask(tmp_path / "m16.png")
     assert m[0, 0].item() == pytest.approx(30000 / 65535, rel=1e-4) and m[0, 9].item() == 0.0
+
+
+def test_a_bad_network_fails_the_run_not_each_job_with_regions(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    make_content().save(photos / "a.png")
+    make_content().save(photos / "b.png")
+    make_style().save(tmp_path / "s.png")
+    (tmp_path / "bad.pth").write_bytes(b"not weights")
+    m = mask(tmp_path / "m.png", left=20)
+    r = invoke(photos, tmp_path / "s.png", "-o", tmp_path / "out", *FAST, "--weights", tmp_path / "bad.pth",
+               "--region", f"{m}={tmp_path / 's.png'}")
+    assert r.exit_code == 2 and "failed" not in r.stderr, r.stderr
