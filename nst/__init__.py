@@ -15,11 +15,13 @@ import cycle):
 - ``core/``: one image, one run. ``config`` (every setting and its default), ``costs`` (the
   paper's cost functions), ``objective`` (J as a list of terms and the untiled evaluator),
   ``tiling`` (the exact tiled evaluator), ``planner`` (a scale's plan within the memory budget),
-  ``schedule`` (coarse to fine), ``optim`` (the loop), ``targets`` (style Grams),
+  ``schedule`` (coarse to fine), ``optim`` (the loop), ``targets`` (style Grams), ``regions``
+  (guidance masks: a style per part of the picture),
   ``stylizer`` (``Stylizer.run``: a run, scale by scale, returning a ``RunResult``).
 - ``jobs/``: many images: ``runner`` (the job runner images and clips share: one network, each
   style read once, a failure as a job's result, resume), ``batch`` (job lists, naming, shards,
-  the image jobs), ``sequence`` and ``clips`` (frames and videos), ``video``, ``flow``,
+  the image jobs), ``regions`` (masks and their styles), ``shards`` (K of N, also from a
+  cluster's environment), ``sequence`` and ``clips`` (frames and videos), ``video``, ``flow``,
   ``checkpoint`` (partial results and resume), ``provenance``, ``outputs``.
 - ``cli/``: the ``nst`` command: ``command`` (the click command and its dispatch), ``options``
   (the options, and the one table of which flags belong to which kind of run), ``images`` and
