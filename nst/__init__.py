@@ -20,8 +20,7 @@ import cycle):
   ``stylizer`` (``Stylizer.run``: a run, scale by scale, returning a ``RunResult``).
 - ``jobs/``: many images: ``runner`` (the job runner images and clips share: one network, each
   style read once, a failure as a job's result, resume), ``batch`` (job lists, naming, shards,
-  the image jobs), ``regions`` (masks and their styles), ``shards`` (K of N, also from a
-  cluster's environment), ``sequence`` and ``clips`` (frames and videos), ``video``, ``flow``,
+  the image jobs), ``regions`` (masks and their styles), ``sequence`` and ``clips`` (frames and videos), ``video``, ``flow``,
   ``checkpoint`` (partial results and resume), ``provenance``, ``outputs``.
 - ``cli/``: the ``nst`` command: ``command`` (the click command and its dispatch), ``options``
   (the options, and the one table of which flags belong to which kind of run), ``images`` and
