@@ -321,8 +321,10 @@ class _FrameMaker:
         """Where the regions of the previous frame, carried along the flow, are this frame's (1; 0
         where a moving mask changed: there the previous output has another region's style)."""
         previous = self.prev_parts
-        if not parts or previous is None or all(a.mask is b.mask for a, b in zip(parts, previous)):
+        if not parts or previous is None:
             return 1.0
+        # Still masks too: where the content moves across a region's border, the previous output
+        # warped here is another region's.
         h, w = C.shape[-2:]
         now = torch.cat(regions.guidance([r.mask for r in parts], h, w), 1).to(C)
         before = m.warp(torch.cat(regions.guidance([r.mask for r in previous], h, w), 1).to(C))
