@@ -16,6 +16,7 @@ from ..jobs.video import VIDEO_EXTENSIONS, Encoder
 from ..pixels.images import FORMATS
 from . import results
 from .console import ClipReporter
+from .images import with_shard
 from .interrupt import SignalStop, stopped_by
 from .options import Args
 
@@ -26,6 +27,7 @@ def run(args: Args, cfg: Config) -> int:
     to say in one line (exit 2 for bad input)."""
     with SignalStop() as stop:
         try:
+            args = with_shard(args)  # --shard auto: K/N from the environment
             styles = [parse_style(args.style)]
             seq = SequenceConfig(args.temporal_weight, args.warm_iterations)
             encoder = Encoder(args.codec, crf=args.crf, options=args.encoder_options)
@@ -40,7 +42,7 @@ def run(args: Args, cfg: Config) -> int:
                                          skip_existing=args.skip_existing, on_start=reporter.start,
                                          on_frame=reporter.frame, on_iterate=reporter.iterate, should_stop=stop,
                                          checkpoint_every=args.checkpoint_every, restart=args.restart,
-                                         on_note=reporter.note),
+                                         on_note=reporter.note, overlap=args.shard_overlap),
                                reporter, args, single=single)
         except KeyboardInterrupt as e:  # a second signal (StopNow), or Ctrl-C without SignalStop's handlers
             return results.stopped_at_once(reporter, args, e, single=single)

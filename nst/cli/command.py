@@ -12,14 +12,14 @@ from ..core.config import Config
 from ..core.schedule import MIN_SCALE, schedule
 from ..errors import InputError, NSTError
 from . import clips, images
-from .commands import CONTEXT, BadInput, info, plot
+from .commands import CONTEXT, BadInput, info, plot, status
 from .interrupt import stopped_by
 from .options import CLIP, IMAGES, Args, check_flags, with_options
 from .words import flag
 
 
 class _Command(click.Command):
-    """The main command; ``info`` or ``plot`` as the first argument runs that command instead."""
+    """The main command; ``info``, ``plot`` or ``status`` as the first argument runs that command instead."""
 
     def make_context(self, info_name, args, parent=None, **extra):
         sub = SUBCOMMANDS.get(args[0]) if args else None
@@ -43,6 +43,7 @@ def main(**params) -> None:
       nst FRAMES/ STYLE -o OUTDIR --sequence   a folder of video frames, the same way
       nst info FILE                     print the settings stored in an output (JSON)
       nst plot LOG.json -o PLOT.png     plot the costs recorded by --log
+      nst status CONTENT... STYLE -o OUTDIR [--shards N]   how far a run into OUTDIR has got
 
     Each CONTENT, and STYLE, is an image or a directory of images (sorted by name; --recursive
     descends into subfolders). STYLE may also be a blend of images joined with '+', each with an
@@ -56,12 +57,13 @@ def main(**params) -> None:
     A bad, unreadable or vanished input is reported in one line and skipped, and the run goes on;
     a summary line ends a directory run. Ctrl-C or SIGTERM stops within one evaluation and keeps
     the best image so far beside the output (OUT.partial.jpg) with what resuming needs; running
-    the same command again finishes it (a second Ctrl-C stops at once). Exit status: 0 all done
-    (or skipped), 1 a job failed, 2 bad usage or, for a single image, bad input; 130 stopped by
-    SIGINT (Ctrl-C), 143 by SIGTERM. Progress and messages go to
-    stderr (bars on a terminal, plain lines in a file or pipe; J is the best so far, the J of the
-    image written), every file written is named; stdout carries only --json. A content file named
-    info or plot: write ./info or ./plot.
+    the same command again finishes it (a second Ctrl-C stops at once). Workers may share OUT: a
+    job claims its output while it works (OUT.claim), and a job whose output another live worker
+    has claimed is left to it. Exit status: 0 all done (or skipped, or claimed), 1 a job failed,
+    2 bad usage or, for a single image, bad input; 130 stopped by SIGINT (Ctrl-C), 143 by SIGTERM.
+    Progress and messages go to stderr (bars on a terminal, plain lines in a file or pipe; J is
+    the best so far, the J of the image written), every file written is named; stdout carries
+    only --json. A content file named info, plot or status: write ./info, ./plot or ./status.
 
     A video keeps its frame count, frame rate and audio; its frames are kept in OUT.frames/, so
     an interrupted run goes on from the first missing frame when run again (the frame that was
@@ -104,7 +106,7 @@ def main(**params) -> None:
         sys.exit(status)
 
 
-SUBCOMMANDS = {"info": info, "plot": plot}
+SUBCOMMANDS = {"info": info, "plot": plot, "status": status}
 
 
 def _say_fewer_scales(cfg: Config, quiet: bool) -> None:

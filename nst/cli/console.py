@@ -161,14 +161,17 @@ class Reporter:
         self.job.saved.append(Path(path))
 
     def job_finished(self, result: JobResult) -> None:
-        """A job ended: done, skipped, failed or interrupted. A failed single image is left to the
-        caller (it is the command's error); every other failure is said even when quiet. An
-        interrupted job is said by ``stopped``."""
+        """A job ended: done, skipped, failed, interrupted or claimed (left to the worker that holds
+        it). A failed single image is left to the caller (it is the command's error); every other
+        failure is said even when quiet. An interrupted job is said by ``stopped``."""
         job = self._job_ended(result.status)
         if result.status == "interrupted":
             self._interrupted = (result, job.last.i if job.last else result.evaluations)
         out = result.job.output
-        if self.total is None:  # one image to a file
+        if result.status == "claimed":
+            self.say(f"nst: {'' if self.total is None else self._count() + ' '}{out}: claimed by "
+                     f"{result.claimed_by}, left to it")
+        elif self.total is None:  # one image to a file
             if result.status == "skipped":
                 self.say(f"skipped {out}: it exists")
             elif result.status == "done" and result.resumed_from is not None:  # not from the start: no first J
@@ -232,6 +235,8 @@ class Reporter:
         line = f"nst: {c['done']} done, {c['skipped']} skipped, {c['failed']} failed"
         if c["interrupted"]:
             line += f", {c['interrupted']} interrupted"
+        if c["claimed"]:
+            line += f", {c['claimed']} claimed by other workers"
         not_run = (self.total or 0) - self.finished
         if not_run:
             line += f", {not_run} not run"
@@ -439,7 +444,7 @@ class ClipReporter:
         self.cfg, self.quiet, self.total = cfg, quiet, total
         self.out = make_reporter(cfg, quiet)       # clip lines; no bars of its own
         self.frames: Reporter | None = None
-        self.counts = {"done": 0, "partial": 0, "skipped": 0, "failed": 0, "interrupted": 0}
+        self.counts = {"done": 0, "partial": 0, "skipped": 0, "failed": 0, "interrupted": 0, "claimed": 0}
         self.finished = 0
         self.start_time = time.perf_counter()
         self.current: tuple[ClipJob, int | None] | None = None  # the clip in progress and its frame
@@ -482,6 +487,8 @@ class ClipReporter:
             self.out.warn(f"nst: {count}failed {job.content} with {job.style_label}: {result.error}")
         elif result.status == "skipped":
             self.out.say(f"nst: {count}skipped {job.output}: it exists")
+        elif result.status == "claimed":
+            self.out.say(f"nst: {count}{job.output}: claimed by {result.claimed_by}, left to it")
         elif result.status == "partial":
             self.out.say(f"nst: {count}{job.frames_dir}: frames {made}{mean} in {duration(result.seconds)}; "
                          f"{result.missing} of {result.frames} frames left to other shards, so "
@@ -508,6 +515,8 @@ class ClipReporter:
         line = f"nst: clips: {c['done']} done, {c['partial']} partial, {c['skipped']} skipped, {c['failed']} failed"
         if c["interrupted"]:
             line += f", {c['interrupted']} interrupted"
+        if c["claimed"]:
+            line += f", {c['claimed']} claimed by other workers"
         not_run = self.total - self.finished
         if interrupted and not_run:
             line += f", {not_run} not run"

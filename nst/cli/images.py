@@ -5,11 +5,14 @@ iterates, and the files of --log, --gif and --contact-sheet after a single image
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+
+import click
 
 from ..core.config import INITS, Config
 from ..core.stylizer import Iterate
-from ..jobs import outputs
+from ..jobs import outputs, shards
 from ..jobs.batch import Job, JobResult, parse_style, run_batch
 from ..jobs.batch import plan as make_plan
 from ..jobs.batch import shard as take_shard
@@ -29,6 +32,7 @@ def run(args: Args, cfg: Config) -> int:
     """Plan and run the image jobs; return the exit status (nst.cli.results.exit_status). A single
     image that fails raises its exception, for the command to say in one line. A Ctrl-C before
     the work starts is raised for the command to say."""
+    args = with_shard(args)
     protect = [cfg.init] if cfg.init not in INITS else []
     plan = make_plan(args.content, [parse_style(args.style)], args.output, name=args.name_template, ext=args.ext,
                      recursive=args.recursive, protect=protect, regions=args.regions)
@@ -57,6 +61,18 @@ def run(args: Args, cfg: Config) -> int:
             raise  # before any work
         return results.stopped_at_once(reporter, args, e, single=single)
     return results.exit_status(reporter, args, len(jobs), single=single, stop=stop)
+
+
+def with_shard(args: Args) -> Args:
+    """``args`` with --shard auto (or auto/N) as the K/N it means in this process's environment
+    (nst.jobs.shards), and where K and N came from said on stderr unless -q; its failure is an
+    InputError, said in one line."""
+    if not isinstance(args.shard, shards.Auto):
+        return args
+    shard = shards.resolve(args.shard)
+    if not args.quiet:
+        click.echo(f"nst: {shard}", err=True)
+    return dataclasses.replace(args, shard=(shard.k, shard.n))
 
 
 def _record(args: Args) -> report.RunRecord | None:

@@ -29,8 +29,10 @@ from ..core.config import (
     format_layer_weights,
 )
 from ..errors import InputError
-from ..jobs.batch import NAME_FIELDS, normalize_ext, parse_shard
+from ..jobs import shards
+from ..jobs.batch import NAME_FIELDS, normalize_ext
 from ..jobs.checkpoint import CHECKPOINT_EVERY
+from ..jobs.clips import OVERLAP
 from ..jobs.regions import RegionSpec, parse_region
 from ..jobs.sequence import SequenceConfig
 from ..jobs.video import DEFAULT_CODEC, DEFAULT_CRF, VIDEO_EXTENSIONS, is_video, parse_encoder_option
@@ -62,6 +64,7 @@ FLAGS = {
     "codec": ("--codec", CLIP),
     "crf": ("--crf", CLIP),
     "encoder_options": ("--encoder-options", CLIP),  # sic: what the message has always said
+    "shard_overlap": ("--shard-overlap", CLIP),
 }
 
 
@@ -82,7 +85,8 @@ class Args:
     name_template: str
     ext: str
     skip_existing: bool
-    shard: tuple[int, int] | None
+    shard: tuple[int, int] | shards.Auto | None  # K/N; auto: found when the run starts (images.with_shard)
+    shard_overlap: int
     checkpoint_every: float
     restart: bool
     sequence: bool
@@ -134,11 +138,14 @@ def _encoder_options(ctx: click.Context, param: click.Parameter, value: tuple[st
         raise click.BadParameter(str(e)) from None
 
 
-def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, int] | None:
+def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, int] | shards.Auto | None:
+    """K/N as (K, N); auto and auto/N as they are, for the run to find K (and N) in its environment
+    when it starts, where a failure is said in one line (nst.cli.images.with_shard)."""
     try:
-        return None if value is None else parse_shard(value)
+        spec = None if value is None else shards.parse(value)
     except InputError as e:
         raise click.BadParameter(str(e)) from None
+    return (spec.k, spec.n) if isinstance(spec, shards.Shard) else spec
 
 
 def _ext(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -262,10 +269,20 @@ OPTIONS = (
     click.option("--skip-existing", is_flag=True,
                  help="Leave outputs that exist alone (they are written atomically, so an existing one is "
                       "complete): re-run a crashed or interrupted batch to finish it."),
-    click.option("--shard", callback=_shard, metavar="K/N",
-                 help="Do shard K of N, K counting from 0 (0/4 .. 3/4; Slurm: --array=0-3 and "
-                      "--shard $SLURM_ARRAY_TASK_ID/4): a fixed split of the sorted job list, so N workers "
-                      "with K = 0..N-1 do every job exactly once."),
+    click.option("--shard", callback=_shard, metavar="K/N|auto[/N]",
+                 help="Do shard K of N, K counting from 0 (0/4 .. 3/4): a fixed split of the sorted job list, "
+                      "so N workers with K = 0..N-1 do every job exactly once. auto: K and N from a Slurm array "
+                      "(contiguous or stepped: --array=1-8 gives 0/8 .. 7/8), an AWS Batch array job or "
+                      "torchrun (RANK, WORLD_SIZE). auto/N: N as given, K the task's index counted from 0 (Slurm's "
+                      "from 1; NST_SHARD_BASE=0 or 1 says otherwise), e.g. a Kubernetes Indexed Job's "
+                      "JOB_COMPLETION_INDEX."),
+    click.option("--shard-overlap", type=click.IntRange(min=0), default=OVERLAP, show_default=True,
+                 metavar="FRAMES",
+                 help="Videos and --sequence with --shard: the shard's first frame starts warm from the frame "
+                      "before it if that is made already (then the join is as smooth as unsharded), else from "
+                      "FRAMES frames stylised before it, not written; 0: cold, always. Measured "
+                      "(benchmarks/shard_joins.py): warm-ups of 1 to 4 frames barely soften the jump of a cold "
+                      "start (5-6x other frames' flicker: two shards' textures differ); the made frame removes it."),
     click.option("--checkpoint-every", type=click.FloatRange(min=0), default=CHECKPOINT_EVERY, show_default=True,
                  metavar="SECONDS",
                  help="Keep the best image so far and the state to resume from beside each unfinished output "

@@ -47,8 +47,8 @@ def report(results: Iterable[JobResult | ClipResult], reporter: Reporter | ClipR
 def exit_status(reporter: Reporter | ClipReporter, args: Args, jobs: int, *, single: bool,
                 stop: SignalStop) -> int:
     """After the results of a run of ``jobs`` jobs: its last line (a run of several jobs, or one that
-    a signal stopped before it was done) and its exit status: 0 all done (or skipped), 1 a job
-    failed, 130 or 143 stopped by SIGINT or SIGTERM."""
+    a signal stopped before it was done) and its exit status: 0 all done (or skipped, or claimed: left
+    to the live worker that holds it), 1 a job failed, 130 or 143 stopped by SIGINT or SIGTERM."""
     if stop() and (reporter.counts["interrupted"] or reporter.finished < jobs):
         if single:
             reporter.stopped(stop.name)

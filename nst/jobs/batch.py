@@ -18,7 +18,7 @@ from ..core.regions import Region
 from ..core.stylizer import Iterate, RunResult, Stylizer, prepare_image, style_parts
 from ..errors import InputError, NSTError, Setting, one_line
 from ..pixels.images import FORMATS, output_format, save_image
-from . import checkpoint, outputs, provenance
+from . import checkpoint, claims, outputs, provenance
 from . import regions as region_files
 from .checkpoint import CHECKPOINT_EVERY
 from .regions import RegionSpec
@@ -52,14 +52,16 @@ class JobList:
     into_dir: bool
 
 
-# A job's status: written; left alone (its output existed); failed; stopped early with its partial result kept.
-STATUSES = ("done", "skipped", "failed", "interrupted")
+# A job's status: written; left alone (its output existed); failed; stopped early with its partial result
+# kept; left to the live worker that holds its output's claim (nst.jobs.claims).
+STATUSES = ("done", "skipped", "failed", "interrupted", "claimed")
 
 
 @dataclass(frozen=True)
 class JobResult:
-    """A finished job: status is "done", "skipped" (its output existed), "failed" or "interrupted"
-    (should_stop() ended its run early; the best G so far is kept in ``partial``, see nst.jobs.checkpoint)."""
+    """A finished job: status is "done", "skipped" (its output existed), "failed", "interrupted"
+    (should_stop() ended its run early; the best G so far is kept in ``partial``, see nst.jobs.checkpoint)
+    or "claimed" (another live worker holds its output's claim, ``claimed_by``: it is left to that worker)."""
 
     job: Job
     status: str
@@ -73,16 +75,19 @@ class JobResult:
     total: int | None = None        # evaluations of the whole run
     resumed_from: int | None = None  # evaluations done before this process, when it resumed a partial result
     partial: Path | None = None     # interrupted: the partial result kept (its preview image)
+    claimed_by: claims.Holder | None = None  # claimed: the worker that holds the output
 
     def to_json(self) -> dict:
         """A JSON-ready record: index, content, style, output, status, seconds, J, J_content, J_style,
-        evaluations, total, resumed_from, partial, error."""
+        evaluations, total, resumed_from, partial, error, claimed_by (claimed: {host, pid, started,
+        heartbeat, fresh, file})."""
         job = self.job
         return {"index": job.index, "content": str(job.content), "style": style_to_json(job.style),
                 "output": str(job.output), "status": self.status, "seconds": round(self.seconds, 3), "J": self.J,
                 "J_content": self.J_content, "J_style": self.J_style, "evaluations": self.evaluations,
                 "total": self.total, "resumed_from": self.resumed_from,
-                "partial": None if self.partial is None else str(self.partial), "error": self.error}
+                "partial": None if self.partial is None else str(self.partial), "error": self.error,
+                "claimed_by": None if self.claimed_by is None else self.claimed_by.to_json()}
 
 
 def image_extensions() -> frozenset[str]:
@@ -352,6 +357,12 @@ class _ImageRun:
     restart: bool
     on_note: Callable[[Job, str], None] | None
 
+    def claim(self, job: Job) -> claims.Claim:
+        """The job's claim on its output (nst.jobs.claims.take), its folder checked (and made) first;
+        raises Claimed if a live worker holds it."""
+        outputs.check_file(job.output, self.make_dirs)
+        return claims.take(job.output)
+
     def prepare(self, job: Job) -> tuple[Image.Image, list[Region]]:
         """The content, read and resized, the style read, and the regions' masks and styles read:
         a bad input fails its job only."""
@@ -411,7 +422,8 @@ class _ImageRun:
 def run_batch(jobs: Iterable[Job], cfg: Config, *, skip_existing: bool = False, make_dirs: bool = True,
               on_iterate: Callable[[Job, Iterate], None] | None = None,
               should_stop: Callable[[], bool] | None = None, checkpoint_every: float | None = CHECKPOINT_EVERY,
-              restart: bool = False, on_note: Callable[[Job, str], None] | None = None) -> Iterator[JobResult]:
+              restart: bool = False, on_note: Callable[[Job, str], None] | None = None,
+              claim: bool = True) -> Iterator[JobResult]:
     """Run the jobs with one network, yielding a JobResult as each finishes.
 
     The network is built once, at the first job with work to do; each style's targets are
@@ -429,11 +441,17 @@ def run_batch(jobs: Iterable[Job], cfg: Config, *, skip_existing: bool = False, 
     unless it was made with other settings (then it starts over). Writing the output removes
     the partial files. ``on_note(job, message)`` receives one-line notes: a resumed or discarded
     partial result, a checkpoint that could not be written.
+
+    Workers sharing an output folder (``claim``, nst.jobs.claims): a job claims its output before
+    its work starts (OUT.claim beside it, refreshed while it runs, removed when it ends); a job whose
+    output a live worker holds yields "claimed" and is left to that worker; with ``skip_existing``,
+    an output written by the worker that held its claim is skipped.
     """
     bank = StyleBank(cfg)
     run = _ImageRun(cfg, bank, make_dirs, on_iterate, should_stop, checkpoint_every, restart, on_note)
     skip = (lambda job: job.output.exists()) if skip_existing else None
-    return run_jobs(jobs, bank, JobResult, prepare=run.prepare, work=run.work, skip=skip, should_stop=should_stop)
+    return run_jobs(jobs, bank, JobResult, prepare=run.prepare, work=run.work, skip=skip, should_stop=should_stop,
+                    claim=run.claim if claim else None)
 
 
 def write_or_keep(result: RunResult, output: Path, setting: dict, record: dict) -> None:

@@ -24,7 +24,7 @@ from ..core.config import Config
 from ..core.stylizer import Iterate, Stylizer
 from ..errors import InputError, Setting
 from ..pixels.images import FORMATS, load_image, resize_long_edge
-from . import checkpoint, provenance
+from . import checkpoint, claims, provenance
 from . import regions as region_files
 from .batch import expand_styles, normalize_ext, output_name
 from .checkpoint import CHECKPOINT_EVERY
@@ -45,6 +45,7 @@ from .video import VIDEO_EXTENSIONS, Encoder, is_video
 FRAME_EXT = ".png"                 # frames of a sequence: lossless, they are encoded (or warm-start) again
 FRAMES_SUFFIX = ".frames"          # a video OUT's frames go to OUT + this
 VIDEO_EXT = ".mp4"                 # a video in a directory OUT, unless --ext names another container
+OVERLAP = 1                        # --shard-overlap's default (measured: benchmarks/shard_joins.py)
 
 
 @dataclass(frozen=True)
@@ -76,10 +77,10 @@ class ClipJob:
 @dataclass(frozen=True)
 class ClipResult:
     """A clip's run. status: "done" (every frame made or reused; a video was encoded), "partial"
-    (this shard's frames are done, others are missing), "skipped", "failed" or "interrupted"
+    (this shard's frames are done, others are missing), "skipped", "failed", "interrupted"
     (should_stop() ended it: the frames written are complete; ``frame`` is the one it was making or
     about to make, whose partial result, if kept, is ``partial``, at evaluation ``evaluations`` of
-    ``total``)."""
+    ``total``) or "claimed" (a live worker, ``claimed_by``, holds this clip's shard: left to it)."""
 
     job: ClipJob
     status: str
@@ -98,6 +99,7 @@ class ClipResult:
     evaluations: int | None = None  # interrupted: the evaluations of that frame kept ...
     total: int | None = None        # ... of its total
     exception: BaseException | None = field(default=None, compare=False, repr=False)
+    claimed_by: claims.Holder | None = None  # claimed: the worker that holds the clip's shard
 
     def to_json(self) -> dict:
         job = self.job
@@ -106,7 +108,8 @@ class ClipResult:
                 "reused": self.reused, "missing": self.missing, "seconds": round(self.seconds, 3), "J": self.J,
                 "J_content": self.J_content, "J_style": self.J_style, "J_temporal": self.J_temporal,
                 "frame": self.frame, "partial": None if self.partial is None else str(self.partial),
-                "evaluations": self.evaluations, "total": self.total, "error": self.error}
+                "evaluations": self.evaluations, "total": self.total, "error": self.error,
+                "claimed_by": None if self.claimed_by is None else self.claimed_by.to_json()}
 
 
 def plan(contents: Sequence[str | Path], styles: Sequence[str | Path | Iterable[tuple[str | Path, float]]],
@@ -209,12 +212,17 @@ def run_clips(jobs: Iterable[ClipJob], cfg: Config, seq: SequenceConfig = Sequen
               on_frame: Callable[[ClipJob, FrameResult], None] | None = None,
               on_iterate: Callable[[ClipJob, int, Iterate], None] | None = None,
               should_stop: Callable[[], bool] | None = None, checkpoint_every: float | None = CHECKPOINT_EVERY,
-              restart: bool = False, on_note: Callable[[ClipJob, str], None] | None = None
-              ) -> Iterator[ClipResult]:
+              restart: bool = False, on_note: Callable[[ClipJob, str], None] | None = None,
+              overlap: int = 0) -> Iterator[ClipResult]:
     """Stylise the clips with one network, yielding a ClipResult as each finishes.
 
-    ``shard`` (K, N) does only the K-th contiguous run of frames of each clip; its first frame
-    starts cold. A video is encoded when all its frames are made, by whichever run finds them so.
+    ``shard`` (K, N) does only the K-th contiguous run of frames of each clip. So that its first
+    frame starts warm, as every other, the ``overlap`` frames before it are stylised too, as a
+    warm-up, neither written nor reported (stylize_frames' ``lead_in``); but if the frame before
+    it is made already (another shard finished it), that output is its previous frame, with no
+    warm-up. ``overlap`` 0 (the default here; the command line's is OVERLAP): the shard's first
+    frame starts cold. A video is encoded when all its frames are made, by whichever run finds
+    them so.
     ``skip_existing`` skips a video whose output exists, and keeps a frame output that exists
     whatever settings made it. ``on_start(job, frames)`` is called when a clip's frames are
     known (this shard's count). A failing clip yields a "failed" result and the run goes on;
@@ -222,12 +230,17 @@ def run_clips(jobs: Iterable[ClipJob], cfg: Config, seq: SequenceConfig = Sequen
     progress keeps its partial result (nst.jobs.checkpoint, also every ``checkpoint_every`` seconds),
     which a re-run resumes unless ``restart``. ``on_note(job, message)``: one-line notes (a
     partial result resumed or discarded, or one that could not be written).
+    A clip's shard is claimed before its work (nst.jobs.claims: OUT.claim, or OUT.shard-K-of-N.claim
+    for shard K of N, beside the clip's output): one that a live worker holds yields "claimed".
     """
+    if overlap < 0:
+        raise InputError(f"overlap={overlap!r} is not allowed; expected an integer >= 0")
     bank = StyleBank(cfg)
     run = _ClipRun(cfg, bank, seq, encoder, shard, skip_existing, on_start, on_frame, on_iterate, should_stop,
-                   checkpoint_every, restart, on_note)
+                   checkpoint_every, restart, on_note, overlap=overlap)
     skip = (lambda job: job.is_video and job.output.exists()) if skip_existing else None
-    return run_jobs(jobs, bank, ClipResult, prepare=run.prepare, work=run.work, skip=skip, should_stop=should_stop)
+    return run_jobs(jobs, bank, ClipResult, prepare=run.prepare, work=run.work, skip=skip, should_stop=should_stop,
+                    claim=run.claim)
 
 
 class _Clip:
@@ -255,7 +268,8 @@ class _Clip:
             if spec.style is not None:
                 bank.read(spec.style)
             self.own.append(region_files.read_style_masks(spec, bank))
-            self.specs.append(spec), self.masks.append(masks)
+            self.specs.append(spec)
+            self.masks.append(masks)
         self.empty = [s.mask for s, m in zip(self.specs, self.masks) if not m.moving and region_files.is_empty(m.still)]
 
     def regions(self, t: int) -> list:
@@ -351,6 +365,20 @@ class _ClipRun:
     checkpoint_every: float | None
     restart: bool
     on_note: Callable[[ClipJob, str], None] | None
+    overlap: int = 0                  # frames of warm-up before a shard's first (run_clips)
+
+    def claim(self, job: ClipJob) -> claims.Claim | None:
+        """The claim on this shard of the clip (its frames are split between shards by design, so each
+        shard is claimed on its own); None where the claim cannot be written (e.g. OUT is the
+        current folder and its parent is not writable), as the frames written then are complete files."""
+        tag = None if self.shard is None else f"shard-{self.shard[0]}-of-{self.shard[1]}"
+        try:
+            job.output.parent.mkdir(parents=True, exist_ok=True)
+            return claims.take(job.output, tag)
+        except claims.Claimed:
+            raise
+        except OSError:
+            return None
 
     def prepare(self, job: ClipJob) -> _Clip:
         return _Clip(job, self.cfg, self.bank)
@@ -369,11 +397,14 @@ class _ClipRun:
         record["sequence"] = {**dataclasses.asdict(self.seq), "frames": clip.n, "frame_size": list(clip.size)}
         if self.on_start is not None:
             self.on_start(job, len(part))
-        outcome = stylize_frames(clip.frames(part), clip.outputs[part.start:part.stop], stylizer,
-                                 self.bank.targets(job.style), self.seq, record, first=part.start,
+        lead = min(self.overlap, part.start) if part else 0  # frames before the part: its warm-up
+        outcome = stylize_frames(clip.frames(range(part.start - lead, part.stop)),
+                                 clip.outputs[part.start - lead:part.stop], stylizer,
+                                 self.bank.targets(job.style), self.seq, record, first=part.start - lead,
                                  style=self.bank.images(job.style), accept_existing=self.skip_existing,
                                  checkpoints=FrameCheckpoints(setting, self.checkpoint_every, self.restart),
-                                 hooks=self._hooks(job), regions=clip.regions if clip.specs else None)
+                                 hooks=self._hooks(job), regions=clip.regions if clip.specs else None,
+                                 lead_in=lead)
         done = outcome.done
         means = {k: (sum(getattr(f, k) for f in done) / len(done) if done else None)
                  for k in ("J", "J_content", "J_style", "J_temporal")}

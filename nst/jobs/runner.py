@@ -1,9 +1,10 @@
 """The job runner shared by images (nst.jobs.batch) and clips (nst.jobs.clips): one network for
 every job, each style read once, a job's failure as its result, and partial results resumed.
 
-A run goes job by job: a job whose output is there may be skipped; its inputs are read before
-the network is built, so that a bad input fails its job and not the run; then the job's work
-runs on the one Stylizer. An exception in a job becomes a "failed" result with the error in one
+A run goes job by job: a job whose output is there may be skipped; a job whose output another
+worker is working on is left to it (a claim beside the output: nst.jobs.claims); its inputs are
+read before the network is built, so that a bad input fails its job and not the run; then the
+job's work runs on the one Stylizer. An exception in a job becomes a "failed" result with the error in one
 line (nst.errors.one_line); errors in building the network (bad weights or device) and a memory
 budget that no run of this size fits concern every job and are raised.
 """
@@ -25,7 +26,7 @@ from ..core.stylizer import ResumeError, RunResult, RunState, Stylizer
 from ..core.targets import StyleTargets, Targets
 from ..errors import one_line
 from ..pixels.images import load_image
-from . import checkpoint
+from . import checkpoint, claims
 
 # A style is a blend: (path, weight) pairs; a single style is one pair with weight 1.0.
 Style = tuple[tuple[Path, float], ...]
@@ -157,16 +158,22 @@ class Result(Protocol):
 def run_jobs(jobs: Iterable[JobT], bank: StyleBank, result: Callable[..., ResultT], *,
              prepare: Callable[[JobT], PreparedT], work: Callable[[JobT, PreparedT, Stylizer, float], ResultT | None],
              skip: Callable[[JobT], bool] | None = None,
-             should_stop: Callable[[], bool] | None = None) -> Iterator[ResultT]:
+             should_stop: Callable[[], bool] | None = None,
+             claim: Callable[[JobT], claims.Claim | None] | None = None) -> Iterator[ResultT]:
     """Run the jobs on the bank's network, yielding each job's result.
 
-    For each job: ``result(job, "skipped")`` if ``skip(job)``; else ``prepare(job)`` reads its
-    inputs, before the network is built (an exception: ``result(job, "failed", seconds=,
-    error=, exception=)``, and the run goes on); then ``work(job, prepared, stylizer, start)``
-    (``start``: the job's perf_counter) returns its result, or None if the run was stopped
-    before the job began. An exception in ``work`` fails the job, but a BudgetError (no run of
-    this size fits the memory budget) and errors in building the network are raised. No job
-    starts once ``should_stop()`` is true, and the run ends after an "interrupted" result.
+    For each job: ``result(job, "skipped")`` if ``skip(job)``; else ``claim(job)`` claims its
+    output (nst.jobs.claims.take; None: no claim), and if a live worker holds it, the job is
+    left to that worker: ``result(job, "claimed", claimed_by=holder)``. Once claimed, ``skip`` is
+    asked again (the worker that held the claim may have just written the output). Then
+    ``prepare(job)`` reads its inputs, before the network is built (an exception, there or in
+    ``claim``: ``result(job, "failed", seconds=, error=, exception=)``, and the run goes on); then
+    ``work(job, prepared, stylizer, start)`` (``start``: the job's perf_counter) returns its
+    result, or None if the run was stopped before the job began. An exception in ``work`` fails
+    the job, but a BudgetError (no run of this size fits the memory budget) and errors in building
+    the network are raised. The claim is released when the job ends, before its result is
+    yielded, however it ends. No job starts once ``should_stop()`` is true, and the run ends after
+    an "interrupted" result.
     """
     for job in jobs:
         if should_stop is not None and should_stop():
@@ -176,23 +183,42 @@ def run_jobs(jobs: Iterable[JobT], bank: StyleBank, result: Callable[..., Result
             yield result(job, "skipped")
             continue
         try:
-            prepared = prepare(job)
-        except Exception as e:  # a bad, unreadable or vanished input fails its job only
+            held = None if claim is None else claim(job)
+        except claims.Claimed as e:  # another worker is on it: left to it
+            yield result(job, "claimed", seconds=time.perf_counter() - start, claimed_by=e.holder)
+            continue
+        except Exception as e:  # the claim could not be written: the output cannot be either
             yield _failed(result, job, e, start)
             continue
-        stylizer = bank.stylizer  # raises for bad weights or device: every job would fail
         try:
-            done = work(job, prepared, stylizer, start)
-        except BudgetError:  # the budget cannot hold any run of this size: a usage error, not this job's
-            raise
-        except Exception as e:  # e.g. out of memory, a full disk: this job fails, the next may not
-            yield _failed(result, job, e, start)
-            continue
+            if held is not None and skip is not None and skip(job):  # written by the claim's last holder
+                done = result(job, "skipped")
+            else:
+                done = _run(job, bank, result, prepare, work, start)
+        finally:
+            if held is not None:
+                held.release()
         if done is None:
             return
         yield done
         if done.status == "interrupted":
             return
+
+
+def _run(job: JobT, bank: StyleBank, result: Callable[..., ResultT], prepare: Callable[[JobT], PreparedT],
+         work: Callable[[JobT, PreparedT, Stylizer, float], ResultT | None], start: float) -> ResultT | None:
+    """One job's inputs read and its work done (see run_jobs)."""
+    try:
+        prepared = prepare(job)
+    except Exception as e:  # a bad, unreadable or vanished input fails its job only
+        return _failed(result, job, e, start)
+    stylizer = bank.stylizer  # raises for bad weights or device: every job would fail
+    try:
+        return work(job, prepared, stylizer, start)
+    except BudgetError:  # the budget cannot hold any run of this size: a usage error, not this job's
+        raise
+    except Exception as e:  # e.g. out of memory, a full disk: this job fails, the next may not
+        return _failed(result, job, e, start)
 
 
 def _failed(result: Callable[..., ResultT], job: JobT, e: Exception, start: float) -> ResultT:

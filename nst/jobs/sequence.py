@@ -18,12 +18,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image
 import torch
+from PIL import Image
 from torch import Tensor
 
-from ..core.objective import Temporal
 from ..core import regions
+from ..core.objective import Temporal
 from ..core.regions import Region
 from ..core.schedule import schedule
 from ..core.stylizer import Iterate, RunResult, RunState, StyleImages, Stylizer
@@ -173,8 +173,8 @@ class FrameCheckpoints:
 def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], stylizer: Stylizer, targets: Targets,
                    seq: SequenceConfig, record: dict, *, first: int = 0, style: StyleImages | None = None,
                    accept_existing: bool = False, checkpoints: FrameCheckpoints | None = None,
-                   hooks: FrameHooks = FrameHooks(), regions: Callable[[int], Sequence[Region]] | None = None
-                   ) -> SequenceOutcome:
+                   hooks: FrameHooks = FrameHooks(), regions: Callable[[int], Sequence[Region]] | None = None,
+                   lead_in: int = 0) -> SequenceOutcome:
     """Stylise consecutive content ``frames`` (RGB, one size: the output size) into ``outputs``.
 
     The first frame starts cold, with the image schedule of stylizer.cfg; each later one from
@@ -196,17 +196,30 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
 
     ``regions(t)``: frame t's regions (nst.core.regions.Region), asked in increasing t for the
     frames made: still masks, or the frames of a mask video.
+
+    ``lead_in``: the first ``lead_in`` frames and outputs come before this run's own (another
+    run writes them: a shard's predecessor), so that this run's first frame starts warm, like
+    every other, instead of cold. They are never written, reported (``hooks.on_frame``, the
+    outcome's frames) or checkpointed, only stylised as a warm-up (``hooks.progress`` hears
+    their evaluations) from the last of them whose output is already made (reused as the
+    previous frame: no warm-up before it), or else cold from the first. No warm-up is done
+    when this run's first frame is made already, or for independent frames.
     """
     outputs = list(outputs)
+    if not 0 <= lead_in <= len(outputs):
+        raise ValueError(f"lead_in={lead_in!r}: expected 0 to {len(outputs)}, the number of outputs")
     made = [p.exists() if accept_existing else matches(p, frame_record(record, first + i))
             for i, p in enumerate(outputs)]
     results: list[FrameResult] = []
-    if all(made):  # nothing to make: nothing to decode
-        for i, p in enumerate(outputs):
+    if all(made[lead_in:]):  # nothing to make: nothing to decode
+        for i, p in enumerate(outputs[lead_in:], lead_in):
             results.append(FrameResult(first + i, p, "reused"))
             if hooks.on_frame is not None:
                 hooks.on_frame(results[-1])
         return SequenceOutcome(results)
+    # the lead-in frames worth stylising: none if this run's first frame is made (or the frames are
+    # independent); else those after the last one made (reused as the previous frame), or all of them
+    skip = lead_in if made[lead_in] or seq.independent else max((i for i in range(lead_in) if made[i]), default=0)
     maker = _FrameMaker(stylizer, targets, seq, record, style, checkpoints, hooks, regions)
     size = None
     count = 0
@@ -218,6 +231,14 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
         elif frame.size != size:
             raise InputError(f"frame {t} is {frame.size[0]}x{frame.size[1]}, the first {size[0]}x{size[1]}; "
                              "the frames of a sequence must all have one size")
+        if i < lead_in:  # before this run's frames: only to warm-start its first
+            if i < skip:
+                continue
+            if made[i]:
+                maker.reuse(frame, output, t, own=False)
+            elif maker.stop() or not maker.warm_up(frame, t, max(size)):
+                return SequenceOutcome(results, stopped=True, frame=first + lead_in)
+            continue
         if made[i]:
             results.append(maker.reuse(frame, output, t))
             continue
@@ -254,13 +275,26 @@ class _FrameMaker:
         self.stop_asked = self.stop_asked or (should_stop is not None and should_stop())
         return self.stop_asked
 
-    def reuse(self, frame: Image.Image, output: Path, t: int) -> FrameResult:
-        """Frame ``t``, made by an earlier run: kept as the previous frame for the next."""
-        if self.checkpoints is not None:
+    def reuse(self, frame: Image.Image, output: Path, t: int, own: bool = True) -> FrameResult:
+        """Frame ``t``, made by an earlier run: kept as the previous frame for the next. Not ``own``
+        (a lead-in frame, another run's): neither heard of nor its partial results touched."""
+        if own and self.checkpoints is not None:
             checkpoint.remove(output)  # left by a run killed between writing the frame and removing them
         self.prev_output, self.prev_content = output, to_tensor(frame, self.stylizer.device)
         self.prev_parts = None if self.regions is None else self.regions(t)
-        return self._heard(FrameResult(t, output, "reused"))
+        result = FrameResult(t, output, "reused")
+        return self._heard(result) if own else result
+
+    def warm_up(self, frame: Image.Image, t: int, long_edge: int) -> bool:
+        """Stylise lead-in frame ``t`` only as the previous frame of the next: not written, not heard
+        of (but for its progress), no partial result kept. False if stopped before its end."""
+        C = to_tensor(frame, self.stylizer.device)
+        parts = () if self.regions is None else self.regions(t)
+        result = self._run(frame, C, t, long_edge, parts, None)
+        if self.stop_asked:
+            return False
+        self.prev_content, self.prev_output, self.prev_parts = C, to_tensor(result.image, C.device), parts
+        return True
 
     def make(self, frame: Image.Image, output: Path, t: int, long_edge: int
              ) -> tuple[Resumable | None, FrameResult | None]:
@@ -270,21 +304,12 @@ class _FrameMaker:
         start = time.perf_counter()
         C = to_tensor(frame, stylizer.device)
         parts = () if self.regions is None else self.regions(t)
-        init, temporal, scales = self._start(C, long_edge, parts)
-        on_iterate = None if hooks.progress is None else functools.partial(hooks.progress, t)
         rec = frame_record(self.record, t)
         partial = None
         if self.checkpoints is not None:
             partial = Resumable(output, {**self.checkpoints.setting, "sequence": rec["sequence"]}, rec,
                                 restart=self.checkpoints.restart, note=hooks.on_note, label=f"frame {t}")
-
-        def attempt(resume: RunState | None) -> RunResult:
-            return stylizer.run(frame, self.targets, self.style, on_iterate, should_stop=self.stop, init=init,
-                                temporal=temporal, scales=scales, resume=resume, regions=parts,
-                                on_state=None if partial is None else partial.keeper,
-                                state_every=None if partial is None else self.checkpoints.every or None)
-
-        result = attempt(None) if partial is None else partial.run(attempt)
+        result = self._run(frame, C, t, long_edge, parts, partial)
         if self.stop_asked:
             return partial, None
         save_image(result.image, output, description=provenance.dumps(rec))
@@ -295,6 +320,22 @@ class _FrameMaker:
         self.prev_content, self.prev_output = C, to_tensor(result.image, stylizer.device)
         self.prev_parts = parts
         return partial, done
+
+    def _run(self, frame: Image.Image, C: Tensor, t: int, long_edge: int, parts: Sequence[Region],
+             partial: Resumable | None) -> RunResult:
+        """Frame ``t``'s run on the stylizer, from where ``_start`` says, resumed and checkpointed by
+        ``partial`` (if not None)."""
+        init, temporal, scales = self._start(C, long_edge, parts)
+        progress = self.hooks.progress
+        on_iterate = None if progress is None else functools.partial(progress, t)
+
+        def attempt(resume: RunState | None) -> RunResult:
+            return self.stylizer.run(frame, self.targets, self.style, on_iterate, should_stop=self.stop, init=init,
+                                     temporal=temporal, scales=scales, resume=resume, regions=parts,
+                                     on_state=None if partial is None else partial.keeper,
+                                     state_every=None if partial is None else self.checkpoints.every or None)
+
+        return attempt(None) if partial is None else partial.run(attempt)
 
     def _start(self, C: Tensor, long_edge: int, parts: Sequence[Region] = ()
                ) -> tuple[Tensor | None, Temporal | None, list[tuple[int, int]]]:
