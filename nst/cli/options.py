@@ -310,8 +310,8 @@ OPTIONS = (
     click.option("--fail-fast", is_flag=True, help="Stop at the first failed job (by default: report it, go on)."),
     click.option("--json", "json_lines", is_flag=True,
                  help="Print one JSON object per finished job on stdout (content, style, output, status: "
-                      "done, skipped, failed or interrupted; seconds, J, J_content, J_style, evaluations, total, "
-                      "resumed_from, partial, error)."),
+                      "done, skipped, failed, interrupted or claimed (another worker has it); seconds, J, "
+                      "J_content, J_style, evaluations, total, resumed_from, partial, error, claimed_by)."),
     click.option("-q", "--quiet", is_flag=True, help="No progress; print nothing on success (failures still)."),
     click.option("--debug", is_flag=True, help="Show tracebacks on errors."),
     click.version_option(__version__, prog_name="nst"),
