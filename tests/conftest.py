@@ -36,3 +36,10 @@ def style_path(tmp_path):
     p = tmp_path / "style.png"
     make_style().save(p)
     return p
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path_factory, monkeypatch):
+    """Every test's processes keep the weights' checksum cache (nst.net.weights) in a folder of the
+    test session, never in the user's ~/.cache; a test may set XDG_CACHE_HOME itself."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))

