@@ -49,8 +49,10 @@ def main() -> None:
     p.add_argument("--out", help="also save the image")
     p.add_argument("--sizes", help="the long edge of each scale, coarsest first (default: sqrt(2) apart)")
     p.add_argument("--optimizer", default="lbfgs")
+    p.add_argument("--every", type=int, default=None, help="a mark every N evaluations instead of MARKS")
     a = p.parse_args()
-    split = [int(x) for x in a.split.split(",")]
+    marks = MARKS if a.every is None else tuple(range(a.every, sum(split_of(a)) + 1, a.every))
+    split = split_of(a)
     schedule.split_evaluations = lambda total, n: split[-n:]
     if a.sizes:
         sizes = [int(x) for x in a.sizes.split(",")]
@@ -70,7 +72,7 @@ def main() -> None:
             if a.judge:
                 best.append(to_pil(it.image))
         n = sum(1 for x in its if x.scale == it.scale)
-        if a.judge and n in MARKS:
+        if a.judge and n in marks:
             kept[n] = best[1]
 
     start = time.perf_counter()
@@ -81,20 +83,24 @@ def main() -> None:
     if a.out:
         img.save(a.out)
     final = [it for it in its if it.scale == its[-1].scale]  # fewer scales than asked below 128 px
-    marks = {k: [round(final[k - 1].seconds, 1), round(final[k - 1].J, 4)] for k in MARKS if k <= len(final)}
+    at = {k: [round(final[k - 1].seconds, 1), round(final[k - 1].J, 4)] for k in marks if k <= len(final)}
     if a.judge:
         import sys
         sys.path.insert(0, str(Path(__file__).parent))
         from judge import Judge
         judge = Judge(a.content, a.style, a.size)
         for k, image in kept.items():
-            marks[k].append(round(judge(image)["J"], 4))
+            at[k].append(round(judge(image)["J"], 4))
     print(json.dumps({"size": a.size, "split": split, "first_step": a.first_step, "precision": a.precision,
                       "init": a.init, "adain_strength": a.adain_strength, "history": optim.HISTORY_SIZE,
                       "sizes": a.sizes, "optimizer": a.optimizer,
                       "wall_s": round(wall, 1), "first_full_size_s": round(final[0].seconds, 1),
                       "first_full_size_J": round(final[0].J, 2), "lowest_J": round(min(it.J for it in final), 4),
-                      "full_size_evaluations_to_seconds_J" + ("_judged" if a.judge else ""): marks}))
+                      "full_size_evaluations_to_seconds_J" + ("_judged" if a.judge else ""): at}))
+
+
+def split_of(a) -> list[int]:
+    return [int(x) for x in a.split.split(",")]
 
 
 if __name__ == "__main__":
