@@ -84,9 +84,13 @@ def test_slurm_resubmitted_contiguous_subset_splits_the_whole_list():
     assert pairs("auto", [slurm(3, 3, 4), slurm(4, 3, 4)]) == [(0, 2), (1, 2)]
 
 
-def test_slurm_without_count_computes_it():
+def test_slurm_without_count_computes_it_for_a_stepped_array_only():
     assert pairs("auto", [slurm(t, 1, 7, 3, count="") for t in (1, 4, 7)]) == [(0, 3), (1, 3), (2, 3)]
-    assert pairs("auto", [slurm(t, 1, 8, count="") for t in (1, 8)]) == [(0, 8), (7, 8)]
+    # STEP 1 without COUNT: 1-8 and a sparse 1,2,8 look the same (Slurm says step 1 of both)
+    line = refused("auto", slurm(1, 1, 8, count=""))
+    assert "SLURM_ARRAY_TASK_COUNT is not set (an old Slurm), so a contiguous array cannot be told from a sparse " \
+           "one" in line and line.endswith("give --shard auto/N with N the array's task count")
+    assert pairs("auto/8", [slurm(t, 1, 8, count="") for t in (1, 8)]) == [(0, 8), (7, 8)]
 
 
 def test_slurm_without_the_array_range():
@@ -96,14 +100,23 @@ def test_slurm_without_the_array_range():
 
 # --shard auto/N: the index minus a base.
 
-def test_auto_n_slurm_counts_from_one():
-    # resubmitting tasks 3 and 5 of --array=1-8 as --array=3,5 with auto/8: shards 2/8 and 4/8
-    sparse = [slurm(3, 3, 5, 1, 2), slurm(5, 3, 5, 1, 2)]
-    assert pairs("auto/8", sparse) == [(2, 8), (4, 8)]
-    assert resolve("auto/8", sparse[0]).source == "SLURM_ARRAY_TASK_ID=3 counted from 1"
-    assert pairs("auto/8", [{"SLURM_ARRAY_TASK_ID": "1"}, {"SLURM_ARRAY_TASK_ID": "8"}]) == [(0, 8), (7, 8)]
-    # a regular array whose count differs from N (a part of the original): fine
-    assert pairs("auto/8", [slurm(3, 3, 4)]) == [(2, 8)]
+def test_auto_n_slurm_a_part_of_the_array_needs_nst_shard_base():
+    # resubmitting tasks 3 and 5 of --array=1-8 as --array=3,5 with auto/8 and NST_SHARD_BASE=1: shards 2/8, 4/8
+    part = [slurm(3, 3, 5, 2), slurm(5, 3, 5, 2)]
+    assert pairs("auto/8", [{**env, "NST_SHARD_BASE": "1"} for env in part]) == [(2, 8), (4, 8)]
+    assert resolve("auto/8", {**part[0], "NST_SHARD_BASE": "1"}).source == \
+        "SLURM_ARRAY_TASK_ID=3 counted from 1 (NST_SHARD_BASE=1; array 3,5)"
+    line = refused("auto/8", part[0])  # without it: a part of 1-8 and a part of 0-7 look the same
+    assert line == ("--shard auto/8: SLURM_ARRAY_TASK_ID=3 is a task of the array 3,5, whose IDs are shards of "
+                    "0..7 (N=8) counted from 0 (3..5) and counted from 1 (2..4) alike; set NST_SHARD_BASE=1 if the "
+                    "original array counted from 1 (1-8), NST_SHARD_BASE=0 if from 0 (0-7)")
+    # a part that holds the first or the last ID tells by itself
+    assert pairs("auto/8", [slurm(t, 3, 8, 5) for t in (3, 8)]) == [(2, 8), (7, 8)]
+    assert pairs("auto/8", [slurm(t, 0, 5, 5) for t in (0, 5)]) == [(0, 8), (5, 8)]
+    # without the array's range, nothing says the base
+    line = refused("auto/8", {"SLURM_ARRAY_TASK_ID": "1"})
+    assert "SLURM_ARRAY_TASK_MIN and SLURM_ARRAY_TASK_MAX are not set" in line and "set NST_SHARD_BASE=0 or" in line
+    assert pairs("auto/8", [{"SLURM_ARRAY_TASK_ID": t, "NST_SHARD_BASE": "1"} for t in "18"]) == [(0, 8), (7, 8)]
 
 
 def test_auto_n_base_zero_for_kubernetes_aws_and_rank():
@@ -121,12 +134,139 @@ def test_nst_shard_base_overrides_the_base_of_any_source():
 
 
 def test_auto_n_k_out_of_range():
-    line = refused("auto/8", {"SLURM_ARRAY_TASK_ID": "9"})
-    assert "SLURM_ARRAY_TASK_ID=9 counted from 1 is shard 8, not one of 0..7 (N=8)" in line
-    line = refused("auto/8", {"SLURM_ARRAY_TASK_ID": "0"})  # --array=0-7 with the default base
-    assert "SLURM_ARRAY_TASK_ID=0 counted from 1 is shard -1" in line and "NST_SHARD_BASE=0" in line
+    line = refused("auto/8", {"SLURM_ARRAY_TASK_ID": "9", "NST_SHARD_BASE": "1"})
+    assert "SLURM_ARRAY_TASK_ID=9 counted from 1 (NST_SHARD_BASE=1) is shard 8, not one of 0..7 (N=8)" in line
+    line = refused("auto/8", slurm(9, 1, 9))  # nine tasks, eight shards
+    assert "is a task of the array 1-9, whose IDs counted from 0 or from 1 are not all shards of 0..7 (N=8)" in line
     line = refused("auto/4", {"JOB_COMPLETION_INDEX": "4"})
     assert "JOB_COMPLETION_INDEX=4 counted from 0 is shard 4, not one of 0..3 (N=4)" in line
+
+
+# Every layout that Slurm gives (#30.1): all the tasks of one array run, each its own shard, or all refuse.
+
+def array(spec, step=True, count=True):
+    """Each task's variables under ``sbatch --array=SPEC`` ('0-3', '1-7:2', '3,5'): MIN and MAX its lowest and
+    highest IDs, COUNT their number, STEP their spacing where it is even and 1 where it is not (as measured for
+    2,5,9); step=False: STEP not set; count=False: COUNT not set (an old Slurm)."""
+    ids = []
+    for part in spec.split(","):
+        span, _, every = part.partition(":")
+        low, _, high = span.partition("-")
+        ids += range(int(low), int(high or low) + 1, int(every or 1))
+    gaps = {b - a for a, b in zip(ids, ids[1:])}
+    env = {"SLURM_ARRAY_TASK_MIN": min(ids), "SLURM_ARRAY_TASK_MAX": max(ids)}
+    if step:
+        env["SLURM_ARRAY_TASK_STEP"] = gaps.pop() if len(gaps) == 1 else 1
+    if count:
+        env["SLURM_ARRAY_TASK_COUNT"] = len(ids)
+    return [{k: str(v) for k, v in {**env, "SLURM_ARRAY_TASK_ID": i}.items()} for i in ids]
+
+
+def run_array(spec, tasks, **extra):
+    """What the tasks of one array do: the shards (k, n) they make, or the lines they refuse with; never a mix."""
+    made, lines = [], []
+    for env in tasks:
+        try:
+            shard = resolve(spec, {**env, **extra})
+            made.append((shard.k, shard.n))
+        except InputError as e:
+            lines.append(say(e))
+    assert not (made and lines), f"some tasks run {made} and others refuse: {lines}"
+    assert all("\n" not in line for line in lines)
+    return made or lines
+
+
+def expected(spec, shards, n=None):
+    return None if shards is None else [(k, n or int(spec.split("/")[1])) for k in shards]
+
+
+# auto/N: (--array, N, NST_SHARD_BASE or None, the shards made, each exactly once; None: every task refuses)
+COUNTED = [
+    ("0-3", 4, None, [0, 1, 2, 3]),   # #30.1: task 0 refused, tasks 1-3 did shards 0-2, and 3 was never made
+    ("1-4", 4, None, [0, 1, 2, 3]),
+    ("0-7", 8, None, list(range(8))),
+    ("1-8", 8, None, list(range(8))),
+    ("0-3", 8, None, [0, 1, 2, 3]),   # a part of 0-7 that holds 0: counted from 0
+    ("1-7:2", 4, None, None),         # IDs 1..7 are not shards of 4, counted from 0 or from 1
+    ("1-7:2", 7, None, [0, 2, 4, 6]),  # MAX = N: counted from 1
+    ("1-7:2", 8, None, None),         # a part of 0-7 or of 1-8: cannot tell
+    ("1-7:2", 8, "1", [0, 2, 4, 6]),
+    ("1-7:2", 8, "0", [1, 3, 5, 7]),
+    ("3,5", 8, None, None),           # failed tasks of 1-8 or of 0-7 resubmitted: cannot tell
+    ("3,5", 8, "1", [2, 4]),          # ... of 1-8
+    ("3,5", 8, "0", [3, 5]),          # ... of 0-7
+    ("3,8", 8, None, [2, 7]),         # holds the last ID of 1-8
+    ("0,5", 8, None, [0, 5]),         # holds the first ID of 0-7
+    ("2,5,9", 10, None, None),        # sparse, a part of 0-9 or of 1-10
+    ("2,5,9", 9, None, [1, 4, 8]),    # MAX = N: counted from 1
+    ("0-3", 4, "1", None),            # NST_SHARD_BASE=1 on an array from 0: shard -1 for task 0
+    ("1-4", 4, "0", None),            # NST_SHARD_BASE=0 on an array to N: shard 4 for task 4
+    ("0-8", 8, None, None),           # nine tasks, eight shards
+]
+
+
+@pytest.mark.parametrize("step", [True, False], ids=["STEP", "no-STEP"])
+@pytest.mark.parametrize("count", [True, False], ids=["COUNT", "no-COUNT"])
+@pytest.mark.parametrize("layout, n, base, shards", COUNTED, ids=[f"{a} auto/{n} base={b}" for a, n, b, _ in COUNTED])
+def test_auto_n_every_task_of_an_array_runs_its_own_shard_or_all_refuse(layout, n, base, shards, step, count):
+    tasks = array(layout, step=step, count=count)
+    result = run_array(f"auto/{n}", tasks, **({} if base is None else {"NST_SHARD_BASE": base}))
+    if shards is None:
+        assert all(line.startswith(f"--shard auto/{n}: SLURM_ARRAY_TASK_ID=") for line in result), result
+    else:
+        assert sorted(result) == expected(f"auto/{n}", shards) and len(set(result)) == len(tasks), result
+
+
+# auto: (--array, STEP set, COUNT set, the shards 0..N-1 made with N the array's task count; None: all refuse)
+NUMBERED = [
+    ("0-3", True, True, 4), ("1-4", True, True, 4), ("1-7:2", True, True, 4), ("3,5", True, True, 2),
+    ("3-4", True, True, 2), ("5", True, True, 1), ("2,5,9", True, True, None),
+    ("0-3", False, True, 4),          # COUNT = MAX - MIN + 1: contiguous
+    ("3,5", False, True, 2),          # COUNT 2: MIN and MAX
+    ("1-7:2", False, True, None),     # 1,3,5,7 or 1,2,3,7: cannot tell without STEP
+    ("1-7:2", True, False, 4),        # STEP 2: evenly spaced
+    ("3,5", True, False, 2),
+    ("0-3", True, False, None),       # STEP 1 without COUNT: 0-3 or 0,1,3 alike
+    ("2,5,9", True, False, None),
+    ("0-3", False, False, None), ("5", False, False, 1),
+]
+
+
+@pytest.mark.parametrize("layout, step, count, n", NUMBERED, ids=[f"{a} STEP={s} COUNT={c}" for a, s, c, _ in NUMBERED])
+def test_auto_every_task_of_an_array_runs_its_own_shard_or_all_refuse(layout, step, count, n):
+    result = run_array("auto", array(layout, step=step, count=count))
+    if n is None:
+        assert all(line.startswith("--shard auto: SLURM_ARRAY_TASK_ID=") and "--shard auto/N" in line
+                   for line in result), result
+    else:
+        assert result == [(k, n) for k in range(n)]
+
+
+def test_ids_and_counts_no_array_has_say_what_they_are():
+    assert refused("auto", slurm(9, 1, 4)) == ("--shard auto: SLURM_ARRAY_TASK_ID=9 is outside its array, whose task "
+                                               "IDs go from SLURM_ARRAY_TASK_MIN=1 to SLURM_ARRAY_TASK_MAX=4")
+    assert "SLURM_ARRAY_TASK_ID=9 is outside its array" in refused("auto/4", slurm(9, 1, 4))
+    for spec in ("auto", "auto/4"):
+        line = refused(spec, slurm(-1, 1, 4))
+        assert line == f"--shard {spec}: SLURM_ARRAY_TASK_ID=-1 is negative; a Slurm array's task IDs are 0 or more"
+        line = refused(spec, slurm(2, 1, 4, 1, 5))
+        assert line == (f"--shard {spec}: SLURM_ARRAY_TASK_COUNT=5 disagrees with SLURM_ARRAY_TASK_MIN=1 and "
+                        "SLURM_ARRAY_TASK_MAX=4, an array of 2 to 4 tasks")
+        assert "SLURM_ARRAY_TASK_COUNT=2 disagrees" in refused(spec, slurm(3, 3, 3, 1, 2))
+        assert "SLURM_ARRAY_TASK_COUNT=1 disagrees" in refused(spec, slurm(3, 3, 4, 1, 1))
+        assert "SLURM_ARRAY_TASK_COUNT=0 disagrees" in refused(spec, slurm(3, 3, 4, 1, 0))
+        assert "SLURM_ARRAY_TASK_MIN=5 and SLURM_ARRAY_TASK_MAX=4 are not the first and last" in \
+            refused(spec, slurm(4, 5, 4, 1, 1))
+    assert refused("auto", slurm(4, 1, 7, 2, 4)) == \
+        "--shard auto: SLURM_ARRAY_TASK_ID=4 is not a task of its array 1-7:2"
+    line = refused("auto", slurm(1, 1, 8, 3, 3))
+    assert line.endswith("SLURM_ARRAY_TASK_STEP=3 and SLURM_ARRAY_TASK_COUNT=3 disagree with SLURM_ARRAY_TASK_MIN=1 "
+                         "and SLURM_ARRAY_TASK_MAX=8: a step of 3 from 1 does not end at 8")
+    assert "a step of 2 from 1 to 7 makes 4 tasks" in refused("auto", slurm(1, 1, 7, 2, 3))
+    assert "SLURM_ARRAY_TASK_STEP=0 is not a step" in refused("auto", slurm(1, 1, 7, 0, 3))
+    for line in (refused("auto", slurm(9, 1, 4)), refused("auto", slurm(-1, 1, 4)),
+                 refused("auto", slurm(2, 1, 4, 1, 5))):
+        assert "not contiguous or stepped" not in line
 
 
 def test_variables_that_are_not_integers():
@@ -240,3 +380,33 @@ def test_shard_auto_without_variables_is_one_line_and_exit_2(tmp_path, folder):
     assert "--shard auto/4: WORLD_SIZE=2 says there are 2 tasks, not 4" in frames.stderr
     bad = CliRunner().invoke(main, [str(photos), str(style), "-o", str(tmp_path / "out"), "--shard", "auto/0"])
     assert bad.exit_code == 2 and "expected auto/N with N >= 1" in bad.stderr
+
+
+def test_an_array_from_0_with_auto_n_makes_every_output_once_through_the_cli(tmp_path):
+    """#30.1: sbatch --array=0-3 with --shard auto/4: every task runs its own shard, and every output is made."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in "abcd":
+        make_content().save(photos / f"{name}.png")
+    make_style().save(tmp_path / "style.png")
+    out = tmp_path / "out"
+    made = []
+    for env in array("0-3"):
+        r = CliRunner().invoke(main, [str(photos), str(tmp_path / "style.png"), "-o", str(out), *FAST,
+                                      "--shard", "auto/4", "--json"], env={**CLEAN, **env})
+        task = env["SLURM_ARRAY_TASK_ID"]
+        assert r.exit_code == 0, r.output
+        assert f"nst: shard {task}/4 from SLURM_ARRAY_TASK_ID={task} counted from 0 (array 0-3)\n" in r.stderr
+        made += [json.loads(line)["output"].rsplit("/", 1)[-1] for line in r.stdout.splitlines()]
+    assert sorted(made) == [f"{name}_style.jpg" for name in "abcd"] == sorted(p.name for p in out.iterdir())
+
+
+def test_a_part_of_an_array_that_cannot_tell_its_base_refuses_in_every_task(tmp_path, folder):
+    photos, style = folder
+    out = tmp_path / "out"
+    for env in array("3,5"):  # resubmitted tasks of 1-8 or of 0-7?
+        r = CliRunner().invoke(main, [str(photos), str(style), "-o", str(out), *FAST, "--shard", "auto/8"],
+                               env={**CLEAN, **env})
+        assert r.exit_code == 2 and r.stderr.count("\n") == 1, r.stderr
+        assert "counted from 0 (3..5) and counted from 1 (2..4) alike; set NST_SHARD_BASE=1" in r.stderr
+    assert not out.exists()  # before any work

@@ -5,8 +5,12 @@
 #
 # Each task takes its part of the sorted job list (--shard auto reads SLURM_ARRAY_TASK_ID and the
 # array's range), skips outputs that exist, and leaves outputs another worker is on alone (claim
-# files beside them), so resubmitting the whole array, or only the failed tasks with
-# `--shard auto/8` (sbatch --array=3,5 ...), finishes the folder without redoing anything.
+# files beside them), so resubmitting the whole array, or only the failed tasks of the original
+# 1-8 as shards of 8 (NST_SHARD_BASE=1: a part of an array cannot tell whether it counts from 0 or 1),
+#
+#     NST_SHARD_BASE=1 sbatch --array=3,5 examples/cluster/slurm.sh photos/ painting.jpg styled/ --shard auto/8
+#
+# finishes the folder without redoing anything.
 # In the morning: nst status photos/ painting.jpg -o styled/ --shards 8
 #SBATCH --job-name=nst
 #SBATCH --cpus-per-task=2
