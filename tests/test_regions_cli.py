@@ -121,7 +121,9 @@ def test_a_changed_mask_does_not_resume(files, tmp_path):
 
 
 @pytest.mark.parametrize("make,says", [
-    (lambda p: mask(p, size=(40, 40)), "is 40x40 and the content 32x27: a mask needs the content's aspect ratio"),
+    # the files' sizes (the photo is 48x40), not the working size (32x27 at --size 32)
+    (lambda p: mask(p, size=(40, 40)), "is 40x40 and the content {content} 48x40: a mask needs the content's "
+                                       "aspect ratio"),
     (lambda p: p.write_bytes(b"not an image"), "not a readable image"),
     (lambda p: None, "no such file"),
 ])
@@ -131,8 +133,92 @@ def test_bad_masks_fail_in_one_line(files, tmp_path, make, says):
     make(m)
     r = invoke(content, s1, "-o", tmp_path / "out.png", *FAST, "--region", f"{m}={s2}")
     assert r.exit_code == 2, r.output
-    assert says in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert says.format(content=content) in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize("style,says", [
+    ("none", "none: no such file; 'none' (keep the photo) is for a region: give a STYLE for the picture and "
+             "--region MASK=none"),
+    ("{s2}@{m}", "{s2}@{m}: no such file; STYLE@MASK (a style from the white part of its own mask) is for a "
+                 "region: give a STYLE for the picture and --region MASK={s2}@{m}"),
+    ("{m}=none", "{m}=none: no such file; MASK=STYLE is for a region: give a STYLE for the picture and "
+                 "--region {m}=none"),
+    ("{s1}:2+none", "none: no such file; 'none' (keep the photo) is for a region"),
+])
+def test_a_region_s_writing_as_the_style_says_where_it_belongs(files, tmp_path, style, says):
+    content, s1, s2 = files
+    m = mask(tmp_path / "m.png", left=20)
+    names = dict(s1=s1, s2=s2, m=m)
+    r = invoke(content, style.format(**names), "-o", tmp_path / "out.png", *FAST)
+    assert r.exit_code == 2, r.output
+    assert says.format(**names) in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = invoke(content, tmp_path / "missing.png", "-o", tmp_path / "out.png", *FAST)  # a plain missing file: as before
+    assert r.exit_code == 2 and r.stderr.strip() == f"Error: {tmp_path / 'missing.png'}: no such file"
+
+
+def test_the_python_api_says_where_a_region_s_style_belongs():
+    from nst.jobs.regions import check_whole_style
+    with pytest.raises(InputError) as e:
+        check_whole_style("none")
+    assert "give a STYLE for the picture and regions=[parse_region('MASK=none')]" in str(e.value)
+    assert "--" not in str(e.value)
+
+
+def test_a_mask_in_colour_is_read_by_its_brightest_channel(tmp_path):
+    """Paint of a pure colour is the region, as white is (its grey level would make red 30 %),
+    and the mask is said to be in colour; a grey mask, even as RGB or JPEG, is read as before."""
+    a = np.zeros((40, 48, 3), np.uint8)
+    a[:, :10] = (255, 0, 0)
+    a[:, 10:20] = (0, 0, 128)
+    Image.fromarray(a).save(tmp_path / "red.png")
+    notes = []
+    m = load_mask(tmp_path / "red.png", notes.append)
+    assert m[0, 0].item() == 1.0 and m[0, 15].item() == pytest.approx(128 / 255) and m[0, 30].item() == 0.0
+    assert notes == [f"mask {tmp_path / 'red.png'} is in colour, not grey: read by its brightest channel (pure "
+                     "red, green or blue is the region, as white is)"]
+    grey = np.zeros((40, 48, 3), np.uint8)
+    grey[:, :24] = 128
+    Image.fromarray(grey).save(tmp_path / "grey.png")
+    Image.fromarray(grey).save(tmp_path / "grey.jpg", quality=75)
+    for name in ("grey.png", "grey.jpg"):
+        got = load_mask(tmp_path / name, notes.append)
+        with Image.open(tmp_path / name) as im:
+            assert np.array_equal(got.numpy(), np.asarray(im.convert("L"), np.float32) / 255.0)
+    assert len(notes) == 1
+
+
+def test_a_red_mask_is_the_region_as_a_white_one_is(files, tmp_path):
+    """--region red.png=none, red painted on black: the same output as the white mask, and a warning."""
+    content, s1, s2 = files
+    a = np.zeros((40, 48, 3), np.uint8)
+    a[:, :24] = (255, 0, 0)
+    Image.fromarray(a).save(tmp_path / "red.png")
+    white = mask(tmp_path / "white.png", left=24)
+    outs = []
+    for m in (tmp_path / "red.png", white):
+        out = tmp_path / f"{m.stem}_out.png"
+        r = invoke(content, s1, "-o", out, *FAST, "--region", f"{m}=none")
+        assert r.exit_code == 0, r.output
+        outs.append(np.asarray(Image.open(out)))
+        said = f"nst: mask {m} is in colour, not grey: read by its brightest channel" in r.stderr
+        assert said == (m.stem == "red"), r.stderr
+    assert np.array_equal(outs[0], outs[1])
+
+
+def test_coloured_mask_frames_are_said_once(tmp_path):
+    folder = tmp_path / "masks"
+    folder.mkdir()
+    for t in range(3):
+        a = np.zeros((40, 48, 3), np.uint8)
+        a[:, : 10 * (t + 1)] = (0, 255, 0)
+        Image.fromarray(a).save(folder / f"m{t}.png")
+    notes = []
+    frames = MaskFrames(folder, 3, (48, 40), note=notes.append)
+    assert [int(frames.mask(t).sum().item()) for t in range(3)] == [400, 800, 1200]
+    assert notes == [f"mask {folder / 'm0.png'} is in colour, not grey: read by its brightest channel (pure red, "
+                     "green or blue is the region, as white is)"]
 
 
 def test_an_empty_mask_is_a_warning(files, tmp_path):
@@ -195,6 +281,9 @@ def test_mask_frames_follow_the_clip(tmp_path):
         MaskFrames(folder, 4, (48, 40))
     still = MaskFrames(folder / "m0.png", 4, (96, 80))
     assert not still.moving and still.mask(3) is still.mask(0)
+    with pytest.raises(InputError, match=r"mask .*m0.png is 48x40 and the content clip.mp4 40x40: a mask needs "
+                                         r"the content's aspect ratio"):
+        MaskFrames(folder / "m0.png", 4, (40, 40), name="clip.mp4")
 
 
 def test_a_sequence_with_moving_regions(tmp_path):

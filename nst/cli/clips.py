@@ -11,6 +11,7 @@ from ..errors import InputError
 from ..jobs import outputs
 from ..jobs.batch import Style, parse_style
 from ..jobs.clips import FRAME_EXT, ClipJob, plan, run_clips
+from ..jobs.regions import check_whole_style
 from ..jobs.sequence import SequenceConfig
 from ..jobs.video import VIDEO_EXTENSIONS, Encoder
 from ..pixels.images import FORMATS
@@ -28,6 +29,7 @@ def run(args: Args, cfg: Config) -> int:
     with SignalStop() as stop:
         try:
             args = with_shard(args)  # --shard auto: K/N from the environment
+            check_whole_style(args.style)  # none, STYLE@MASK or MASK=STYLE: said to belong to --region
             styles = [parse_style(args.style)]
             seq = SequenceConfig(args.temporal_weight, args.warm_iterations)
             encoder = Encoder(args.codec, crf=args.crf, options=args.encoder_options)

@@ -16,6 +16,7 @@ from ..jobs import outputs, shards
 from ..jobs.batch import Job, JobResult, parse_style, run_batch
 from ..jobs.batch import plan as make_plan
 from ..jobs.batch import shard as take_shard
+from ..jobs.regions import check_whole_style
 from ..pixels.images import output_format, save_image, to_pil
 from . import report, results
 from .console import Reporter, make_reporter
@@ -33,6 +34,7 @@ def run(args: Args, cfg: Config) -> int:
     image that fails raises its exception, for the command to say in one line. A Ctrl-C before
     the work starts is raised for the command to say."""
     args = with_shard(args)
+    check_whole_style(args.style)  # none, STYLE@MASK or MASK=STYLE: said to belong to --region
     protect = [cfg.init] if cfg.init not in INITS else []
     plan = make_plan(args.content, [parse_style(args.style)], args.output, name=args.name_template, ext=args.ext,
                      recursive=args.recursive, protect=protect, regions=args.regions)

@@ -15,9 +15,9 @@ from PIL import Image
 
 from ..core.config import BATCH_EXT, BATCH_NAME, Config
 from ..core.regions import Region
-from ..core.stylizer import Iterate, RunResult, Stylizer, prepare_image, style_parts
+from ..core.stylizer import Iterate, RunResult, Stylizer, style_parts
 from ..errors import InputError, NSTError, Setting, one_line
-from ..pixels.images import FORMATS, output_format, save_image
+from ..pixels.images import FORMATS, load_image, output_format, resize_long_edge, save_image
 from . import checkpoint, claims, outputs, provenance
 from . import regions as region_files
 from .checkpoint import CHECKPOINT_EVERY
@@ -367,19 +367,21 @@ class _ImageRun:
         """The content, read and resized, the style read, and the regions' masks and styles read:
         a bad input fails its job only."""
         outputs.check_file(job.output, self.make_dirs)  # before any work, not after it
-        content = prepare_image(job.content, self.cfg.size)
+        note = None if self.on_note is None else functools.partial(self.on_note, job)
+        source = load_image(job.content)
         self.bank.read(job.style)
-        return content, self.regions(job, content)
+        return resize_long_edge(source, self.cfg.size), self.regions(job, source.size, note)
 
-    def regions(self, job: Job, content: Image.Image) -> list[Region]:
-        """The job's regions with their masks read and checked; an empty mask is said and left out."""
+    def regions(self, job: Job, size: tuple[int, int], note: Callable[[str], None] | None) -> list[Region]:
+        """The job's regions with their masks read and checked against the content file's ``size``;
+        an empty mask is said and left out, a mask in colour said and read by its brightest channel."""
         specs, masks, own = [], [], []
         for spec in job.regions:
-            mask = region_files.load_mask(spec.mask)
-            region_files.check_aspect(mask, spec.mask, content)
+            mask = region_files.load_mask(spec.mask, note)
+            region_files.check_aspect(mask, spec.mask, size, name=job.content)
             if spec.style is not None:
                 self.bank.read(spec.style)
-            style_masks = region_files.read_style_masks(spec, self.bank)
+            style_masks = region_files.read_style_masks(spec, self.bank, note)
             if region_files.is_empty(mask):
                 if self.on_note is not None:
                     self.on_note(job, f"mask {spec.mask} is empty (black): its region is left out")

@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image
 
@@ -246,7 +245,7 @@ def run_clips(jobs: Iterable[ClipJob], cfg: Config, seq: SequenceConfig = Sequen
 class _Clip:
     """A clip's frames, their output size and names, and the style, read before any work."""
 
-    def __init__(self, job: ClipJob, cfg: Config, bank: StyleBank) -> None:
+    def __init__(self, job: ClipJob, cfg: Config, bank: StyleBank, note: Callable[[str], None] | None = None) -> None:
         from . import video
         self.job = job
         self.info = None
@@ -263,11 +262,12 @@ class _Clip:
         self.outputs = [job.frames_dir / name for name in names]
         bank.read(job.style)  # a bad style fails here, before any frame
         self.bank, self.specs, self.masks, self.own = bank, [], [], []
+        source = self.info.size if self.info is not None else self.source_size  # the files' size: masks match it
         for spec in job.regions:  # so does a bad region
-            masks = MaskFrames(spec.mask, self.n, self.size)
+            masks = MaskFrames(spec.mask, self.n, source, name=job.content, note=note)
             if spec.style is not None:
                 bank.read(spec.style)
-            self.own.append(region_files.read_style_masks(spec, bank))
+            self.own.append(region_files.read_style_masks(spec, bank, note))
             self.specs.append(spec)
             self.masks.append(masks)
         self.empty = [s.mask for s, m in zip(self.specs, self.masks) if not m.moving and region_files.is_empty(m.still)]
@@ -300,11 +300,15 @@ class _Clip:
 class MaskFrames:
     """A region's mask over the frames of a clip: a still image (the same for every frame), a folder
     of mask frames or a mask video, with as many frames as the clip. ``mask(t)`` is frame t's,
-    asked in increasing t (a video is decoded forward, once)."""
+    asked in increasing t (a video is decoded forward, once). ``size`` is the clip's files' (width,
+    height), ``name`` the clip, both for the aspect-ratio check; ``note`` hears, once, that the mask is
+    in colour (nst.jobs.regions.mask_values)."""
 
-    def __init__(self, path: str | Path, frames: int, size: tuple[int, int]) -> None:
+    def __init__(self, path: str | Path, frames: int, size: tuple[int, int], name: str | Path | None = None,
+                 note: Callable[[str], None] | None = None) -> None:
         from . import video
         self.path = Path(path)
+        self._note = note
         self.paths: list[Path] | None = None
         self.still: torch.Tensor | None = None
         self._decoded = None
@@ -314,19 +318,25 @@ class MaskFrames:
         elif is_video(self.path):
             count = video.probe(self.path).frames
         else:
-            self.still = region_files.load_mask(self.path)
+            self.still = region_files.load_mask(self.path, self._once)
             count = frames
         if count != frames:
             raise InputError(f"mask {self.path} has {count} frames and the clip {frames}: a moving mask needs one "
                              "frame per frame of the clip")
         self._t, self._last = -1, None
         first = self.mask(0)
-        region_files.check_aspect(first, self.path, Image.new("L", size))
+        region_files.check_aspect(first, self.path, size, name=name)
         self._reset()
 
     @property
     def moving(self) -> bool:
         return self.still is None
+
+    def _once(self, message: str) -> None:
+        """The note said for the first frame that needs it, not for every frame."""
+        if self._note is not None:
+            self._note(message)
+        self._note = None
 
     def _reset(self) -> None:
         self._t, self._last, self._decoded = -1, None, None
@@ -335,7 +345,7 @@ class MaskFrames:
         if self.still is not None:
             return self.still
         if self.paths is not None:
-            return region_files.load_mask(self.paths[t])
+            return region_files.load_mask(self.paths[t], self._once)
         from . import video
         if t < self._t:
             self._reset()
@@ -345,7 +355,7 @@ class MaskFrames:
             img = next(self._decoded)
             self._t += 1
             self._last = img
-        return torch.from_numpy(np.asarray(self._last.convert("L"), np.float32) / 255.0)
+        return region_files.mask_values(self._last, f"mask {self.path}", self._once)
 
 
 @dataclass(frozen=True)
@@ -381,7 +391,7 @@ class _ClipRun:
             return None
 
     def prepare(self, job: ClipJob) -> _Clip:
-        return _Clip(job, self.cfg, self.bank)
+        return _Clip(job, self.cfg, self.bank, None if self.on_note is None else functools.partial(self.on_note, job))
 
     def work(self, job: ClipJob, clip: _Clip, stylizer: Stylizer, start: float) -> ClipResult:
         """Stylise this shard's frames of the clip, and encode a video whose frames are all made."""

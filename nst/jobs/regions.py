@@ -2,6 +2,9 @@
 
 A region is written ``MASK=STYLE``: the white part of the image MASK (grey: partly; black: not
 at all) gets STYLE, an image or a blend ``a.jpg:2+b.jpg``, or ``none`` to keep the photo there.
+A mask in colour is read by its brightest channel (pure red, green or blue is the region, as
+white is), and said so (``mask_values``). A mask is data, not colour: its ICC profile, if any, is
+not applied.
 A style image that holds several textures can give one of them: ``wave.jpg@sea.png`` takes the
 style from the white part of ``sea.png`` (a mask over the style image). MASK may hold the name
 template's fields ({content}, {parent}, {dir}, {index}, {style}) so that each content of a batch
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import os
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,11 +26,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..core.regions import EMPTY, Region, same_aspect
 from ..core.stylizer import style_parts
-from ..errors import InputError
+from ..errors import InputError, Setting
 from .checkpoint import file_identity
 from .runner import Style, StyleBank
 
 NONE = "none"
+# A pixel whose channels differ by more than this (of 255) is colour; a grey JPEG's noise is less.
+COLOUR = 16
+Note = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,31 @@ def _style_part(part: str, spec: str) -> tuple[str, str, float]:
     return path, own, w
 
 
+def check_whole_style(text: str | Path) -> None:
+    """InputError if the style of the whole picture (the STYLE argument), ``text``, names no file
+    but is written as a region's (``none``, STYLE@MASK, MASK=STYLE): the error says where it
+    belongs. Otherwise nothing (a missing file fails when it is read, as before)."""
+    text = str(text)
+    if Path(text).exists():
+        return
+    for part in [text, *text.split("+")]:
+        name, colon, _ = part.rpartition(":")  # a blend's weight
+        if not colon or not name or Path(part).exists():
+            name = part
+        if not name.strip() or Path(name).exists():
+            continue
+        if name.strip().lower() == NONE:
+            what, region = "'none' (keep the photo)", "MASK=none"
+        elif "=" in name:
+            what, region = "MASK=STYLE", name
+        elif "@" in name.strip("@"):
+            what, region = "STYLE@MASK (a style from the white part of its own mask)", f"MASK={name}"
+        else:
+            continue
+        raise InputError(f"{name}: no such file; {what} is for a region: give a STYLE for the picture and ",
+                         Setting("region", region, python=f"regions=[parse_region({region!r})]"))
+
+
 FIELDS = ("content", "style", "index", "parent", "dir")
 
 
@@ -134,10 +165,12 @@ def fill(spec: RegionSpec, values: Mapping[str, object]) -> RegionSpec:
     return RegionSpec(path, spec.style, spec.style_masks)
 
 
-def load_mask(path: str | Path) -> torch.Tensor:
+def load_mask(path: str | Path, note: Note | None = None) -> torch.Tensor:
     """A mask file as (H, W) float32 in [0, 1]: its grey levels (white 1; 16-bit and float images
     scaled by their range), or its alpha channel where it has transparent pixels (what a paint
-    program's layer exports); turned upright by its EXIF orientation, as photos are."""
+    program's layer exports), or, in colour, its brightest channel (``mask_values``: ``note``
+    hears so); turned upright by its EXIF orientation, as photos are. Its colour profile is not
+    applied: a mask's numbers are data."""
     path = Path(path)
     try:
         with Image.open(path) as img:
@@ -151,19 +184,37 @@ def load_mask(path: str | Path) -> torch.Tensor:
                 a = np.asarray(img, np.float32)
                 top = 1.0 if img.mode == "F" else 65535.0 if img.mode != "I" or a.max() > 255 else 255.0
                 return torch.from_numpy(np.clip(a / top, 0, 1))
-            grey = img.convert("L")
+            return mask_values(img, f"mask {path}", note)
     except FileNotFoundError:
         raise InputError(f"mask {path}: no such file") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise InputError(f"mask {path}: not a readable image ({type(e).__name__})") from None
-    return torch.from_numpy(np.asarray(grey, np.float32) / 255.0)
 
 
-def check_aspect(mask: torch.Tensor, path: str | Path, content: Image.Image, what: str = "content") -> None:
-    """InputError naming both sizes unless ``mask`` has the aspect ratio of ``content`` (any size)."""
-    (mh, mw), (cw, ch) = mask.shape[-2:], content.size
+def mask_values(img: Image.Image, name: str = "the mask", note: Note | None = None) -> torch.Tensor:
+    """An 8-bit mask image (a file's, or a mask video's frame) as (H, W) float32 in [0, 1]: its grey
+    levels; or, if it is in colour (some pixel's channels more than COLOUR apart), its brightest
+    channel, max(R, G, B), so that paint of any pure colour is the region as white is (its grey
+    level would make pure red 30 %), and ``note`` hears so in one line, naming ``name``."""
+    if img.mode not in ("L", "1"):
+        rgb = np.asarray(img.convert("RGB"))
+        brightest = rgb.max(axis=-1)
+        if int((brightest - rgb.min(axis=-1)).max(initial=0)) > COLOUR:
+            if note is not None:
+                note(f"{name} is in colour, not grey: read by its brightest channel (pure red, green or blue "
+                     "is the region, as white is)")
+            return torch.from_numpy(brightest.astype(np.float32) / 255.0)
+    return torch.from_numpy(np.asarray(img.convert("L"), np.float32) / 255.0)
+
+
+def check_aspect(mask: torch.Tensor, path: str | Path, size: tuple[int, int], what: str = "content",
+                 name: str | Path | None = None) -> None:
+    """InputError naming both files' sizes unless ``mask`` (as read from its file ``path``) has the
+    aspect ratio of the ``what`` (content, style) ``name`` whose file is ``size`` (width, height)."""
+    (mh, mw), (cw, ch) = mask.shape[-2:], size
     if not same_aspect((mw, mh), (cw, ch)):
-        raise InputError(f"mask {path} is {mw}x{mh} and the {what} {cw}x{ch}: a mask needs the {what}'s "
+        named = f"{what} {name}" if name is not None else what
+        raise InputError(f"mask {path} is {mw}x{mh} and the {named} {cw}x{ch}: a mask needs the {what}'s "
                          "aspect ratio (any size)")
 
 
@@ -184,15 +235,16 @@ def names(specs: Sequence[RegionSpec]) -> list[str]:
     return out
 
 
-def read_style_masks(spec: RegionSpec, bank: StyleBank) -> list[torch.Tensor | None]:
-    """The masks over the region's style images, checked against each style's aspect ratio."""
+def read_style_masks(spec: RegionSpec, bank: StyleBank, note: Note | None = None) -> list[torch.Tensor | None]:
+    """The masks over the region's style images, checked against each style's aspect ratio
+    (``note``: see ``load_mask``)."""
     out = []
     for (p, _), m in zip(spec.style or (), spec.masks):
         if m is None:
             out.append(None)
             continue
-        mask = load_mask(m)
-        check_aspect(mask, m, bank.image(p), what=f"style {p}")
+        mask = load_mask(m, note)
+        check_aspect(mask, m, bank.image(p).size, what="style", name=p)
         if is_empty(mask):
             raise InputError(f"mask {m} over the style {p} is empty (black): it gives no style")
         out.append(mask)
