@@ -19,10 +19,13 @@ import cycle):
   ``schedule`` (coarse to fine), ``optim`` (the loop), ``targets`` (style Grams), ``regions``
   (guidance masks: a style per part of the picture),
   ``stylizer`` (``Stylizer.run``: a run, scale by scale, returning a ``RunResult``).
-- ``jobs/``: many images: ``runner`` (the job runner images and clips share: one network, each
-  style read once, a failure as a job's result, resume), ``batch`` (job lists, naming, shards,
-  the image jobs), ``regions`` (masks and their styles), ``sequence`` and ``clips`` (frames and videos), ``video``, ``flow``,
-  ``checkpoint`` (partial results and resume), ``provenance``, ``outputs``.
+- ``jobs/``: many images: ``joblist`` (job lists of images and of clips: inputs, naming, shards;
+  without torch, so ``nst status`` plans as a run does), ``styles`` (a style blend, its label),
+  ``runner`` (the job runner images and clips share: one network, each style read once, a failure
+  as a job's result, resume), ``batch`` (the image jobs), ``regions`` (masks and their styles),
+  ``sequence`` and ``clips`` (frames and videos), ``video``, ``flow``, ``checkpoint`` (partial
+  results and resume), ``provenance``, ``outputs``, ``shards`` (--shard auto), ``claims`` (workers
+  sharing a folder).
 - ``cli/``: the ``nst`` command: ``command`` (the click command and its dispatch), ``options``
   (the options, and the one table of which flags belong to which kind of run), ``images`` and
   ``clips`` (the runs), ``results`` (the one loop over a run's results), ``console`` (progress

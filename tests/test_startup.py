@@ -167,3 +167,33 @@ def test_the_command_and_the_network_import_no_video_plot_or_torchvision(tmp_pat
                        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "XDG_CACHE_HOME": str(tmp_path)})
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+def test_planning_a_run_needs_no_torch(tmp_path):
+    """#30.2: the job lists of images and of clips are planned without torch (nst.jobs.joblist), as the
+    run plans them (nst.jobs.batch and nst.jobs.clips give the same functions)."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in "ab":
+        make_content().save(photos / f"{name}.png")
+    code = ("import sys\nfrom nst.jobs import joblist\n"
+            f"jobs = joblist.plan([{str(photos)!r}], [{str(photos / 'a.png')!r}], {str(tmp_path / 'out')!r}).jobs\n"
+            f"clips = joblist.plan_clips([{str(photos)!r}], [{str(photos / 'a.png')!r}], {str(tmp_path / 'f')!r}, "
+            "sequence=True)\n"
+            "print(len(jobs), len(clips), joblist.parse_shard('1/2'), len(joblist.list_frames(clips[0].content)))\n"
+            "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('nst'))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                       env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["2", "1", "(1,", "2)", "2"]
+    from nst.jobs import batch, clips, joblist
+    assert batch.plan is joblist.plan and batch.shard is joblist.shard and clips.plan is joblist.plan_clips
+
+
+def test_the_frames_of_a_folder_are_listed_alike_by_the_run_and_by_the_plan(tmp_path):
+    """nst.jobs.sequence keeps its own list_frames and natural_key (a copy of nst.jobs.joblist's): the same order."""
+    from nst.jobs import joblist, sequence
+    for name in ("f10.png", "F1.png", "f2.jpg", "f02b.png", ".hidden.png", "notes.txt", "f100.tif"):
+        (tmp_path / name).write_bytes(b"")
+    assert [p.name for p in joblist.list_frames(tmp_path)] == [p.name for p in sequence.list_frames(tmp_path)] \
+        == ["F1.png", "f2.jpg", "f02b.png", "f10.png", "f100.tif"]

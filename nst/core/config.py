@@ -1,15 +1,18 @@
-"""Settings of one style transfer run, with their defaults in one place (Gatys et al., 2016)."""
+"""Settings of one style transfer run, with their defaults in one place (Gatys et al., 2016).
+
+It imports the network's modules (and so torch) only where a setting is checked against them, so
+that planning a run's jobs (nst.jobs.joblist, ``nst status``) reads these defaults without torch."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from PIL import Image
+
 from ..errors import InputError
-from ..net.device import PRECISIONS
-from ..net.vgg import MODELS, POOLINGS, check_layers, depth
 from ..units import parse_memory
 
 OPTIMIZERS = ("lbfgs", "adam")
@@ -28,6 +31,16 @@ BATCH_EXT = ".jpg"
 TILE_MIN = 16
 
 LayerWeights = tuple[tuple[str, float], ...]
+StyleInput = str | Path | Image.Image
+
+
+def style_parts(style: StyleInput | Sequence[tuple[StyleInput, float]]) -> list[tuple[StyleInput, float]]:
+    """One style, or a blend as (style, weight) pairs -> [(style, weight), ...], weights checked."""
+    parts = [(style, 1.0)] if isinstance(style, (str, Path, Image.Image)) else [(s, float(w)) for s, w in style]
+    weights = [w for _, w in parts]
+    if not parts or any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
+        raise InputError(f"style blend weights {weights}: must be finite, non-negative and not all zero")
+    return parts
 
 
 def parse_layers(spec: str | Iterable[str]) -> tuple[str, ...]:
@@ -36,6 +49,7 @@ def parse_layers(spec: str | Iterable[str]) -> tuple[str, ...]:
     names = [n for n in names if n]
     if not names:
         raise InputError(f"empty layer list {spec!r}; give comma-separated names such as conv4_2")
+    from ..net.vgg import check_layers
     check_layers(names)
     if len(set(names)) != len(names):
         raise InputError(f"layer listed twice in {spec!r}")
@@ -107,6 +121,8 @@ class Config:
     max_memory: int | str | None = None  # bytes or '4G' (nst.core.planner); None: a safe fraction of what is free
 
     def __post_init__(self) -> None:
+        from ..net.device import PRECISIONS
+        from ..net.vgg import MODELS, POOLINGS
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 - frozen dataclass
         set_("content_layers", parse_layers(self.content_layers))
         set_("style_layers", parse_layer_weights(self.style_layers))
@@ -147,6 +163,7 @@ class Config:
         """lambda_l of each style layer, in the order of style_layers (normalised by the costs)."""
         if self.style_emphasis == "balanced":
             return tuple(w for _, w in self.style_layers)
+        from ..net.vgg import depth
         by_depth = sorted(self.style_layers, key=lambda nw: depth(nw[0]))
         rank = {n: r for r, (n, _) in enumerate(by_depth, start=1)}
         if self.style_emphasis == "strong":  # shallowest layer weighted most

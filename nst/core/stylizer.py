@@ -26,7 +26,7 @@ from ..net.vgg import VGGFeatures
 from ..pixels import color
 from ..pixels.images import load_image, long_edge_size, resize_long_edge, resize_tensor, to_pil, to_tensor
 from . import planner, regions
-from .config import DEFAULT_LR, INITS, OPTIMIZERS, Config
+from .config import DEFAULT_LR, INITS, OPTIMIZERS, Config, StyleInput, style_parts
 from .costs import guided_gram, style_gram
 from .objective import Evaluation, Objective, Temporal, Untiled, costs_of
 from .optim import HISTORY_SIZE, NonFiniteError, Outcome, minimize
@@ -656,18 +656,6 @@ def _initial_image(cfg: Config, content: Tensor, style_img: Image.Image | None) 
         return torch.rand(content.shape, generator=gen).to(content)
     img = style_img if cfg.init == "style" else load_image(cfg.init)
     return to_tensor(img.resize((w, h), Image.Resampling.BICUBIC), content.device, content.dtype)
-
-
-StyleInput = str | Path | Image.Image
-
-
-def style_parts(style: StyleInput | Sequence[tuple[StyleInput, float]]) -> list[tuple[StyleInput, float]]:
-    """One style, or a blend as (style, weight) pairs -> [(style, weight), ...], weights checked."""
-    parts = [(style, 1.0)] if isinstance(style, (str, Path, Image.Image)) else [(s, float(w)) for s, w in style]
-    weights = [w for _, w in parts]
-    if not parts or any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
-        raise InputError(f"style blend weights {weights}: must be finite, non-negative and not all zero")
-    return parts
 
 
 def stylize(content: StyleInput, style: StyleInput | Sequence[tuple[StyleInput, float]], *,

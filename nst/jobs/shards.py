@@ -51,7 +51,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..errors import InputError, Setting
-from .batch import parse_shard
+from .joblist import parse_shard
 
 SLURM = "SLURM_ARRAY_TASK_ID"
 KUBERNETES = "JOB_COMPLETION_INDEX"
