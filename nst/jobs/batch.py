@@ -368,8 +368,8 @@ class _ImageRun:
         a bad input fails its job only."""
         outputs.check_file(job.output, self.make_dirs)  # before any work, not after it
         note = None if self.on_note is None else functools.partial(self.on_note, job)
-        source = load_image(job.content)
-        self.bank.read(job.style)
+        source = load_image(job.content, note)
+        self.bank.read(job.style, note)
         return resize_long_edge(source, self.cfg.size), self.regions(job, source.size, note)
 
     def regions(self, job: Job, size: tuple[int, int], note: Callable[[str], None] | None) -> list[Region]:
@@ -380,7 +380,7 @@ class _ImageRun:
             mask = region_files.load_mask(spec.mask, note)
             region_files.check_aspect(mask, spec.mask, size, name=job.content)
             if spec.style is not None:
-                self.bank.read(spec.style)
+                self.bank.read(spec.style, note)
             style_masks = region_files.read_style_masks(spec, self.bank, note)
             if region_files.is_empty(mask):
                 if self.on_note is not None:

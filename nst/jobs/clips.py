@@ -256,17 +256,17 @@ class _Clip:
         else:
             self.paths = list_frames(job.content)
             self.n = len(self.paths)
-            first = load_image(self.paths[0])
+            first = load_image(self.paths[0], note)  # a profile it cannot use is said once, for the first
             self.source_size, self.size = first.size, resize_long_edge(first, cfg.size).size
             names = [p.stem + job.frame_ext for p in self.paths]
         self.outputs = [job.frames_dir / name for name in names]
-        bank.read(job.style)  # a bad style fails here, before any frame
+        bank.read(job.style, note)  # a bad style fails here, before any frame
         self.bank, self.specs, self.masks, self.own = bank, [], [], []
         source = self.info.size if self.info is not None else self.source_size  # the files' size: masks match it
         for spec in job.regions:  # so does a bad region
             masks = MaskFrames(spec.mask, self.n, source, name=job.content, note=note)
             if spec.style is not None:
-                bank.read(spec.style)
+                bank.read(spec.style, note)
             self.own.append(region_files.read_style_masks(spec, bank, note))
             self.specs.append(spec)
             self.masks.append(masks)

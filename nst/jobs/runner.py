@@ -27,10 +27,23 @@ from ..core.targets import StyleTargets, Targets
 from ..errors import one_line
 from ..pixels.images import load_image
 from . import checkpoint, claims
-from .styles import Style, style_label, style_to_json  # noqa: F401 - given here too
 
+# A style is a blend: (path, weight) pairs; a single style is one pair with weight 1.0.
+Style = tuple[tuple[Path, float], ...]
 # How many styles' images a run keeps; jobs come style by style, so one is enough without blends.
 STYLE_CACHE = 16
+
+
+def style_label(style: Style) -> str:
+    """The style's file name, or a blend's joined with '+'."""
+    return "+".join(p.name for p, _ in style)
+
+
+def style_to_json(style: Style) -> str | list[list]:
+    """A style as a JSON record gives it: a single style's path, or a blend's [[path, weight], ...]."""
+    if len(style) == 1 and style[0][1] == 1.0:
+        return str(style[0][0])
+    return [[str(p), w] for p, w in style]
 
 
 class StyleBank:
@@ -41,7 +54,14 @@ class StyleBank:
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
         self._targets: StyleTargets | None = None
-        self._image = functools.lru_cache(maxsize=STYLE_CACHE)(load_image)
+        self._image = functools.lru_cache(maxsize=STYLE_CACHE)(self._load)
+        self._notes: dict[Path, list[str]] = {}  # what reading a style said, until said once
+
+    def _load(self, path: Path) -> Image.Image:
+        notes: list[str] = []
+        image = load_image(path, notes.append)
+        self._notes[path] = notes
+        return image
 
     @property
     def stylizer(self) -> Stylizer:
@@ -54,10 +74,14 @@ class StyleBank:
             self._targets = StyleTargets(Stylizer(self.cfg), maxsize=4 * STYLE_CACHE)
         return self._targets
 
-    def read(self, style: Style) -> None:
-        """Load the style's images now (a bad one raises here, before any work)."""
+    def read(self, style: Style, note: Callable[[str], None] | None = None) -> None:
+        """Load the style's images now (a bad one raises here, before any work); ``note`` hears what
+        reading an image said (a colour profile it could not use: nst.pixels.images.to_srgb), once a run."""
         for p, _ in style:
             self._image(p)
+            if note is not None:
+                for line in self._notes.pop(p, ()):
+                    note(line)
 
     def images(self, style: Style) -> list[tuple[Image.Image, float]]:
         """The style's images with their weights: what a run's AdaIN or style start is made from."""

@@ -1,16 +1,25 @@
-"""Image loading, resizing and atomic saving for style transfer (Gatys et al., 2016)."""
+"""Image loading, resizing and atomic saving for style transfer (Gatys et al., 2016).
+
+Colour profiles: a picture is read through its embedded ICC profile into sRGB (``to_srgb``: Adobe
+RGB, Display P3, ProPhoto, a grey or a CMYK profile), so that the numbers nst works on are the
+colours a colour-managed viewer shows; a picture without a profile is taken as sRGB, untouched
+(bit for bit). What nst writes is tagged sRGB (``srgb_profile``). Masks are data, not colour: they
+are not read here (nst.jobs.regions.load_mask) and no profile applies to them.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import io
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from ..errors import InputError, NSTError
 
@@ -72,12 +81,71 @@ def open_image(path: str | Path) -> Iterator[Image.Image]:
         raise InputError(f"{path}: broken image ({e})") from None
 
 
-def load_image(path: str | Path | Image.Image) -> Image.Image:
-    """Open an image file (or take a PIL image), apply its EXIF orientation, return RGB."""
+def load_image(path: str | Path | Image.Image, note: Callable[[str], None] | None = None) -> Image.Image:
+    """Open an image file (or take a PIL image), apply its EXIF orientation, return sRGB as 8-bit
+    RGB: through its colour profile if it has one (``to_srgb``; ``note`` hears, in one line, of a
+    profile that cannot be used, and the picture is then read as sRGB)."""
     if isinstance(path, Image.Image):
-        return to_rgb(ImageOps.exif_transpose(path))
+        return to_srgb(ImageOps.exif_transpose(path), name="the image", note=note)
     with open_image(path) as img:
-        return to_rgb(ImageOps.exif_transpose(img))
+        return to_srgb(ImageOps.exif_transpose(img), name=str(path), note=note)
+
+
+@functools.cache
+def srgb_profile() -> bytes:
+    """The sRGB ICC profile nst tags its outputs with (Little CMS's built-in sRGB), made once."""
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def _is_srgb_profile(icc: bytes) -> bool:
+    """``icc`` is nst's own sRGB profile (as written by any run: the header's creation date, bytes
+    24-35, differs from run to run). Only a shortcut: sRGB to sRGB through Little CMS is exact too."""
+    own = srgb_profile()
+    return len(icc) == len(own) and icc[:24] == own[:24] and icc[36:] == own[36:]
+
+
+# The image modes a profile's colour space applies to: (the mode the image is brought to, its modes).
+_SPACES = {"RGB": ("RGB", ("RGB", "RGBA", "RGBX", "RGBa", "P", "PA")),
+           "GRAY": ("L", ("L", "LA", "La", "1", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")),
+           "CMYK": ("CMYK", ("CMYK",))}
+
+
+def to_srgb(img: Image.Image, name: str = "the image", note: Callable[[str], None] | None = None) -> Image.Image:
+    """``img`` as 8-bit RGB in sRGB (see ``to_rgb`` for the modes): converted from its embedded ICC
+    profile (``img.info["icc_profile"]``; perceptual intent, Little CMS through Pillow's ImageCms)
+    if it has one. An image without a profile is only ``to_rgb``: exactly the same pixels. A
+    profile that cannot be read, or is for another colour space than the image's (a grey profile
+    in an RGB file), is left out: the numbers are taken as sRGB, as browsers do, and ``note``
+    hears so, naming ``name``."""
+    icc = img.info.get("icc_profile")
+    if not icc or _is_srgb_profile(icc):
+        return to_rgb(img)
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        space = profile.profile.xcolor_space.strip()
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as e:
+        return _unprofiled(img, name, f"its colour profile cannot be read ({e})", note)
+    if space not in _SPACES or img.mode not in _SPACES[space][1]:
+        return _unprofiled(img, name, f"its colour profile is for {space or 'an unknown space'} and the image "
+                           f"is {img.mode}", note)
+    mode = _SPACES[space][0]
+    source = img if img.mode == mode else to_rgb(img).convert(mode)  # alpha over white first; grey stays exact
+    try:
+        return ImageCms.profileToProfile(source, profile, _srgb(), renderingIntent=ImageCms.Intent.PERCEPTUAL,
+                                         outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError) as e:
+        return _unprofiled(img, name, f"its colour profile cannot be applied ({e})", note)
+
+
+@functools.cache
+def _srgb() -> ImageCms.ImageCmsProfile:
+    return ImageCms.ImageCmsProfile(io.BytesIO(srgb_profile()))
+
+
+def _unprofiled(img: Image.Image, name: str, why: str, note: Callable[[str], None] | None) -> Image.Image:
+    if note is not None:
+        note(f"{name}: {why}; its colours are read as sRGB")
+    return to_rgb(img)
 
 
 def long_edge_size(size: tuple[int, int], long_edge: int) -> tuple[int, int]:
@@ -126,13 +194,14 @@ def output_format(path: str | Path) -> str:
 def save_image(img: Image.Image, path: str | Path, description: str | None = None) -> Path:
     """Write ``img`` to ``path`` atomically: a temporary file in the same folder, then rename.
 
-    The format comes from the extension (JPEG and WebP at quality 95). ``description``, if
-    given, is stored in the file: a PNG iTXt chunk "Description", or the EXIF ImageDescription
-    of a JPEG, WebP or TIFF (ASCII there: encode other text first, e.g. JSON with its escapes).
+    The format comes from the extension (JPEG and WebP at quality 95); the file is tagged sRGB
+    (an ICC profile, ``srgb_profile``), which its pixels are. ``description``, if given, is stored
+    in the file: a PNG iTXt chunk "Description", or the EXIF ImageDescription of a JPEG, WebP or
+    TIFF (ASCII there: encode other text first, e.g. JSON with its escapes).
     """
     path = Path(path)
     fmt = output_format(path)
-    options = dict(FORMATS[path.suffix.lower()][1])
+    options = dict(FORMATS[path.suffix.lower()][1], icc_profile=srgb_profile())
     if description is not None:
         if fmt == "PNG":
             options["pnginfo"] = PngImagePlugin.PngInfo()
