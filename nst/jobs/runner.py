@@ -27,23 +27,10 @@ from ..core.targets import StyleTargets, Targets
 from ..errors import one_line
 from ..pixels.images import load_image
 from . import checkpoint, claims
+from .styles import Style, style_label, style_to_json  # noqa: F401 - given here too
 
-# A style is a blend: (path, weight) pairs; a single style is one pair with weight 1.0.
-Style = tuple[tuple[Path, float], ...]
 # How many styles' images a run keeps; jobs come style by style, so one is enough without blends.
 STYLE_CACHE = 16
-
-
-def style_label(style: Style) -> str:
-    """The style's file name, or a blend's joined with '+'."""
-    return "+".join(p.name for p, _ in style)
-
-
-def style_to_json(style: Style) -> str | list[list]:
-    """A style as a JSON record gives it: a single style's path, or a blend's [[path, weight], ...]."""
-    if len(style) == 1 and style[0][1] == 1.0:
-        return str(style[0][0])
-    return [[str(p), w] for p, w in style]
 
 
 class StyleBank:
