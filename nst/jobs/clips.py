@@ -1,5 +1,6 @@
-"""Videos and folders of frames as jobs: which clip goes where, shards of frames, and the run that
-decodes, stylises (nst.jobs.sequence) and encodes, one network for every clip.
+"""Videos and folders of frames as jobs: the run that decodes, stylises (nst.jobs.sequence) and
+encodes, one network for every clip. Which clip goes where, and the shards of its frames, are
+planned by nst.jobs.joblist, without torch; its names are given here too.
 
 A video job writes its frames into OUTPUT.frames/ (the checkpoint: see nst.jobs.sequence) and, once
 every frame is there, encodes them into OUTPUT at the source's frame rate with its audio copied.
@@ -10,9 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,56 +21,26 @@ from PIL import Image
 
 from ..core.config import Config
 from ..core.stylizer import Iterate, Stylizer
-from ..errors import InputError, Setting
-from ..pixels.images import FORMATS, load_image, resize_long_edge
+from ..errors import InputError
+from ..pixels.images import load_image, resize_long_edge
 from . import checkpoint, claims, provenance
 from . import regions as region_files
-from .batch import expand_styles, normalize_ext, output_name
 from .checkpoint import CHECKPOINT_EVERY
-from .regions import RegionSpec
-from .runner import Style, StyleBank, run_jobs, style_label, style_to_json
+from .joblist import FRAME_EXT, FRAMES_SUFFIX, SEQUENCE, VIDEO_EXT, ClipJob, chunk, list_frames  # noqa: F401
+from .joblist import plan_clips as plan
+from .runner import StyleBank, run_jobs, style_to_json
 from .sequence import (
     FrameCheckpoints,
     FrameHooks,
     FrameResult,
     SequenceConfig,
     frame_record,
-    list_frames,
     matches,
     stylize_frames,
 )
-from .video import VIDEO_EXTENSIONS, Encoder, is_video
+from .video import Encoder, is_video
 
-FRAME_EXT = ".png"                 # frames of a sequence: lossless, they are encoded (or warm-start) again
-FRAMES_SUFFIX = ".frames"          # a video OUT's frames go to OUT + this
-VIDEO_EXT = ".mp4"                 # a video in a directory OUT, unless --ext names another container
 OVERLAP = 1                        # --shard-overlap's default (measured: benchmarks/shard_joins.py)
-
-
-@dataclass(frozen=True)
-class ClipJob:
-    """One clip (a video file, or a directory of frames) in one style, written to ``output``: a
-    video file, or for frames a directory of images named like the input frames."""
-
-    content: Path
-    style: Style
-    output: Path
-    index: int = 0
-    frame_ext: str = FRAME_EXT      # the format of a frames job's outputs
-    regions: tuple[RegionSpec, ...] = ()  # parts of the picture with their own style (nst.jobs.regions)
-
-    @property
-    def is_video(self) -> bool:
-        return not self.content.is_dir()
-
-    @property
-    def frames_dir(self) -> Path:
-        """Where the frames are written: OUTPUT.frames/ for a video, OUTPUT itself for frames."""
-        return self.output.with_name(self.output.name + FRAMES_SUFFIX) if self.is_video else self.output
-
-    @property
-    def style_label(self) -> str:
-        return style_label(self.style)
 
 
 @dataclass(frozen=True)
@@ -109,93 +79,6 @@ class ClipResult:
                 "frame": self.frame, "partial": None if self.partial is None else str(self.partial),
                 "evaluations": self.evaluations, "total": self.total, "error": self.error,
                 "claimed_by": None if self.claimed_by is None else self.claimed_by.to_json()}
-
-
-def plan(contents: Sequence[str | Path], styles: Sequence[str | Path | Iterable[tuple[str | Path, float]]],
-         output: str | Path, *, sequence: bool = False, name: str = "{content}_{style}{ext}",
-         ext: str = VIDEO_EXT, frame_ext: str = FRAME_EXT, regions: Sequence[RegionSpec] = ()) -> tuple[ClipJob, ...]:
-    """The jobs of ``nst CLIP... STYLE -o OUT``: every clip in every style, style by style.
-
-    A clip is a video file, or with ``sequence`` a directory of frames. One clip in one style
-    writes to OUT: a video file (a video, unless OUT is a directory or ends in '/') or a
-    directory (frames). Otherwise OUT is a directory and each job's output is named by
-    ``name``, with ``ext`` (a video container) for videos and no extension for frame folders,
-    whose frames are written as ``frame_ext`` images named like the input frames. Every job has
-    the ``regions``, their masks' template fields filled in with its own.
-    """
-    named_dir = str(output).endswith(("/", os.sep))  # before Path() drops the slash
-    output = Path(output)
-    clips = [Path(c) for c in contents]
-    _check_clips(clips, sequence)
-    style_list = expand_styles(styles)
-    if not clips or not style_list:
-        raise InputError("no clip or no style given")
-    ext = ext if ext.startswith(".") else "." + ext
-    if ext.lower() not in VIDEO_EXTENSIONS:
-        raise InputError(f"extension {ext!r}: not a video container; use one of .mp4 .mkv .mov .webm")
-    pairs = [(c, s) for s in style_list for c in clips]
-    single = len(pairs) == 1
-    as_file = single and not (output.is_dir() or named_dir)  # OUT names the one video itself
-    itself = single and _writes_to_out(pairs[0][0], output, as_file)
-    jobs = tuple(ClipJob(c, s, output if itself else output / output_name(name, c, s, "" if c.is_dir() else ext, i),
-                         i, normalize_ext(frame_ext), _regions(regions, c, s, i)) for i, (c, s) in enumerate(pairs))
-    _check_outputs(jobs)
-    return jobs
-
-
-def _regions(specs: Sequence[RegionSpec], clip: Path, style: Style, index: int) -> tuple[RegionSpec, ...]:
-    values = dict(content=clip.stem, style="+".join(p.stem for p, _ in style), index=index,
-                  parent=clip.absolute().parent.name, dir=".")
-    return tuple(region_files.fill(r, values) for r in specs)
-
-
-SEQUENCE = Setting("sequence", python="sequence=True")  # plan's, in the messages
-
-
-def _check_clips(clips: Sequence[Path], sequence: bool) -> None:
-    """InputError unless every clip is a video, or with ``sequence`` a directory of frames."""
-    for c in clips:
-        if sequence and not c.is_dir() and not is_video(c):
-            raise InputError(f"{c}: ", SEQUENCE, " takes directories of frames (or videos), not an image")
-        if not sequence and c.is_dir():
-            raise InputError(f"{c}: a directory; add ", SEQUENCE, " to stylise its images as the frames of one clip")
-        if not c.is_dir() and not is_video(c):
-            raise InputError(f"{c}: not a video; stylise images and videos in separate runs")
-
-
-def _writes_to_out(clip: Path, output: Path, as_file: bool) -> bool:
-    """Whether a run's only job, ``clip`` in one style, writes to OUT itself rather than into it:
-    always for a folder of frames, and for a video when OUT names a video (``as_file``)."""
-    if clip.is_dir():
-        # One folder of frames in one style: OUT is the folder of its frames, whether it exists
-        # yet or not, so that a re-run finds the frames it made (they are the checkpoint).
-        if output.exists() and not output.is_dir():
-            raise InputError(f"{output}: exists and is not a directory; the frames of {clip} are written "
-                             "into a directory")
-        return True
-    if as_file and output.suffix.lower() in VIDEO_EXTENSIONS:
-        return True
-    if as_file and output.suffix.lower() in FORMATS:
-        raise InputError(f"{output}: an image name, but {clip} is a video; give OUT.mp4 (or .mkv, .mov)")
-    return False
-
-
-def _check_outputs(jobs: Sequence[ClipJob]) -> None:
-    """InputError if two jobs share an output or an output is one of its job's inputs."""
-    outs = [j.output.resolve() for j in jobs]
-    if len(set(outs)) != len(outs):
-        raise InputError("two clips would be written to the same output; put {index} in the name template")
-    for j in jobs:
-        if j.output.resolve() == j.content.resolve() or any(j.output.resolve() == p.resolve() for p, _ in j.style):
-            raise InputError(f"{j.output}: is an input; refusing to overwrite it")
-
-
-def chunk(n: int, shard: tuple[int, int] | None) -> range:
-    """The frames of shard K of N of a clip of ``n`` frames: the K-th of N contiguous, near-equal runs."""
-    if shard is None:
-        return range(n)
-    k, parts = shard
-    return range(k * n // parts, (k + 1) * n // parts)
 
 
 def _resized(img: Image.Image, size: tuple[int, int]) -> Image.Image:
