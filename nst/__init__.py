@@ -26,14 +26,14 @@ import cycle):
   as a job's result, resume), ``batch`` (the image jobs), ``regions`` (masks and their styles),
   ``sequence`` and ``clips`` (frames and videos), ``video``, ``flow``, ``checkpoint`` (partial
   results and resume), ``provenance``, ``outputs``, ``shards`` (--shard auto), ``claims`` (workers
-  sharing a folder).
+  sharing a folder), ``progress`` (how far a run has got, from its files: ``nst status``).
 - ``cli/``: the ``nst`` command: ``command`` (the click command and its dispatch), ``options``
   (the options, and the one table of which flags belong to which kind of run), ``images`` and
   ``clips`` (the runs), ``results`` (the one loop over a run's results), ``console`` (progress
   and result lines), ``words`` (the library's settings said as flags), ``report`` (GIF, contact
-  sheet, plot), ``commands`` (``nst info``/``nst plot``, without torch), ``interrupt``
-  (signals). Only this layer prints, exits or names a command-line flag: the library's errors
-  name settings (``nst.errors.Setting``), and ``words`` says them as flags.
+  sheet, plot), ``commands`` (``nst info``, ``nst plot``, ``nst status``: without torch),
+  ``interrupt`` (signals). Only this layer prints, exits or names a command-line flag: the
+  library's errors name settings (``nst.errors.Setting``), and ``words`` says them as flags.
 
 Where new work goes: a new cost term is a class in ``core/objective.py`` (its value, and for
 exact tiling its statistic over the tiles and its gradient per tile; see ``FeatureTerm``), its
@@ -42,7 +42,7 @@ line in ``costs_of``, its setting in ``core/config.py`` and its option in ``cli/
 jobs go through ``jobs/runner.run_jobs``, and its run in ``cli/``, reported by ``cli/results``.
 
 The names below are imported when first used (PEP 562), so that ``import nst`` and the commands
-that need no network (``nst info``, ``nst plot``) start without importing torch.
+that need no network (``nst info``, ``nst plot``, ``nst status``) start without importing torch.
 """
 
 import importlib

@@ -1,5 +1,5 @@
-"""The ``nst`` command's entry point: ``nst info`` and ``nst plot`` without torch (a fraction of a
-second), everything else through nst.cli.command, and Ctrl-C while it all loads said in one line."""
+"""The ``nst`` command's entry point: ``nst info``, ``nst plot`` and ``nst status`` without torch (a
+fraction of a second), everything else through nst.cli.command, and Ctrl-C while it all loads said in one line."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 def main() -> None:
     args = sys.argv[1:]
     try:
-        if args and args[0] in ("info", "plot"):
+        if args and args[0] in ("info", "plot", "status"):
             from .cli import commands
             command = getattr(commands, args[0])
             prog = f"nst {args[0]}"

@@ -30,6 +30,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Container
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -316,6 +317,7 @@ def _unlink(path: Path) -> None:
 # -- how far an output has got (nst status) --------------------------------------------------------
 
 STATES = ("done", "partial", "claimed", "missing")
+_OWN = object()  # survey's claim: the output's own OUT.claim
 
 
 @dataclass(frozen=True)
@@ -338,22 +340,32 @@ class Survey:
                     "file": str(self.partial), "evaluations": self.evaluations, "total": self.total}}
 
 
-def survey(output: str | Path) -> Survey:
-    """What the output folder says of ``output``: see Survey."""
-    # imported here: the claims themselves need neither
-    from . import checkpoint, provenance
+def survey(output: str | Path, names: Container[str] | None = None, claim: Holder | None | object = _OWN
+           ) -> Survey:
+    """What the output folder says of ``output``: see Survey. ``names``: the names in the output's
+    folder, listed once by the caller (None: each file is looked up); ``claim``: the claim that covers
+    the output when it is not its own OUT.claim (a frame's: its clip shard's claim, or None)."""
+    # imported here: the claims themselves need neither (neither needs torch)
+    from . import provenance
+    from .outputs import partial_paths
     output = Path(output)
-    claim = read(claim_path(output))
-    preview, state = checkpoint.partial_paths(output)
-    partial = preview if preview.exists() else state if state.exists() else None
+
+    def there(path: Path) -> bool:
+        return path.name in names if names is not None else path.exists()
+
+    if claim is _OWN:
+        own = claim_path(output)
+        claim = read(own) if there(own) else None
+    preview, state = partial_paths(output)
+    partial = preview if there(preview) else state if there(state) else None
     evaluations = total = None
-    if preview.exists():
+    if partial == preview:
         try:
             progress = provenance.read(preview).get("partial") or {}
             evaluations, total = progress.get("evaluations"), progress.get("total")
         except (NSTError, OSError, AttributeError):
             pass
-    if output.exists():
+    if there(output):
         kind = "done"
     elif claim is not None and claim.fresh():
         kind = "claimed"

@@ -1,5 +1,6 @@
 """Whether an output can be written, found out before any work: its folder exists (or is made)
-and takes a new file. A run that could only fail at its end fails at its start instead."""
+and takes a new file. A run that could only fail at its end fails at its start instead. And the
+names of what a run keeps beside an output (its partial result), without torch."""
 
 from __future__ import annotations
 
@@ -58,3 +59,11 @@ def check_files(paths: Iterable[str | Path], make: bool = True) -> None:
         if folder not in tried:
             check_folder(p.parent, make, for_path=p)
             tried.add(folder)
+
+
+def partial_paths(output: str | Path) -> tuple[Path, Path]:
+    """The partial result that nst.jobs.checkpoint keeps beside ``output``: its preview (out.jpg ->
+    out.partial.jpg) and what resuming needs (out.partial.pt); named here too, without torch, for
+    ``nst status``."""
+    output = Path(output)
+    return output.with_name(f"{output.stem}.partial{output.suffix}"), output.with_name(f"{output.stem}.partial.pt")
