@@ -221,3 +221,63 @@ def test_an_interrupted_sequence_resumes_in_its_own_folder(tmp_path, style):
     assert (r2.status, r2.reused, r2.done) == ("done", 2, 1)
     assert notes and notes[0].startswith("resuming frame 2 at evaluation")
     assert sorted(p.name for p in out.iterdir()) == ["f0.png", "f1.png", "f2.png"]
+
+
+def _frames(folder, sizes):
+    folder.mkdir()
+    for t, size in enumerate(sizes):
+        pan_frames(1, size)[0].save(folder / f"f{t}.png")
+    return folder
+
+
+def test_a_sequence_run_again_with_other_settings_refuses_in_one_line_and_restart_redoes_it(tmp_path, style):
+    """#30.4: finished frames are never replaced without a word."""
+    frames = _frames(tmp_path / "frames", [(40, 30)] * 3)
+    out = tmp_path / "seq_out"
+    r = invoke(frames, style, "-o", out, "--sequence", *FAST)
+    assert r.exit_code == 0, r.output
+    made = {p.name: p.read_bytes() for p in out.iterdir()}
+    r = invoke(frames, style, "-o", out, "--sequence", "--json", *FAST, "--style-weight", "30")
+    assert r.exit_code == 2, r.output
+    assert r.stderr.strip() == (f"Error: {out}: 3 frames made with other settings (f0.png: style_weight 10, now 30); "
+                                "--restart makes them again with these settings")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == made, "nothing replaced"
+    r = invoke(frames, style, "-o", out, "--sequence", *FAST, "--warm-iterations", "2")
+    assert r.exit_code == 2 and "(f0.png: warm_iterations 1, now 2)" in r.stderr
+    # --restart: made again, and said so in one line (even with -q)
+    r = invoke(frames, style, "-o", out, "--sequence", "--json", "-q", *FAST, "--style-weight", "30", "--restart")
+    assert r.exit_code == 0, r.output
+    assert r.stderr.strip() == (f"nst: {out}: 3 frames made with other settings (f0.png: style_weight 10, now 30); "
+                                "making them again")
+    assert json.loads(r.stdout)["done"] == 3
+    assert {p.name: p.read_bytes() for p in out.iterdir()} != made
+    # the same command again: the frames are its own now, reused without a word
+    r = invoke(frames, style, "-o", out, "--sequence", "--json", "-q", *FAST, "--style-weight", "30", "--restart")
+    assert r.exit_code == 0 and r.stderr == "" and json.loads(r.stdout)["reused"] == 3
+    # --skip-existing keeps whatever is there, as before
+    r = invoke(frames, style, "-o", out, "--sequence", "--json", *FAST, "--skip-existing")
+    assert r.exit_code == 0 and json.loads(r.stdout)["reused"] == 3
+
+
+def test_a_video_run_again_with_other_settings_refuses_and_another_crf_still_only_encodes(tmp_path, clip, style):
+    out = tmp_path / "out.mp4"
+    r = invoke(clip, style, "-o", out, *FAST)
+    assert r.exit_code == 0, r.output
+    r = invoke(clip, style, "-o", out, "--json", *FAST, "--crf", "30")
+    assert r.exit_code == 0 and json.loads(r.stdout)["reused"] == 3
+    made = {p.name: p.read_bytes() for p in (tmp_path / "out.mp4.frames").iterdir()}
+    r = invoke(clip, style, "-o", out, *FAST[:-4], "--iterations", "3", "--warm-iterations", "1", "--device", "cpu")
+    assert r.exit_code == 2, r.output
+    assert r.stderr.strip() == (f"Error: {tmp_path / 'out.mp4.frames'}: 3 frames made with other settings "
+                                "(000000.png: iterations 2, now 3); --restart makes them again with these settings")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out.mp4.frames").iterdir()} == made
+
+
+def test_a_frame_of_another_size_is_refused_before_any_frame_is_made(tmp_path, style):
+    frames = _frames(tmp_path / "frames", [(40, 30), (40, 30), (40, 30), (30, 40)])
+    out = tmp_path / "seq_out"
+    r = invoke(frames, style, "-o", out, "--sequence", *FAST)
+    assert r.exit_code == 2, r.output
+    assert r.stderr.strip() == (f"Error: {frames / 'f3.png'}: 30x40, but f0.png is 40x30; the frames of a sequence "
+                                "must all have one size")
+    assert not out.exists() or list(out.iterdir()) == [], "no frame stylised"

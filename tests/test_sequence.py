@@ -3,13 +3,24 @@
 import pytest
 import torch
 from conftest import make_style
+from PIL import Image
 from synthetic import pan_frames
 
 from nst import Config, StyleTargets, Stylizer
 from nst.core.objective import Temporal
 from nst.errors import InputError
 from nst.jobs import provenance
-from nst.jobs.sequence import FrameCheckpoints, FrameHooks, SequenceConfig, frame_record, matches, stylize_frames
+from nst.jobs.sequence import (
+    FrameCheckpoints,
+    FrameHooks,
+    OtherSettings,
+    SequenceConfig,
+    check_sizes,
+    difference,
+    frame_record,
+    matches,
+    stylize_frames,
+)
 from nst.pixels.images import load_image, to_tensor
 
 CFG = dict(size=32, iterations=3, device="cpu")
@@ -73,14 +84,48 @@ def test_rerun_reuses_frames_and_resume_does_only_the_missing_ones(tmp_path, sty
     assert [load_image(p).tobytes() for p in outputs] == [im.tobytes() for im in first]
 
 
-def test_other_settings_make_the_frames_again(tmp_path, stylizer, targets):
+def test_other_settings_refuse_the_frames_made_before_any_work_unless_replace(tmp_path, stylizer, targets):
     frames = pan_frames(2, (32, 24))
     outputs = [tmp_path / "a.png", tmp_path / "b.png"]
     run(stylizer, targets, frames, outputs)
+    made = [p.read_bytes() for p in outputs]
     other = record(cfg={**CFG, "style_weight": 5.0})
     assert not matches(outputs[0], frame_record(other, 0)) and matches(outputs[0], frame_record(record(), 0))
-    out, calls = run(stylizer, targets, frames, outputs, rec=other)
+    assert difference(outputs[0], frame_record(other, 0)) == "style_weight none, now 5"
+    calls = []
+    with pytest.raises(OtherSettings) as e:
+        stylize_frames(frames, outputs, stylizer, targets, SequenceConfig(warm_iterations=2), other, style=STYLE,
+                       hooks=FrameHooks(progress=lambda t, it: calls.append(t)))
+    assert str(e.value) == (f"{tmp_path}: 2 frames made with other settings (a.png: style_weight none, now 5); "
+                            "replace=True makes them again with these settings")
+    assert calls == [] and [p.read_bytes() for p in outputs] == made, "nothing stylised, nothing replaced"
+    # a sequence setting too, and a frame that holds no settings of nst's
+    warm = SequenceConfig(warm_iterations=3)
+    with pytest.raises(OtherSettings, match=r"\(a\.png: warm_iterations 2, now 3\)"):
+        run(stylizer, targets, frames, outputs, warm)
+    load_image(outputs[1]).save(outputs[1])  # the same picture, without its settings
+    with pytest.raises(OtherSettings, match=r"^\S+: 1 frame made with other settings \(b\.png: no nst settings"):
+        run(stylizer, targets, frames, outputs)
+    out, calls = run(stylizer, targets, frames, outputs, rec=other, replace=True)
     assert [f.status for f in out.frames] == ["done", "done"]
+    assert all(matches(p, frame_record(other, t)) for t, p in enumerate(outputs))
+
+
+def test_frames_of_another_size_on_disk_are_refused_before_any_frame_from_their_headers(tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for t, size in enumerate([(32, 24), (32, 24), (32, 24), (24, 32)]):
+        pan_frames(1, size)[0].save(folder / f"f{t}.png")
+    check_sizes(sorted(folder.iterdir())[:3])
+    with pytest.raises(InputError, match=r"f3\.png: 24x32, but f0\.png is 32x24; the frames of a sequence must all "
+                                         r"have one size"):
+        check_sizes(sorted(folder.iterdir()))
+    # by their EXIF orientation, as load_image turns them: a 24x32 frame turned a quarter is 32x24
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    pan_frames(1, (24, 32))[0].save(folder / "f3.png", exif=exif)
+    assert load_image(folder / "f3.png").size == (32, 24)
+    check_sizes(sorted(folder.iterdir()))
 
 
 def test_should_stop_within_a_frame_writes_no_incomplete_frame(tmp_path, stylizer, targets):

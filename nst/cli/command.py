@@ -67,7 +67,8 @@ def main(**params) -> None:
 
     A video keeps its frame count, frame rate and audio; its frames are kept in OUT.frames/, so
     an interrupted run goes on from the first missing frame when run again (the frame that was
-    in progress resumes from its partial result).
+    in progress resumes from its partial result). Frames made with other settings are not
+    replaced: such a re-run is refused, naming the setting, unless --restart.
 
     \b
     Examples:

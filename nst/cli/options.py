@@ -289,7 +289,9 @@ OPTIONS = (
                       "(OUT.partial.jpg, OUT.partial.pt) this often, so that even a kill -9 loses at most this "
                       "much; 0: only when stopped by Ctrl-C or SIGTERM. Re-running the command resumes."),
     click.option("--restart", is_flag=True,
-                 help="Ignore partial results of earlier runs and start each image over."),
+                 help="Ignore partial results of earlier runs and start each image over; videos and "
+                      "--sequence: also make again the frames made with other settings (without it, a re-run "
+                      "with other settings is refused)."),
     click.option("--sequence", is_flag=True,
                  help="Each CONTENT directory is the frames of one clip (in natural order: f2 before f10), "
                       "stylised without flicker into OUT, one output per frame."),

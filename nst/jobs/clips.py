@@ -30,10 +30,13 @@ from .joblist import FRAME_EXT, FRAMES_SUFFIX, SEQUENCE, VIDEO_EXT, ClipJob, chu
 from .joblist import plan_clips as plan
 from .runner import StyleBank, run_jobs, style_to_json
 from .sequence import (
+    RESTART,
     FrameCheckpoints,
     FrameHooks,
     FrameResult,
     SequenceConfig,
+    check_made,
+    check_sizes,
     frame_record,
     matches,
     stylize_frames,
@@ -114,6 +117,12 @@ def run_clips(jobs: Iterable[ClipJob], cfg: Config, seq: SequenceConfig = Sequen
     partial result resumed or discarded, or one that could not be written).
     A clip's shard is claimed before its work (nst.jobs.claims: OUT.claim, or OUT.shard-K-of-N.claim
     for shard K of N, beside the clip's output): one that a live worker holds yields "claimed".
+
+    Finished frames are not replaced unasked: without ``skip_existing``, a frame of this run's that
+    exists made with other settings fails the clip before the network is built or any frame is
+    stylised, in one line naming the first setting that differs, its old and new values, and
+    ``restart`` (nst.jobs.sequence.check_made); with ``restart`` such frames are made again, after a
+    note. So does a folder of frames whose files are not all of one size (read from their headers).
     """
     if overlap < 0:
         raise InputError(f"overlap={overlap!r} is not allowed; expected an integer >= 0")
@@ -121,7 +130,7 @@ def run_clips(jobs: Iterable[ClipJob], cfg: Config, seq: SequenceConfig = Sequen
     run = _ClipRun(cfg, bank, seq, encoder, shard, skip_existing, on_start, on_frame, on_iterate, should_stop,
                    checkpoint_every, restart, on_note, overlap=overlap)
     skip = (lambda job: job.is_video and job.output.exists()) if skip_existing else None
-    return run_jobs(jobs, bank, ClipResult, prepare=run.prepare, work=run.work, skip=skip, should_stop=should_stop,
+    return run_jobs(jobs, bank, ClipResult, prepare=run.ready, work=run.work, skip=skip, should_stop=should_stop,
                     claim=run.claim)
 
 
@@ -276,18 +285,38 @@ class _ClipRun:
     def prepare(self, job: ClipJob) -> _Clip:
         return _Clip(job, self.cfg, self.bank, None if self.on_note is None else functools.partial(self.on_note, job))
 
+    def ready(self, job: ClipJob) -> _Clip:
+        """The clip read (``prepare``) and checked before the network is built and any frame is made:
+        a folder's frames all of one size (from their headers), and this run's frames that exist
+        made with these settings, else refused or, with ``restart``, said to be made again."""
+        clip = self.prepare(job)
+        if not job.is_video:
+            check_sizes(clip.paths)
+        if not self.skip_existing:
+            part = chunk(clip.n, self.shard)
+            note = None if self.on_note is None else functools.partial(self.on_note, job)
+            check_made(clip.outputs[part.start:part.stop], self._record(job, clip), first=part.start,
+                       replace=self.restart, note=note, remedy=RESTART, folder=job.frames_dir)
+        return clip
+
+    def _record(self, job: ClipJob, clip: _Clip, device: torch.device | str = "",
+                dtype: torch.dtype | None = None) -> dict:
+        """The provenance of the clip's frames (frame_record adds each one's number), made on ``device``
+        in ``dtype``: these do not decide a frame, so the checks before the network leave them out."""
+        record = provenance.record(self.cfg, job.content, job.style, device, dtype,
+                                   regions=region_files.records(job.regions))
+        record["sequence"] = {**dataclasses.asdict(self.seq), "frames": clip.n, "frame_size": list(clip.size)}
+        return record
+
     def work(self, job: ClipJob, clip: _Clip, stylizer: Stylizer, start: float) -> ClipResult:
         """Stylise this shard's frames of the clip, and encode a video whose frames are all made."""
         part = chunk(clip.n, self.shard)
         job.frames_dir.mkdir(parents=True, exist_ok=True)
-        records = region_files.records(job.regions)
-        record = provenance.record(self.cfg, job.content, job.style, stylizer.device, stylizer.dtype,
-                                   regions=records)
+        record = self._record(job, clip, stylizer.device, stylizer.dtype)
         setting = checkpoint.settings(self.cfg, job.content, job.style, region_files.identity(job.regions))
         for mask in clip.empty:
             if self.on_note is not None:
                 self.on_note(job, f"mask {mask} is empty (black): its region is left out")
-        record["sequence"] = {**dataclasses.asdict(self.seq), "frames": clip.n, "frame_size": list(clip.size)}
         if self.on_start is not None:
             self.on_start(job, len(part))
         lead = min(self.overlap, part.start) if part else 0  # frames before the part: its warm-up
@@ -297,7 +326,7 @@ class _ClipRun:
                                  style=self.bank.images(job.style), accept_existing=self.skip_existing,
                                  checkpoints=FrameCheckpoints(setting, self.checkpoint_every, self.restart),
                                  hooks=self._hooks(job), regions=clip.regions if clip.specs else None,
-                                 lead_in=lead)
+                                 lead_in=lead, replace=self.restart)
         done = outcome.done
         means = {k: (sum(getattr(f, k) for f in done) / len(done) if done else None)
                  for k in ("J", "J_content", "J_style", "J_temporal")}

@@ -3,7 +3,9 @@ the optical flow and is held to it by a temporal cost (Ruder, Dosovitskiy & Brox
 
 The frame outputs are the checkpoint: each is written atomically with the settings that made it,
 so a re-run with the same settings finds the frames already made, does only the missing ones,
-and (for a video) encodes the clip again without stylising anything.
+and (for a video) encodes the clip again without stylising anything. A re-run with other settings
+does not replace them unless told to (``stylize_frames(replace=True)``): it is refused, before any
+frame is made, naming the first setting that differs.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from ..core.regions import Region
 from ..core.schedule import schedule
 from ..core.stylizer import Iterate, RunResult, RunState, StyleImages, Stylizer
 from ..core.targets import Targets
-from ..errors import InputError
+from ..errors import InputError, Setting
 from ..pixels.images import load_image, read_description, save_image, to_tensor
 from . import checkpoint, provenance
 from .checkpoint import CHECKPOINT_EVERY
@@ -138,16 +140,107 @@ def _deciding(settings: object) -> object:
 def matches(path: Path, record: dict) -> bool:
     """Whether ``path`` exists and holds the settings of ``record`` (the same settings, sequence
     settings and frame: the versions, device and precision may differ)."""
-    if not path.is_file():
-        return False
+    return path.is_file() and difference(path, record) is None
+
+
+def difference(path: Path, record: dict) -> str | None:
+    """Why the existing frame output ``path`` is not the frame of ``record``, in words: the first
+    setting that differs with its two values (``style_weight 10, now 30``; the settings, then the
+    sequence's), or that it holds no nst settings; None if it is that frame (see ``matches``)."""
     try:
         text = read_description(path)
         stored = json.loads(text) if text else None
     except (InputError, json.JSONDecodeError):
-        return False
+        stored = None
+    if not isinstance(stored, dict) or not isinstance(stored.get("settings"), dict):
+        return "no nst settings stored in it"
     record = json.loads(provenance.dumps(record))  # as stored: tuples become lists
-    return (isinstance(stored, dict) and _deciding(stored.get("settings")) == _deciding(record["settings"])
-            and stored.get("sequence") == record["sequence"])
+    for old, new in ((_deciding(stored["settings"]), _deciding(record["settings"])),
+                     (stored.get("sequence"), record["sequence"])):
+        if not isinstance(old, dict):
+            return "no sequence settings stored in it"
+        for key in [*new, *(k for k in old if k not in new)]:
+            if old.get(key) != new.get(key):
+                if key == "regions":
+                    return "the regions differ"
+                return f"{key} {_show(old.get(key))}, now {_show(new.get(key))}"
+    return None
+
+
+def _show(value: object) -> str:
+    """A setting's value as a message says it: 10, conv4_2, conv1_1:0.5,..., 192x128, a path."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:g}"
+    if value is None:
+        return "none"
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(x, int) for x in value):
+        return f"{value[0]}x{value[1]}"  # a frame size
+    if isinstance(value, list) and all(isinstance(x, str) or (isinstance(x, list) and len(x) == 2) for x in value):
+        return ",".join(x if isinstance(x, str) else f"{x[0]}:{_show(x[1])}" for x in value)  # layers, a blend
+    return str(value) if isinstance(value, str) else json.dumps(value)
+
+
+class OtherSettings(InputError):
+    """Frame outputs that exist, made with other settings than this run's: refused, not replaced
+    (unless the caller says to replace them)."""
+
+
+REPLACE = Setting("replace", python="replace=True")  # stylize_frames' way to say: make them again
+RESTART = Setting("restart", python="restart=True")  # and nst.jobs.clips.run_clips' (the command's --restart)
+
+
+def check_made(outputs: Sequence[Path], record: dict, *, first: int = 0, replace: bool = False,
+               note: Callable[[str], None] | None = None, remedy: Setting = REPLACE,
+               folder: Path | None = None) -> None:
+    """Before any frame is made: the ``outputs`` that exist but were made with other settings than
+    ``record`` (frame t = ``first`` + i; see ``difference``) are refused, in one line naming how
+    many, the first, the first setting that differs with its old and new values, and ``remedy``,
+    the setting that makes them again (an OtherSettings error, ``folder`` named in it); with
+    ``replace`` they are made again, and ``note`` hears so in one line."""
+    stale = [(p, why) for i, p in enumerate(outputs)
+             if p.is_file() and (why := difference(p, frame_record(record, first + i))) is not None]
+    if not stale:
+        return
+    path, why = stale[0]
+    what = f"{len(stale)} frame{'' if len(stale) == 1 else 's'} made with other settings ({path.name}: {why})"
+    if not replace:
+        raise OtherSettings(f"{folder if folder is not None else path.parent}: {what}; ", remedy,
+                            " makes them again with these settings")
+    if note is not None:
+        note(f"{what}; making them again")
+
+
+def check_sizes(paths: Sequence[Path]) -> None:
+    """Before any frame is made: InputError unless the image files ``paths`` all have one size
+    (after their EXIF orientation), read from their headers only, without decoding them."""
+    first = None
+    for p in paths:
+        size = _header_size(p)
+        if first is None:
+            first = size
+        elif size != first:
+            raise InputError(f"{p}: {size[0]}x{size[1]}, but {paths[0].name} is {first[0]}x{first[1]}; the frames "
+                             "of a sequence must all have one size")
+
+
+def _header_size(path: Path) -> tuple[int, int]:
+    """An image file's (width, height) as load_image gives it (EXIF orientation applied), from its
+    header. A PNG whose orientation comes after its pixels is measured as stored; load_image's
+    frames are checked again as they are read."""
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+            if "exif" in img.info:
+                exif = Image.Exif()
+                exif.load(img.info["exif"])
+            else:
+                exif = img.getexif() if img.format != "PNG" else {}  # a PNG's would decode it
+            orientation = exif.get(0x0112)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (OSError, SyntaxError, ValueError):
+        raise InputError(f"{path}: not an image Pillow can read") from None
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
 
 
 @dataclass(frozen=True)
@@ -174,7 +267,7 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
                    seq: SequenceConfig, record: dict, *, first: int = 0, style: StyleImages | None = None,
                    accept_existing: bool = False, checkpoints: FrameCheckpoints | None = None,
                    hooks: FrameHooks = FrameHooks(), regions: Callable[[int], Sequence[Region]] | None = None,
-                   lead_in: int = 0) -> SequenceOutcome:
+                   lead_in: int = 0, replace: bool = False) -> SequenceOutcome:
     """Stylise consecutive content ``frames`` (RGB, one size: the output size) into ``outputs``.
 
     The first frame starts cold, with the image schedule of stylizer.cfg; each later one from
@@ -187,7 +280,11 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
     ``hooks.progress(t, iterate)`` gets every evaluation of J; ``hooks.on_frame`` every frame's
     result. ``hooks.should_stop()`` is asked between frames and after every evaluation: when it
     turns true the run ends, and the frame in progress is not written under its name.
-    ``accept_existing``: any existing output counts as made, whatever settings made it.
+    ``accept_existing``: any existing output counts as made, whatever settings made it. Otherwise
+    an output of this run's that exists with other settings is finished work that a re-run with
+    other settings would replace: unless ``replace``, that is refused before any frame is made
+    (OtherSettings, naming the first setting that differs: see ``check_made``); with ``replace``
+    such frames are made again.
 
     With ``checkpoints`` the frame in progress also keeps a partial result beside its output
     (nst.jobs.checkpoint: every ``checkpoints.every`` seconds and when stopped), and a re-run resumes
@@ -208,6 +305,8 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
     outputs = list(outputs)
     if not 0 <= lead_in <= len(outputs):
         raise ValueError(f"lead_in={lead_in!r}: expected 0 to {len(outputs)}, the number of outputs")
+    if not accept_existing:  # before any work: finished frames are never replaced unasked
+        check_made(outputs[lead_in:], record, first=first + lead_in, replace=replace)
     made = [p.exists() if accept_existing else matches(p, frame_record(record, first + i))
             for i, p in enumerate(outputs)]
     results: list[FrameResult] = []
