@@ -177,9 +177,10 @@ class _Listing:
         return self._names[folder]
 
     def traced(self, output: Path) -> bool:
-        """Whether anything of ``output`` is there: it, its partial result or its claim."""
+        """Whether anything of ``output`` under its own name is there: it, its partial result's preview or
+        its claim (not the state, out.partial.pt, which is the same for every extension)."""
         names = self(output.parent)
-        return any(p.name in names for p in (output, claims.claim_path(output), *partial_paths(output)))
+        return any(p.name in names for p in (output, claims.claim_path(output), partial_paths(output)[0]))
 
 
 def _rows(shard_: tuple[int, int] | None, shards: int | None) -> list[tuple[int | None, str]]:
