@@ -100,6 +100,61 @@ def test_signal_keeps_the_work_of_one_image_and_a_rerun_finishes_it(inputs, sig,
     assert (inputs / "out.jpg").is_file() and partial_files(inputs) == []
 
 
+def stop_at(inputs, run, after: int, sig=signal.SIGTERM) -> tuple[int, str]:
+    """Run ``run`` with --save-every 1 until evaluation ``after`` is written, send ``sig``: the
+    evaluation it stopped at, and its stderr."""
+    proc = start([*run, "--save-every", "1"], inputs)
+    wait_for(inputs / f"out_{after:04d}.jpg", proc)
+    proc.send_signal(sig)
+    _, err = finish(proc)
+    assert proc.returncode == 128 + sig, err
+    m = re.search(r"nst: stopped by \S+ at evaluation (\d+) of", err)
+    assert m and err.strip().splitlines()[-1].startswith("nst: stopped by"), err
+    return int(m.group(1)), err
+
+
+def test_a_stopped_run_writes_its_log_marked_stopped_and_the_resumed_runs_continue_it(inputs):
+    """#30.5: the --log of a run that SIGTERM stopped is written, and a resumed run's log continues it."""
+    total = 24
+    run = ["c.png", "s.png", "-o", "out.jpg", *FAST, "--iterations", total, "--log", "run.json"]
+    at, err = stop_at(inputs, run, 3)
+    log = json.loads((inputs / "run.json").read_text())
+    kept = kept_evaluations(inputs / "out.jpg")
+    assert log["stopped"] == "SIGTERM" and "resumed_at" not in log
+    assert [e["i"] for e in log["evaluations"]] == list(range(1, at + 1))
+    assert log["partial"] == {"evaluations": kept, "total": total}, "where a re-run resumes"
+    assert log["settings"]["iterations"] == total and log["settings"]["content"] == str(inputs / "c.png")
+    assert f"wrote run.json: the costs of {at} evaluations, up to the stop by SIGTERM" in err
+    first = log["evaluations"]
+
+    # resumed, and stopped again: the log goes on from the evaluation it resumed at
+    at2, err = stop_at(inputs, run, at + 3)
+    log = json.loads((inputs / "run.json").read_text())
+    kept2 = kept_evaluations(inputs / "out.jpg")
+    assert log["stopped"] == "SIGTERM" and log["resumed_at"] == [kept]
+    assert [e["i"] for e in log["evaluations"]] == list(range(1, at2 + 1))
+    assert log["evaluations"][:kept] == first[:kept], "the evaluations before the stop, as they were"
+    assert (f"wrote run.json: the costs of {at2} evaluations, continuing the stopped run's from evaluation {kept}, "
+            "up to the stop by SIGTERM") in err
+    second = log["evaluations"]
+
+    # the same command again finishes it: one log of the whole run, 1 to 24, no longer stopped
+    proc = start(run, inputs)
+    _, err = finish(proc)
+    assert proc.returncode == 0, err
+    log = json.loads((inputs / "run.json").read_text())
+    assert "stopped" not in log and "partial" not in log and log["resumed_at"] == [kept, kept2]
+    assert [e["i"] for e in log["evaluations"]] == list(range(1, total + 1))
+    assert log["evaluations"][:kept2] == second[:kept2]
+    seconds = [e["seconds"] for e in log["evaluations"]]
+    assert seconds == sorted(seconds), "the time counts on over the three runs"
+    assert f"wrote run.json: the costs of {total} evaluations, continuing the stopped run's from evaluation {kept2}" \
+        in err
+    assert log["settings"] == json.loads(subprocess.run(
+        [sys.executable, "-m", "nst", "info", "out.jpg"], cwd=inputs, capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout)["settings"]
+
+
 def test_sigterm_stops_a_batch_keeps_its_work_and_skip_existing_finishes_it(tmp_path):
     photos, out = tmp_path / "photos", tmp_path / "out"
     photos.mkdir()
@@ -228,3 +283,23 @@ def test_second_signal_in_one_image_says_what_the_last_checkpoint_kept(inputs, m
     assert r.stderr.strip().splitlines()[-1] == (f"nst: stopped at once by a second SIGTERM; the last checkpoint of "
                                                  f"{out} is in {checkpoint.preview_path(out)}")
     assert not out.exists() and partial_files(inputs) == ["out.partial.png", "out.partial.pt"]
+
+
+def test_second_signal_still_writes_the_log_marked_stopped(inputs, monkeypatch):
+    real = transfer.Stylizer.run
+
+    def stop_now_at_the_third(self, *args, on_state=None, state_every=None, **kwargs):
+        def keep_then_stop(state):
+            on_state(state)
+            if state.i >= 3:
+                raise StopNow(signal.SIGTERM)
+        return real(self, *args, on_state=keep_then_stop, state_every=0.0, **kwargs)
+
+    monkeypatch.setattr(transfer.Stylizer, "run", stop_now_at_the_third)
+    out, log = inputs / "out.png", inputs / "run.json"
+    r = invoke(inputs / "c.png", inputs / "s.png", "-o", out, *FAST, "--iterations", 6, "--log", log)
+    assert r.exit_code == 143
+    assert r.stderr.strip().splitlines()[-1].startswith("nst: stopped at once by a second SIGTERM")
+    rec = json.loads(log.read_text())
+    assert rec["stopped"] == "SIGTERM" and rec["partial"]["evaluations"] >= 3
+    assert [e["i"] for e in rec["evaluations"]] == list(range(1, len(rec["evaluations"]) + 1))

@@ -137,3 +137,44 @@ def test_plot_leaves_out_rounding_noise():
     lowest_layer = 10.0 ** (2 - 5) / 20
     assert lowest_layer / 10 < right.get_ylim()[0] < lowest_layer
     assert negligible(3.961e-13, 812.0) and not negligible(1e-3, 812.0)
+
+
+def test_a_resumed_run_s_log_continues_only_the_stopped_log_of_its_settings_up_to_where_it_resumed(tmp_path):
+    """#30.5: which earlier log a resumed run's --log continues, and how."""
+    from nst.cli.report import RunRecord
+
+    settings = {"content": "/c.png", "style": "/s.png", "iterations": 6, "device": "cpu", "precision": "float32"}
+    log = tmp_path / "run.json"
+
+    def record(numbers, start=0.0):
+        r = RunRecord(frames=False)
+        r.evaluations = [{"i": i, "J": 1.0 / i, "seconds": start + 0.5 * k} for k, i in enumerate(numbers, 1)]
+        return r
+
+    def stopped(numbers, **extra):
+        path, what = record(numbers).write_log(log, {"settings": settings, **extra}, stopped="SIGINT")
+        assert (path, what) == (log, f"the costs of {len(numbers)} evaluations, up to the stop by SIGINT")
+        assert json.loads(log.read_text())["stopped"] == "SIGINT"
+
+    def resumed(new_settings=settings):
+        path, what = record([4, 5, 6]).write_log(log, {"settings": new_settings}, resumed_from=3)
+        rec = json.loads(log.read_text())
+        return [e["i"] for e in rec["evaluations"]], [e["seconds"] for e in rec["evaluations"]], rec, what
+
+    stopped([1, 2, 3, 4])  # stopped at 4, its state kept at 3: evaluation 4 is done again
+    numbers, seconds, rec, what = resumed({**settings, "device": "cuda", "precision": "bfloat16"})
+    assert numbers == [1, 2, 3, 4, 5, 6] and seconds == [0.5, 1.0, 1.5, 2.0, 2.5, 3.0]
+    assert rec["resumed_at"] == [3] and "stopped" not in rec and load_log(log)["evaluations"][3]["J"] == 0.25
+    assert what == "the costs of 6 evaluations, continuing the stopped run's from evaluation 3"
+    # a finished log is not continued: only this run's evaluations, and where it took over
+    numbers, _, rec, what = resumed()
+    assert numbers == [4, 5, 6] and rec["resumed_at"] == [3] and what == "the costs of 3 evaluations"
+    # nor a stopped log of other settings, or one that stops short of where the run resumed
+    stopped([1, 2, 3, 4])
+    assert resumed({**settings, "iterations": 7})[0] == [4, 5, 6]
+    stopped([1, 2])
+    assert resumed()[0] == [4, 5, 6]
+    # a run that did not resume writes its own log, whatever is there
+    stopped([1, 2, 3, 4])
+    record([1, 2]).write_log(log, {"settings": settings})
+    assert [e["i"] for e in load_log(log)["evaluations"]] == [1, 2] and "resumed_at" not in load_log(log)

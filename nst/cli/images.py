@@ -1,18 +1,21 @@
 """The command line's image run: ``nst CONTENT... STYLE -o OUT``, one image to a file or images into
 a directory. It plans the jobs, checks every file they will write, runs them (nst.jobs.batch) and
 reports their results through the one result loop (nst.cli.results); it writes --save-every's
-iterates, and the files of --log, --gif and --contact-sheet after a single image."""
+iterates, and the files of --log, --gif and --contact-sheet after a single image (a single image
+that a signal stopped writes its --log, marked stopped, and the run that resumes it continues it)."""
 
 from __future__ import annotations
 
 import dataclasses
+import signal
 from pathlib import Path
 
 import click
 
 from ..core.config import INITS, Config
 from ..core.stylizer import Iterate
-from ..jobs import outputs, shards
+from ..errors import InputError
+from ..jobs import checkpoint, outputs, provenance, shards
 from ..jobs.batch import Job, JobResult, parse_style, run_batch
 from ..jobs.batch import plan as make_plan
 from ..jobs.batch import shard as take_shard
@@ -20,7 +23,7 @@ from ..jobs.regions import check_whole_style
 from ..pixels.images import output_format, save_image, to_pil
 from . import report, results
 from .console import Reporter, make_reporter
-from .interrupt import SignalStop
+from .interrupt import SignalStop, StopNow
 from .options import BATCH, IMAGE, Args, check_flags
 
 
@@ -48,19 +51,22 @@ def run(args: Args, cfg: Config) -> int:
     # Every file this run will write can be written: found out now, not after the work.
     outputs.check_files([j.output for j in jobs if not (args.skip_existing and j.output.exists())]
                         + [p for p in (args.log_path, args.gif_path, args.sheet_path) if p is not None])
-    reporter = None
+    reporter = watch = None
     try:
         with make_reporter(cfg, args.quiet) as reporter, SignalStop() as stop:
             reporter.start(None if single else len(jobs))
-            watch = _Watch(reporter, args, plan.into_dir, record)
+            watch = _Watch(reporter, args, plan.into_dir, record, stop)
             results.report(run_batch(jobs, cfg, skip_existing=args.skip_existing, make_dirs=True,
                                      on_iterate=watch.iterate, should_stop=stop,
                                      checkpoint_every=args.checkpoint_every, restart=args.restart,
                                      on_note=watch.note),
-                           reporter, args, single=single, on_done=None if record is None else watch.done)
+                           reporter, args, single=single, on_done=None if record is None else watch.done,
+                           on_stopped=None if record is None else watch.stopped)
     except KeyboardInterrupt as e:  # a second signal (StopNow), or Ctrl-C outside the handlers
         if reporter is None:
             raise  # before any work
+        if watch is not None and record is not None and single:
+            watch.stopped_at_once(jobs[0], e)
         return results.stopped_at_once(reporter, args, e, single=single)
     return results.exit_status(reporter, args, len(jobs), single=single, stop=stop)
 
@@ -93,8 +99,9 @@ class _Watch:
     """The callbacks of an image run: each iterate to the reporter, to --save-every's files and to
     the record of the run; notes as messages; the record's files once the image is written."""
 
-    def __init__(self, reporter: Reporter, args: Args, into_dir: bool, record: report.RunRecord | None) -> None:
-        self.reporter, self.args, self.into_dir, self.record = reporter, args, into_dir, record
+    def __init__(self, reporter: Reporter, args: Args, into_dir: bool, record: report.RunRecord | None,
+                 stop: SignalStop | None = None) -> None:
+        self.reporter, self.args, self.into_dir, self.record, self.stop = reporter, args, into_dir, record, stop
 
     def iterate(self, job: Job, it: Iterate) -> None:
         self.reporter.iterate(it, job.output)
@@ -113,5 +120,30 @@ class _Watch:
     def done(self, result: JobResult) -> None:
         args = self.args
         for path, what in self.record.write(result.job.output, args.log_path, args.gif_path, args.sheet_path,
-                                            result.J):
+                                            result.J, resumed_from=result.resumed_from):
             self.reporter.wrote(path, what)
+
+    def stopped(self, result: JobResult) -> None:
+        """The image was interrupted (its partial result kept): its --log, marked stopped."""
+        name = self.stop.name if self.stop is not None and self.stop.name else "SIGINT"
+        self._stopped_log(result.partial, name, result.resumed_from)
+
+    def stopped_at_once(self, job: Job, e: KeyboardInterrupt) -> None:
+        """A second signal stopped the image at once (its last checkpoint kept): its --log, marked
+        stopped; this run resumed at the evaluation before its first, if not at the first."""
+        name = signal.Signals(e.signum).name if isinstance(e, StopNow) else "SIGINT"
+        first = self.record.evaluations[0]["i"] if self.record.evaluations else 1
+        preview = checkpoint.preview_path(job.output)
+        self._stopped_log(preview if preview.exists() else None, name, first - 1 or None)
+
+    def _stopped_log(self, partial: Path | None, name: str, resumed_from: int | None) -> None:
+        """The --log of a stopped run: the provenance of its partial result (its settings and how far
+        it got; nothing if none was kept), "stopped": the signal, and its evaluations."""
+        if self.args.log_path is None:
+            return
+        try:
+            base = {} if partial is None else provenance.read(partial)
+        except InputError:
+            base = {}
+        path, what = self.record.write_log(self.args.log_path, base, resumed_from=resumed_from, stopped=name)
+        self.reporter.wrote(path, what)

@@ -33,7 +33,8 @@ def negligible(term: float, J: float) -> bool:
 class RunRecord:
     """What --log, --gif and --contact-sheet keep of one run: every evaluation's costs, and
     every ``every``-th iterate as a picture (about FRAMES of them when ``every`` is None).
-    Call it with each ``nst.Iterate``; ``write`` the files once the output image is written."""
+    Call it with each ``nst.Iterate``; ``write`` the files once the output image is written, or
+    ``write_log`` the log of a run that a signal stopped."""
 
     FRAMES = 24
 
@@ -52,15 +53,14 @@ class RunRecord:
             self.frames.append((it.i, it.J, to_pil(it.image)))
 
     def write(self, output: str | Path, log: str | Path | None = None, gif: str | Path | None = None,
-              sheet: str | Path | None = None, J: float | None = None) -> list[tuple[Path, str]]:
+              sheet: str | Path | None = None, J: float | None = None,
+              resumed_from: int | None = None) -> list[tuple[Path, str]]:
         """Write the files asked for, after ``output`` (the final image, the last frame; ``J`` its
-        cost) was written. Returns (path, what it holds) for each file written."""
+        cost) was written. ``resumed_from``: the evaluations done before this process, when it
+        resumed a partial result (see ``write_log``). Returns (path, what it holds) for each file written."""
         written: list[tuple[Path, str]] = []
         if log is not None:
-            rec = {**provenance.read(output), "evaluations": self.evaluations}
-            with atomic_write(log) as f:
-                f.write(json.dumps(rec, indent=1).encode())
-            written.append((Path(log), f"the costs of {len(self.evaluations)} evaluations"))
+            written.append(self.write_log(log, provenance.read(output), resumed_from=resumed_from))
         if gif is None and sheet is None:
             return written
         frames = [img for _, _, img in self.frames] + [load_image(output)]
@@ -72,6 +72,63 @@ class RunRecord:
             save_image(contact_sheet(frames, labels), sheet)
             written.append((Path(sheet), f"a contact sheet of {len(frames)} iterates"))
         return written
+
+    def write_log(self, log: str | Path, record: dict, *, resumed_from: int | None = None,
+                  stopped: str | None = None) -> tuple[Path, str]:
+        """Write the log: ``record`` (the provenance of the output, or of the partial result of a
+        stopped run) and every evaluation. ``stopped``: what stopped the run ('SIGTERM'), kept as
+        the log's "stopped". ``resumed_from``: this process resumed a partial result at that
+        evaluation; if ``log`` is then the log of the stopped run it resumed (``stopped``, the same
+        settings, its evaluations up to that one), the log continues it: its evaluations up to
+        ``resumed_from`` (those after it are done again), then this run's, numbered on and with
+        their seconds counted on; "resumed_at" lists the evaluations where each re-run took over.
+        Returns (path, what it holds)."""
+        evaluations, resumed_at, earlier = self.evaluations, [], None
+        if resumed_from:
+            earlier = continued(log, record, resumed_from)
+            resumed_at = [resumed_from]
+            if earlier is not None:
+                before, resumed_at = earlier[0], [*earlier[1], resumed_from]
+                offset = before[-1].get("seconds") or 0
+                evaluations = before + [{**e, "seconds": round(e["seconds"] + offset, 4)} for e in evaluations]
+        rec = {**record, **({"stopped": stopped} if stopped else {}),
+               **({"resumed_at": resumed_at} if resumed_at else {}), "evaluations": evaluations}
+        with atomic_write(log) as f:
+            f.write(json.dumps(rec, indent=1).encode())
+        what = f"the costs of {len(evaluations)} evaluations"
+        if earlier is not None:
+            what += f", continuing the stopped run's from evaluation {resumed_from}"
+        if stopped:
+            what += f", up to the stop by {stopped}"
+        return Path(log), what
+
+
+def continued(log: str | Path, record: dict, resumed_from: int) -> tuple[list[dict], list[int]] | None:
+    """What a run resumed at evaluation ``resumed_from`` with the settings of ``record`` keeps of the
+    log at ``log``, if that is the log of the stopped run it continues: its evaluations up to
+    ``resumed_from``, and its "resumed_at". That is, a log of a stopped run (its "stopped") with the
+    same settings (the device and precision may differ, as for its partial result) whose
+    evaluations run on, one by one, to ``resumed_from``; else None."""
+    from ..jobs.checkpoint import NOT_SETTINGS  # torch: not for nst plot, which reads logs too
+
+    def deciding(settings: object) -> object:
+        return {k: v for k, v in settings.items() if k not in NOT_SETTINGS} if isinstance(settings, dict) else None
+
+    try:
+        old = json.loads(Path(log).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(old, dict) or not old.get("stopped") or not isinstance(old.get("evaluations"), list):
+        return None
+    if deciding(old.get("settings")) is None or deciding(old.get("settings")) != deciding(record.get("settings")):
+        return None
+    before = [e for e in old["evaluations"] if isinstance(e, dict) and isinstance(e.get("i"), int)
+              and not isinstance(e["i"], bool) and e["i"] <= resumed_from]
+    if not before or [e["i"] for e in before] != list(range(before[0]["i"], resumed_from + 1)):
+        return None
+    resumed_at = old.get("resumed_at")
+    resumed_at = [n for n in resumed_at if isinstance(n, int) and n < resumed_from] if isinstance(resumed_at, list) else []
+    return before, resumed_at
 
 
 def contact_sheet(frames: Sequence[Image.Image], labels: Sequence[str] | None = None,

@@ -22,11 +22,13 @@ from .words import say
 
 
 def report(results: Iterable[JobResult | ClipResult], reporter: Reporter | ClipReporter, args: Args, *,
-           single: bool, on_done: Callable[[JobResult | ClipResult], None] | None = None) -> None:
+           single: bool, on_done: Callable[[JobResult | ClipResult], None] | None = None,
+           on_stopped: Callable[[JobResult | ClipResult], None] | None = None) -> None:
     """Report each result as it comes. The failure of a ``single`` job is the command's error: its
     exception is raised, for the command to say in one line. Any other failure is said by the
     reporter (with its traceback under --debug) and the run goes on, unless --fail-fast.
-    ``on_done(result)``: after each result that is done."""
+    ``on_done(result)``: after each result that is done; ``on_stopped(result)``: after one that is
+    interrupted (a signal stopped it, its partial result kept)."""
     for result in results:
         if result.exception is not None:  # the library's words for a setting, as this command's flag
             result = dataclasses.replace(result, error=say(result.exception))
@@ -42,6 +44,8 @@ def report(results: Iterable[JobResult | ClipResult], reporter: Reporter | ClipR
                 break
         elif result.status == "done" and on_done is not None:
             on_done(result)
+        elif result.status == "interrupted" and on_stopped is not None:
+            on_stopped(result)
 
 
 def exit_status(reporter: Reporter | ClipReporter, args: Args, jobs: int, *, single: bool,
