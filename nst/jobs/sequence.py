@@ -191,16 +191,18 @@ RESTART = Setting("restart", python="restart=True")  # and nst.jobs.clips.run_cl
 
 def check_made(outputs: Sequence[Path], record: dict, *, first: int = 0, replace: bool = False,
                note: Callable[[str], None] | None = None, remedy: Setting = REPLACE,
-               folder: Path | None = None) -> None:
+               folder: Path | None = None) -> list[bool]:
     """Before any frame is made: the ``outputs`` that exist but were made with other settings than
     ``record`` (frame t = ``first`` + i; see ``difference``) are refused, in one line naming how
     many, the first, the first setting that differs with its old and new values, and ``remedy``,
     the setting that makes them again (an OtherSettings error, ``folder`` named in it); with
-    ``replace`` they are made again, and ``note`` hears so in one line."""
-    stale = [(p, why) for i, p in enumerate(outputs)
-             if p.is_file() and (why := difference(p, frame_record(record, first + i))) is not None]
+    ``replace`` they are made again, and ``note`` hears so in one line. Returns, for each output,
+    whether it is made with these settings (``matches``)."""
+    reasons = [difference(p, frame_record(record, first + i)) if p.is_file() else "" for i, p in enumerate(outputs)]
+    stale = [(p, why) for p, why in zip(outputs, reasons) if why]  # "": missing, None: made
+    made = [why is None for why in reasons]
     if not stale:
-        return
+        return made
     path, why = stale[0]
     what = f"{len(stale)} frame{'' if len(stale) == 1 else 's'} made with other settings ({path.name}: {why})"
     if not replace:
@@ -208,6 +210,7 @@ def check_made(outputs: Sequence[Path], record: dict, *, first: int = 0, replace
                             " makes them again with these settings")
     if note is not None:
         note(f"{what}; making them again")
+    return made
 
 
 def check_sizes(paths: Sequence[Path]) -> None:
@@ -305,10 +308,11 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
     outputs = list(outputs)
     if not 0 <= lead_in <= len(outputs):
         raise ValueError(f"lead_in={lead_in!r}: expected 0 to {len(outputs)}, the number of outputs")
-    if not accept_existing:  # before any work: finished frames are never replaced unasked
-        check_made(outputs[lead_in:], record, first=first + lead_in, replace=replace)
-    made = [p.exists() if accept_existing else matches(p, frame_record(record, first + i))
-            for i, p in enumerate(outputs)]
+    if accept_existing:
+        made = [p.exists() for p in outputs]
+    else:  # before any work: finished frames are never replaced unasked
+        made = [matches(p, frame_record(record, first + i)) for i, p in enumerate(outputs[:lead_in])]
+        made += check_made(outputs[lead_in:], record, first=first + lead_in, replace=replace)
     results: list[FrameResult] = []
     if all(made[lead_in:]):  # nothing to make: nothing to decode
         for i, p in enumerate(outputs[lead_in:], lead_in):
