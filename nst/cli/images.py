@@ -132,7 +132,9 @@ class _Watch:
         """A second signal stopped the image at once (its last checkpoint kept): its --log, marked
         stopped; this run resumed at the evaluation before its first, if not at the first."""
         name = signal.Signals(e.signum).name if isinstance(e, StopNow) else "SIGINT"
-        first = self.record.evaluations[0]["i"] if self.record.evaluations else 1
+        if not self.record.evaluations:  # nothing evaluated in this run: an earlier stopped log stays
+            return
+        first = self.record.evaluations[0]["i"]
         preview = checkpoint.preview_path(job.output)
         self._stopped_log(preview if preview.exists() else None, name, first - 1 or None)
 
@@ -145,5 +147,9 @@ class _Watch:
             base = {} if partial is None else provenance.read(partial)
         except InputError:
             base = {}
-        path, what = self.record.write_log(self.args.log_path, base, resumed_from=resumed_from, stopped=name)
+        try:
+            path, what = self.record.write_log(self.args.log_path, base, resumed_from=resumed_from, stopped=name)
+        except OSError as e:  # the stop's own line and exit status still follow
+            self.reporter.warn(f"nst: could not write the log {self.args.log_path}: {e.strerror or e}")
+            return
         self.reporter.wrote(path, what)
