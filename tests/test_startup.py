@@ -191,9 +191,10 @@ def test_planning_a_run_needs_no_torch(tmp_path):
 
 
 def test_the_frames_of_a_folder_are_listed_alike_by_the_run_and_by_the_plan(tmp_path):
-    """nst.jobs.sequence keeps its own list_frames and natural_key (a copy of nst.jobs.joblist's): the same order."""
+    """nst.jobs.sequence lists a folder's frames with nst.jobs.joblist's list_frames and natural_key: the same
+    functions, so the run reads the frames in the order that the plan (and ``nst status``) counts them."""
     from nst.jobs import joblist, sequence
+    assert sequence.list_frames is joblist.list_frames and sequence.natural_key is joblist.natural_key
     for name in ("f10.png", "F1.png", "f2.jpg", "f02b.png", ".hidden.png", "notes.txt", "f100.tif"):
         (tmp_path / name).write_bytes(b"")
-    assert [p.name for p in joblist.list_frames(tmp_path)] == [p.name for p in sequence.list_frames(tmp_path)] \
-        == ["F1.png", "f2.jpg", "f02b.png", "f10.png", "f100.tif"]
+    assert [p.name for p in sequence.list_frames(tmp_path)] == ["F1.png", "f2.jpg", "f02b.png", "f10.png", "f100.tif"]

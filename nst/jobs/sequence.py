@@ -14,7 +14,6 @@ import dataclasses
 import functools
 import json
 import math
-import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from ..pixels.images import load_image, read_description, save_image, to_tensor
 from . import checkpoint, provenance
 from .checkpoint import CHECKPOINT_EVERY
 from .flow import PRESETS
+from .joblist import list_frames, natural_key  # noqa: F401  (importable from here too)
 from .runner import Resumable
 
 FILLS = ("init", "warped")  # where the flow is not trusted, frame t starts from: its own init | the warp anyway
@@ -73,24 +73,6 @@ class SequenceConfig:
     @property
     def independent(self) -> bool:
         return self.temporal_weight == 0
-
-
-def natural_key(name: str) -> tuple:
-    """Sort key for names with numbers in them: 'f2.png' before 'f10.png' (case-insensitive)."""
-    parts = tuple((0, int(part)) if part.isdigit() else (1, part.casefold())
-                  for part in re.split(r"(\d+)", name) if part)
-    return parts, name  # ties ('f2', 'f02') broken by the name itself
-
-
-def list_frames(folder: Path) -> list[Path]:
-    """The images in ``folder`` (not its subfolders; hidden files left out) in natural order."""
-    from .batch import list_images
-    if not folder.is_dir():
-        raise InputError(f"{folder}: not a directory of frames")
-    frames = sorted(list_images(folder), key=lambda p: natural_key(p.name))
-    if not frames:
-        raise InputError(f"{folder}: no images in this directory")
-    return frames
 
 
 @dataclass(frozen=True)
