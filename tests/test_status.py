@@ -330,7 +330,10 @@ def test_status_loads_no_torch(as_png, frames_run, tmp_path):
 
 
 def test_status_names_partial_results_as_the_checkpoints_do(tmp_path):
-    """nst.jobs.outputs.partial_paths names, without torch, what nst.jobs.checkpoint writes beside an output."""
+    """nst.jobs.outputs.partial_paths names, without torch, what nst.jobs.checkpoint writes beside an output:
+    the checkpoints take their names from it."""
     from nst.jobs import outputs
+    assert checkpoint.partial_paths is outputs.partial_paths
     for name in ("out.jpg", "a.b.png", "000003.png", "noext"):
-        assert outputs.partial_paths(tmp_path / name) == checkpoint.partial_paths(tmp_path / name)
+        out = tmp_path / name
+        assert outputs.partial_paths(out) == (checkpoint.preview_path(out), checkpoint.state_path(out))

@@ -29,6 +29,7 @@ from ..core.stylizer import RunState
 from ..errors import NSTError, one_line
 from ..pixels.images import atomic_write, save_image, to_pil
 from . import provenance
+from .outputs import partial_paths
 
 # Seconds between periodic checkpoints: what a SIGKILL or a power cut can lose at most. A checkpoint
 # costs milliseconds at 384 px (an image and a float32 copy of G), under a second at 2048 px, so a
@@ -49,19 +50,13 @@ class StaleState(NSTError):
 
 
 def preview_path(output: str | Path) -> Path:
-    """The visible partial result of ``output``: out.jpg -> out.partial.jpg."""
-    output = Path(output)
-    return output.with_name(f"{output.stem}.partial{output.suffix}")
+    """The visible partial result of ``output``: out.jpg -> out.partial.jpg (named by nst.jobs.outputs)."""
+    return partial_paths(output)[0]
 
 
 def state_path(output: str | Path) -> Path:
-    """What resuming ``output`` needs: out.jpg -> out.partial.pt."""
-    output = Path(output)
-    return output.with_name(f"{output.stem}.partial.pt")
-
-
-def partial_paths(output: str | Path) -> tuple[Path, Path]:
-    return preview_path(output), state_path(output)
+    """What resuming ``output`` needs: out.jpg -> out.partial.pt (named by nst.jobs.outputs)."""
+    return partial_paths(output)[1]
 
 
 def file_identity(path: str | Path) -> str:
