@@ -7,7 +7,6 @@ PyAV is imported inside the functions, so ``import nst`` and the image path work
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -16,6 +15,7 @@ from pathlib import Path
 from PIL import Image
 
 from ..errors import InputError, NSTError
+from ..pixels.images import atomic_file
 
 # Extensions taken as videos without opening the file; others are probed (see is_video).
 VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts",
@@ -238,22 +238,9 @@ def write_video(frames: Iterable[Image.Image], path: str | Path, rate: Fraction,
     """
     av = _av()
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise InputError(f"{path}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=folder)
-    os.close(fd)
-    try:
-        count = _encode(av, tmp, path, frames, rate, encoder, audio_from, description)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return count
+    with atomic_file(path, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}") as (fd, tmp):  # PyAV writes by name
+        os.close(fd)
+        return _encode(av, tmp, path, frames, rate, encoder, audio_from, description)
 
 
 def _encode(av, tmp: str, path: Path, frames: Iterable[Image.Image], rate: Fraction, encoder: Encoder,
@@ -356,8 +343,3 @@ def _audio_packets(container, stream) -> Iterator[tuple[Fraction, object]]:
         pts = packet.pts if packet.pts is not None else packet.dts
         yield pts * packet.time_base, packet
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

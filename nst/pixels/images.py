@@ -224,22 +224,38 @@ def atomic_write(path: str | Path) -> Iterator[BinaryIO]:
     An interrupted or failed write leaves no half-written file. OSError becomes NSTError naming ``path``.
     """
     path = Path(path)
+    made = False
+    try:
+        with atomic_file(path, prefix=f".{path.name}.", suffix=".tmp") as (fd, _):
+            made = True
+            with os.fdopen(fd, "wb") as f:
+                yield f
+    except OSError as e:
+        if not made:  # the temporary file could not be made: raised as it came
+            raise
+        raise NSTError(f"{path}: cannot write ({e.strerror or e})") from e
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | Path, *, prefix: str, suffix: str) -> Iterator[tuple[int, str]]:
+    """A new temporary file beside ``path`` (``prefix``...``suffix``), as its open descriptor and its
+    name; renamed to ``path`` with the usual mode (0666 less the umask) only if the block succeeds,
+    removed otherwise. The block writes it and closes the descriptor (``atomic_write``; or closes it
+    at once and writes by name, as nst.jobs.video does). Errors are raised as they come."""
+    path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise InputError(f"{path}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
     try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
+        yield fd, tmp
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; use the usual mode
         os.replace(tmp, path)
-    except BaseException as e:
+    except BaseException:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
-        if isinstance(e, OSError):
-            raise NSTError(f"{path}: cannot write ({e.strerror or e})") from e
         raise
 
 
