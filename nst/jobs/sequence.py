@@ -295,13 +295,9 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
     else:  # before any work: finished frames are never replaced unasked
         made = [matches(p, frame_record(record, first + i)) for i, p in enumerate(outputs[:lead_in])]
         made += check_made(outputs[lead_in:], record, first=first + lead_in, replace=replace)
-    results: list[FrameResult] = []
     if all(made[lead_in:]):  # nothing to make: nothing to decode
-        for i, p in enumerate(outputs[lead_in:], lead_in):
-            results.append(FrameResult(first + i, p, "reused"))
-            if hooks.on_frame is not None:
-                hooks.on_frame(results[-1])
-        return SequenceOutcome(results)
+        return _all_reused(outputs[lead_in:], first + lead_in, hooks)
+    results: list[FrameResult] = []
     # the lead-in frames worth stylising: none if this run's first frame is made (or the frames are
     # independent); else those after the last one made (reused as the previous frame), or all of them
     skip = lead_in if made[lead_in] or seq.independent else max((i for i in range(lead_in) if made[i]), default=0)
@@ -338,6 +334,16 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
         results.append(done)
     if count != len(outputs):
         raise InputError(f"{len(outputs)} frames expected, {count} decoded")
+    return SequenceOutcome(results)
+
+
+def _all_reused(outputs: Sequence[Path], first: int, hooks: FrameHooks) -> SequenceOutcome:
+    """The outcome of a run whose every output is made already: each reported as reused."""
+    results = []
+    for t, p in enumerate(outputs, first):
+        results.append(FrameResult(t, p, "reused"))
+        if hooks.on_frame is not None:
+            hooks.on_frame(results[-1])
     return SequenceOutcome(results)
 
 
