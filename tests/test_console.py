@@ -16,7 +16,8 @@ from conftest import make_content, make_style
 
 from nst.cli import command as cli
 from nst.cli import console, images
-from nst.cli.console import cost, make_reporter
+from nst.cli.console import make_reporter
+from nst.cli.phrases import cost
 from nst.core.config import Config
 from nst.core.stylizer import Iterate
 

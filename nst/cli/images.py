@@ -22,7 +22,8 @@ from ..jobs.batch import shard as take_shard
 from ..jobs.regions import check_whole_style
 from ..pixels.images import output_format, save_image, to_pil
 from . import report, results
-from .console import Reporter, make_reporter
+from .console import make_reporter
+from .lines import Reporter
 from .interrupt import SignalStop, StopNow
 from .options import BATCH, IMAGE, Args, check_flags
 

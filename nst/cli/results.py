@@ -15,7 +15,8 @@ import click
 
 from ..jobs.batch import JobResult
 from ..jobs.clips import ClipResult
-from .console import ClipReporter, Reporter
+from .console import ClipReporter
+from .lines import Reporter
 from .interrupt import SignalStop, stopped_by
 from .options import Args
 from .words import say
