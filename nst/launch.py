@@ -10,7 +10,7 @@ def main() -> None:
     args = sys.argv[1:]
     try:
         if args and args[0] in ("info", "plot", "status"):
-            from .cli import commands
+            from .cli import commands  # torch-free: these start in a fraction of a second
             command = getattr(commands, args[0])
             prog = f"nst {args[0]}"
             args = args[1:]

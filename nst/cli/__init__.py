@@ -7,6 +7,6 @@
 
 def __getattr__(name: str):
     if name == "main":
-        from .command import main
+        from .command import main  # lazy (PEP 562): `nst info` and `nst plot` start without torch
         return main
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

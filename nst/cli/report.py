@@ -242,6 +242,7 @@ def loss_figure(log: Mapping, title: str | None = None):
     if not isinstance(evaluations, list) or not all(isinstance(e, Mapping) for e in evaluations):
         raise InputError("run log: expected a mapping with an \"evaluations\" list of objects")
     try:
+        # matplotlib is optional (the plot extra) and slow to import: only for a plot
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
         from matplotlib.ticker import MaxNLocator

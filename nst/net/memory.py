@@ -78,7 +78,7 @@ def in_use(device: torch.device) -> int:
         with open("/proc/self/statm") as f:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError):  # not Linux: the peak so far, an overestimate
-        import resource
+        import resource  # Unix only: at the top it would break importing nst on Windows
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return rss if os.uname().sysname == "Darwin" else rss * 1024
 

@@ -166,7 +166,7 @@ def resize_long_edge(img: Image.Image, size: int) -> Image.Image:
 
 def to_tensor(img: Image.Image, device: torch.device | str = "cpu", dtype: torch.dtype | None = None) -> Tensor:
     """RGB PIL image -> (1, 3, H, W) tensor in [0, 1] (float32 unless ``dtype``)."""
-    import torch
+    import torch  # lazy: nst info and nst status read images without torch
     dtype = torch.float32 if dtype is None else dtype
     a = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy())
     return a.permute(2, 0, 1).unsqueeze(0).contiguous().to(device=device, dtype=dtype).div_(255.0)
@@ -174,7 +174,7 @@ def to_tensor(img: Image.Image, device: torch.device | str = "cpu", dtype: torch
 
 def to_pil(t: Tensor) -> Image.Image:
     """(1, 3, H, W) or (3, H, W) tensor in [0, 1] -> RGB PIL image (values clamped)."""
-    import torch
+    import torch  # lazy: nst info and nst status read images without torch
     t = t.detach()
     if t.dim() == 4:
         t = t[0]
@@ -276,7 +276,7 @@ def _umask() -> int:
 
 def resize_tensor(x: Tensor, size: tuple[int, int]) -> Tensor:
     """(1, C, H, W) -> (1, C, *size) bicubic, antialiased when shrinking, clamped to [0, 1]."""
-    import torch
+    import torch  # lazy: nst info and nst status read images without torch
     if tuple(x.shape[-2:]) == size:
         return x
     return torch.nn.functional.interpolate(x, size=size, mode="bicubic", align_corners=False,
