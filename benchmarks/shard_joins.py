@@ -73,7 +73,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from video import Clip, crop_flow, make_clip, warping_error  # noqa: E402
 
 from nst import Config  # noqa: E402
-from nst.jobs import video  # noqa: E402
+from nst.pixels import video  # noqa: E402
 from nst.jobs.clips import chunk, plan, run_clips  # noqa: E402
 from nst.jobs.sequence import SequenceConfig  # noqa: E402
 from nst.pixels.images import load_image  # noqa: E402

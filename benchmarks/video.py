@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from nst import Config, StyleTargets, Stylizer  # noqa: E402
-from nst.jobs.flow import warp  # noqa: E402
+from nst.pixels.flow import warp  # noqa: E402
 from nst.jobs.sequence import SequenceConfig, stylize_frames  # noqa: E402
 from nst.pixels.images import load_image, to_tensor  # noqa: E402
 

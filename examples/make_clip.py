@@ -15,7 +15,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from nst.cli.report import save_animation
-from nst.jobs.video import probe, read_frames, write_video
+from nst.pixels.video import probe, read_frames, write_video
 
 ROOT = Path(__file__).resolve().parent
 FRAMES, RATE, SIZE = 24, Fraction(12), (192, 128)

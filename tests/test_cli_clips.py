@@ -17,7 +17,7 @@ from conftest import make_style
 from synthetic import audio_packets, pan_frames, write_clip
 
 from nst.cli import main
-from nst.jobs import video
+from nst.pixels import video
 
 FAST = ["--size", "32", "--iterations", "2", "--warm-iterations", "1", "--device", "cpu"]
 

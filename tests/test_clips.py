@@ -10,7 +10,7 @@ from synthetic import audio_packets, pan_frames, write_clip
 
 from nst import Config
 from nst.errors import InputError
-from nst.jobs import video
+from nst.pixels import video
 from nst.jobs.clips import chunk, plan, run_clips
 from nst.jobs.sequence import SequenceConfig
 

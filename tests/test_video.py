@@ -9,7 +9,7 @@ from PIL import Image
 from synthetic import audio_packets, pan_frames, texture, write_clip
 
 from nst.errors import InputError
-from nst.jobs import flow, video
+from nst.pixels import flow, video
 from nst.jobs.sequence import list_frames, natural_key
 from nst.pixels.images import to_tensor
 

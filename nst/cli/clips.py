@@ -13,8 +13,8 @@ from ..jobs.batch import Style, parse_style
 from ..jobs.clips import FRAME_EXT, ClipJob, plan, run_clips
 from ..jobs.regions import check_whole_style
 from ..jobs.sequence import SequenceConfig
-from ..jobs.video import VIDEO_EXTENSIONS, Encoder
 from ..pixels.images import FORMATS
+from ..pixels.video import VIDEO_EXTENSIONS, Encoder
 from . import results
 from .console import ClipReporter
 from .images import with_shard

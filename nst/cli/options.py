@@ -35,10 +35,10 @@ from ..jobs.checkpoint import CHECKPOINT_EVERY
 from ..jobs.clips import OVERLAP
 from ..jobs.regions import RegionSpec, parse_region
 from ..jobs.sequence import SequenceConfig
-from ..jobs.video import DEFAULT_CODEC, DEFAULT_CRF, VIDEO_EXTENSIONS, is_video, parse_encoder_option
 from ..net.device import PRECISIONS
 from ..net.vgg import MODELS, POOLINGS
 from ..pixels.images import FORMATS
+from ..pixels.video import DEFAULT_CODEC, DEFAULT_CRF, VIDEO_EXTENSIONS, is_video, parse_encoder_option
 from ..units import parse_memory
 
 DEFAULTS = Config()  # the defaults live in Config only

@@ -1,1 +1,1 @@
-"""Jobs above the core: batches, frame sequences and clips, video files, optical flow, checkpoints, provenance and outputs."""
+"""Jobs above the core: batches, frame sequences and clips, checkpoints, provenance and outputs."""

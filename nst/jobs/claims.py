@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import NSTError
+from . import provenance
+from .outputs import partial_paths
 
 # Seconds between a claim's refreshes while its job runs.
 HEARTBEAT = 30.0
@@ -345,9 +347,6 @@ def survey(output: str | Path, names: Container[str] | None = None, claim: Holde
     """What the output folder says of ``output``: see Survey. ``names``: the names in the output's
     folder, listed once by the caller (None: each file is looked up); ``claim``: the claim that covers
     the output when it is not its own OUT.claim (a frame's: its clip shard's claim, or None)."""
-    # imported here: the claims themselves need neither (neither needs torch)
-    from . import provenance
-    from .outputs import partial_paths
     output = Path(output)
 
     def there(path: Path) -> bool:

@@ -23,7 +23,9 @@ from ..core.config import Config
 from ..core.stylizer import Iterate, Stylizer
 from ..errors import InputError
 from ..pixels.images import load_image, resize_long_edge
+from ..pixels import video
 from . import checkpoint, claims, provenance
+from ..pixels.video import Encoder, is_video
 from . import regions as region_files
 from .checkpoint import CHECKPOINT_EVERY
 from .joblist import FRAME_EXT, FRAMES_SUFFIX, SEQUENCE, VIDEO_EXT, ClipJob, chunk, list_frames  # noqa: F401
@@ -41,7 +43,6 @@ from .sequence import (
     matches,
     stylize_frames,
 )
-from .video import Encoder, is_video
 
 OVERLAP = 1                        # --shard-overlap's default (measured: benchmarks/shard_joins.py)
 
@@ -138,7 +139,6 @@ class _Clip:
     """A clip's frames, their output size and names, and the style, read before any work."""
 
     def __init__(self, job: ClipJob, cfg: Config, bank: StyleBank, note: Callable[[str], None] | None = None) -> None:
-        from . import video
         self.job = job
         self.info = None
         if job.is_video:
@@ -172,7 +172,6 @@ class _Clip:
 
     def frames(self, part: range) -> Iterator[Image.Image]:
         """The content frames of ``part``, at the output size."""
-        from . import video
         if self.job.is_video:
             for t, img in enumerate(video.read_frames(self.job.content)):
                 if t >= part.stop:
@@ -198,7 +197,6 @@ class MaskFrames:
 
     def __init__(self, path: str | Path, frames: int, size: tuple[int, int], name: str | Path | None = None,
                  note: Callable[[str], None] | None = None) -> None:
-        from . import video
         self.path = Path(path)
         self._note = note
         self.paths: list[Path] | None = None
@@ -238,7 +236,6 @@ class MaskFrames:
             return self.still
         if self.paths is not None:
             return region_files.load_mask(self.paths[t], self._once)
-        from . import video
         if t < self._t:
             self._reset()
         if self._decoded is None:
@@ -341,7 +338,6 @@ class _ClipRun:
         if missing:
             return ClipResult(job, "partial", missing=len(missing), seconds=time.perf_counter() - start, **common)
         if job.is_video:
-            from . import video
             video.write_video((load_image(p) for p in clip.outputs), job.output, clip.info.rate,
                               encoder=self.encoder, audio_from=job.content, description=provenance.dumps(record))
         return ClipResult(job, "done", seconds=time.perf_counter() - start, **common)

@@ -19,8 +19,8 @@ from PIL import Image
 from ..core.config import BATCH_EXT, BATCH_NAME, style_parts
 from ..errors import InputError, Setting
 from ..pixels.images import FORMATS, output_format
+from ..pixels.video import VIDEO_EXTENSIONS, is_video
 from .styles import Style, style_label
-from .video import VIDEO_EXTENSIONS, is_video
 
 if TYPE_CHECKING:  # the regions' module reads masks with torch: imported where a run has regions
     from .regions import RegionSpec

@@ -24,7 +24,9 @@ from pathlib import Path
 
 from ..core.config import BATCH_EXT, BATCH_NAME
 from ..errors import InputError, NSTError, Say, Setting
+from ..pixels import video
 from ..pixels.images import FORMATS
+from ..pixels.video import VIDEO_EXTENSIONS, is_video
 from . import claims
 from .joblist import (
     FRAME_EXT,
@@ -42,7 +44,6 @@ from .joblist import (
 )
 from .outputs import partial_paths
 from .styles import style_to_json
-from .video import VIDEO_EXTENSIONS, is_video
 
 STATES = claims.STATES
 # The extensions a run may have written, the default first: looked for when the run's is not given.
@@ -420,7 +421,6 @@ def clips(contents: Sequence[str | Path], style: str | Path, output: str | Path,
 
 def _survey_clip(job: ClipJob, rows, shard_, shards, listing: _Listing, inputs, remarks: list[Remark]) -> Clip:
     """One clip: its frames counted (a video probed), each one asked for surveyed."""
-    from . import video  # PyAV, to count a video's frames
     try:
         sources = None if job.is_video else inputs(job)
         frames = video.probe(job.content).frames if job.is_video else len(sources)

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import __version__
+from ..core.config import INITS, Config
 from ..errors import InputError
+from ..pixels import video
 from ..pixels.images import read_description
 
-if TYPE_CHECKING:  # torch and the config (which imports it) only where a record is made: `nst info` is quick
+if TYPE_CHECKING:  # torch only where a record is made: `nst info` is quick
     import torch
-
-    from ..core.config import Config
 
 
 def record(cfg: Config, content: str | Path, style: Sequence[tuple[str | Path, float]],
@@ -35,9 +35,7 @@ def record(cfg: Config, content: str | Path, style: Sequence[tuple[str | Path, f
     ``regions``: each region's record (nst.jobs.regions.records: its mask with the mask's sha256,
     its style), in ``settings["regions"]``.
     """
-    import torch
-
-    from ..core.config import INITS
+    import torch  # lazy: only where a record is made; nst info and nst status read records without torch
     settings = dataclasses.asdict(cfg)
     if precision is not None:
         settings["precision"] = str(precision).removeprefix("torch.")
@@ -81,7 +79,6 @@ def _stored_text(path: Path) -> str | None:
     """The description in ``path``: an image's, else (a video extension, or a file Pillow cannot read
     that FFmpeg opens as a video) its container metadata. FFmpeg also opens a PNG or JPEG, so the
     image is tried first: an output renamed without its extension still reads as an image."""
-    from . import video
     if path.suffix.lower() not in video.VIDEO_EXTENSIONS:
         try:
             return read_description(path)

@@ -31,9 +31,9 @@ from ..core.stylizer import Iterate, RunResult, RunState, StyleImages, Stylizer
 from ..core.targets import Targets
 from ..errors import InputError, Setting
 from ..pixels.images import load_image, read_description, save_image, to_tensor
+from ..pixels.flow import PRESETS, motion
 from . import checkpoint, provenance
 from .checkpoint import CHECKPOINT_EVERY
-from .flow import PRESETS
 from .joblist import list_frames, natural_key  # noqa: F401  (importable from here too)
 from .runner import Resumable
 
@@ -256,7 +256,7 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
     """Stylise consecutive content ``frames`` (RGB, one size: the output size) into ``outputs``.
 
     The first frame starts cold, with the image schedule of stylizer.cfg; each later one from
-    the previous output warped by the optical flow (see nst.jobs.flow.motion), pixels the flow
+    the previous output warped by the optical flow (see nst.pixels.flow.motion), pixels the flow
     cannot bring (disocclusions, motion boundaries, outside the frame) from its own initial
     image, and J gets the temporal term. A frame whose output exists with the settings of
     ``record`` (see ``matches``) is reused, not made again; the frames are still decoded to
@@ -435,7 +435,6 @@ class _FrameMaker:
         seq, stylizer = self.seq, self.stylizer
         if seq.independent or self.prev_output is None or self.prev_content is None:
             return None, None, schedule(dataclasses.replace(stylizer.cfg, size=long_edge))
-        from .flow import motion
         if isinstance(self.prev_output, Path):
             self.prev_output = to_tensor(load_image(self.prev_output), stylizer.device)
         m = motion(self.prev_content, C, seq.flow)

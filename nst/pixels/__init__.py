@@ -1,1 +1,2 @@
-"""Pixels in and out: image files, tensors, colour (the lowest layer above nst.errors)."""
+"""Pixels in and out: image files, tensors, colour, video files and the optical flow between frames
+(the lowest layer above nst.errors)."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from PIL import Image
 
 from ..errors import InputError, NSTError
-from ..pixels.images import atomic_file
+from .images import atomic_file
 
 # Extensions taken as videos without opening the file; others are probed (see is_video).
 VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts",
@@ -99,7 +99,7 @@ class Encoder:
 def _av():
     """PyAV, or NSTError saying how to install it."""
     try:
-        import av
+        import av  # lazy: PyAV is only needed for video files (import nst and images work without it)
     except ImportError:
         raise NSTError("videos need PyAV: pip install av") from None
     return av

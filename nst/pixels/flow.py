@@ -37,7 +37,7 @@ def optical_flow(a: np.ndarray, b: np.ndarray, preset: str = "medium") -> np.nda
     Returns (H, W, 2) float32 (dx, dy) in pixels.
     """
     try:
-        import cv2
+        import cv2  # lazy: OpenCV is only needed for a sequence's flow (images work without it)
     except ImportError:
         raise NSTError("the optical flow of video frames needs OpenCV: pip install opencv-python-headless") from None
     if preset not in PRESETS:
