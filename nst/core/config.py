@@ -49,7 +49,7 @@ def parse_layers(spec: str | Iterable[str]) -> tuple[str, ...]:
     names = [n for n in names if n]
     if not names:
         raise InputError(f"empty layer list {spec!r}; give comma-separated names such as conv4_2")
-    from ..net.vgg import check_layers
+    from ..net.vgg import check_layers  # lazy: it imports torch, which planning jobs and nst status do without
     check_layers(names)
     if len(set(names)) != len(names):
         raise InputError(f"layer listed twice in {spec!r}")
@@ -121,6 +121,7 @@ class Config:
     max_memory: int | str | None = None  # bytes or '4G' (nst.core.planner); None: a safe fraction of what is free
 
     def __post_init__(self) -> None:
+        # lazy: these import torch, which planning jobs and nst status do without (the module docstring)
         from ..net.device import PRECISIONS
         from ..net.vgg import MODELS, POOLINGS
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 - frozen dataclass
@@ -163,7 +164,7 @@ class Config:
         """lambda_l of each style layer, in the order of style_layers (normalised by the costs)."""
         if self.style_emphasis == "balanced":
             return tuple(w for _, w in self.style_layers)
-        from ..net.vgg import depth
+        from ..net.vgg import depth  # lazy: it imports torch, which planning jobs and nst status do without
         by_depth = sorted(self.style_layers, key=lambda nw: depth(nw[0]))
         rank = {n: r for r, (n, _) in enumerate(by_depth, start=1)}
         if self.style_emphasis == "strong":  # shallowest layer weighted most

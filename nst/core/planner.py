@@ -28,6 +28,7 @@ from torch import nn
 from ..errors import InputError, Setting
 from ..units import format_bytes, memory_arg
 from .optim import HISTORY_SIZE
+from .tiling import splits
 
 # Calibrated by measurement (benchmarks/README.md, "Memory against size"), with margin.
 EVAL_FACTOR = 1.8        # a forward + backward's peak over the float32 outputs of the layers
@@ -210,7 +211,6 @@ class _Sizing:
 
     def tiled_peak(self, t: int) -> tuple[int, int, int, int]:
         """(evaluation peak, tile count, network pixels per pass, the interiors' largest edge) for tiles of t."""
-        from .tiling import splits
         h, w, halo = self.height, self.width, self.halo
         ys, xs = splits(h, t, self.stride), splits(w, t, self.stride)
         hs = [min(h, b + halo) - max(0, a - halo) for a, b in ys]
