@@ -111,77 +111,53 @@ class ContentLayer(FeatureTerm):
 @dataclass(frozen=True, eq=False)
 class StyleLayer(FeatureTerm):
     """J_style^l = 1/(4 n_C^2) sum (G_gram^S - G_gram^G)^2 at ``layer`` against ``gram_S``
-    (nst.core.costs.layer_style_cost: each Gram over its own n_H n_W)."""
+    (nst.core.costs.layer_style_cost: each Gram over its own n_H n_W).
+
+    With ``T``, a region's guidance at this layer (n_H, n_W): the region's J_style^l with guided
+    Grams G_r = (T o A)(T o A)^T / sum T^2 (nst.core.costs.guided_gram; nst.core.regions).
+    ``region`` names the region it is the style of (with regions; T None: all of the picture), and
+    ``part_share`` is lambda_l, its share of the region's J_style (``share`` is lambda_l w_r, its
+    share of J_style).
+    """
 
     layer: str
     gram_S: Tensor
     share: float = 1.0
-    region: str | None = None  # with regions (nst.core.regions): the one it is the style of, all of the picture
-    part_share: float = 1.0    # ... and lambda_l, its share of that region's J_style
+    region: str | None = None
+    part_share: float = 1.0
+    T: Tensor | None = None
     gathers = True
 
     @property
     def label(self) -> str:
         return self.layer if self.region is None else f"{self.region}/{self.layer}"
 
-    def value(self, a: Tensor, a_ref: Tensor | None) -> Tensor:
-        return layer_style_cost(self.gram_S, a)
-
-    def gather(self, X: Tensor, where: tuple[slice, slice]) -> Tensor:
-        return X.T @ X  # A_t A_t^T: the Gram of the whole image is their sum over the tiles, / M
-
-    def settle(self, total: Tensor, positions: int) -> tuple[Tensor, Tensor]:
-        R = total / positions - self.gram_S  # the residual of the global Gram, symmetric
-        return R.pow(2).sum() / (4 * R.shape[0] ** 2), R
-
-    def tile_gradient(self, a, a_ref, R, positions, scale, where):
-        # dJ_style^l/dA_t = R A_t / (n_C^2 M): the global residual, the tile's own activations.
-        n_C = R.shape[0]
-        gX = (unroll(a) @ R) * (scale / (n_C**2 * positions))  # as rows: (R A_t)^T = A_t^T R
-        return None, gX.view(1, a.shape[2], a.shape[3], a.shape[1]).permute(0, 3, 1, 2)
-
-
-@dataclass(frozen=True, eq=False)
-class GuidedStyleLayer(FeatureTerm):
-    """One region's J_style^l = 1/(4 n_C^2) sum (G_r(G) - G_r(S_r))^2 at ``layer``, with guided Grams
-    G_r = (T o A)(T o A)^T / sum T^2 (nst.core.costs.guided_gram; nst.core.regions) against ``gram_S``.
-
-    ``T``: the region's guidance at this layer (n_H, n_W); ``region`` names it, and ``part_share``
-    is lambda_l, its share of the region's J_style (``share`` is lambda_l w_r, its share of J_style).
-    """
-
-    layer: str
-    gram_S: Tensor
-    T: Tensor
-    share: float = 1.0
-    region: str = ""
-    part_share: float = 1.0
-    gathers = True
-
-    @property
-    def label(self) -> str:
-        return f"{self.region}/{self.layer}"
-
     @functools.cached_property
     def area(self) -> Tensor:
         return self.T.pow(2).sum()  # sum T^2: the region's positions (weighted), where its Gram is a mean
+
+    def _over(self, positions: int) -> Tensor | int:
+        """What the Gram is a mean over: the layer's positions M, or guided, sum T^2."""
+        return positions if self.T is None else self.area
 
     def value(self, a: Tensor, a_ref: Tensor | None) -> Tensor:
         return layer_style_cost(self.gram_S, a, self.T)
 
     def gather(self, X: Tensor, where: tuple[slice, slice]) -> Tensor:
-        X = X * self.T[where].reshape(-1, 1)  # rows: positions; T o A_t
-        return X.T @ X
+        if self.T is not None:
+            X = X * self.T[where].reshape(-1, 1)  # rows: positions; T o A_t
+        return X.T @ X  # A_t A_t^T: the Gram of the whole image is their sum over the tiles, / M
 
     def settle(self, total: Tensor, positions: int) -> tuple[Tensor, Tensor]:
-        R = total / self.area - self.gram_S
+        R = total / self._over(positions) - self.gram_S  # the residual of the global Gram, symmetric
         return R.pow(2).sum() / (4 * R.shape[0] ** 2), R
 
     def tile_gradient(self, a, a_ref, R, positions, scale, where):
-        # dJ/dA_t = R (T_t^2 o A_t) / (n_C^2 sum T^2): (2) of nst.core.tiling with each position weighted by T^2.
+        # dJ_style^l/dA_t = R A_t / (n_C^2 M): the global residual, the tile's own activations;
+        # guided, (2) of nst.core.tiling with each position weighted by T^2 and M = sum T^2.
         n_C = R.shape[0]
-        X = unroll(a) * self.T[where].pow(2).reshape(-1, 1)
-        gX = (X @ R) * (scale / (n_C**2 * self.area))
+        X = unroll(a) if self.T is None else unroll(a) * self.T[where].pow(2).reshape(-1, 1)
+        gX = (X @ R) * (scale / (n_C**2 * self._over(positions)))  # as rows: (R A_t)^T = A_t^T R
         return None, gX.view(1, a.shape[2], a.shape[3], a.shape[1]).permute(0, 3, 1, 2)
 
 
@@ -213,7 +189,7 @@ def low_pass(image: Tensor, sigma: float) -> Tensor:
     (reflected at the borders); 0 returns it as it is."""
     if sigma <= 0:
         return image
-    from torchvision.transforms.functional import gaussian_blur
+    from torchvision.transforms.functional import gaussian_blur  # lazy: only a blurred temporal term needs it
     k = 2 * math.ceil(3 * sigma) + 1
     k = min(k, 2 * ((min(image.shape[-2:]) - 1) // 2) + 1)  # reflection needs a kernel narrower than the image
     return gaussian_blur(image, [k, k], [sigma, sigma]) if k > 1 else image
@@ -294,7 +270,7 @@ def _region_terms(cfg: Config, region: Guided, lambdas: Sequence[float]) -> list
         if T is None:
             terms.append(StyleLayer(n, region.grams[n], lam * region.weight, region.name, lam))
         elif bool(T.any()):
-            terms.append(GuidedStyleLayer(n, region.grams[n], T, lam * region.weight, region.name, lam))
+            terms.append(StyleLayer(n, region.grams[n], lam * region.weight, region.name, lam, T))
     return terms
 
 

@@ -51,7 +51,7 @@ over the tiles, and the halos add area; content activations are cached per tile 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -171,31 +171,36 @@ def tiled_grams(net: VGGFeatures, image: Tensor, layers: Sequence[str], tile: in
     Equal to style_gram(net(image)[l]) up to float rounding; memory is one tile's forward pass.
     """
     geometry = Geometry.of(net)
-    sums = _gram_sums(net, image, layers, tiles(image.shape[-2], image.shape[-1], tile, geometry), geometry, dtype,
-                      guidance)
+
+    def gram(n: str) -> Callable[[Tensor, tuple[slice, slice]], Tensor]:
+        def of(X: Tensor, where: tuple[slice, slice]) -> Tensor:  # A_t A_t^T, or (T o A_t)(T o A_t)^T
+            if guidance is not None:
+                X = X * guidance[n][where].reshape(-1, 1)
+            return X.T @ X
+        return of
+
+    sums = _tile_sums(net, image, tiles(image.shape[-2], image.shape[-1], tile, geometry), geometry, dtype,
+                      [(n, gram(n)) for n in layers])
     out = {}
-    for n in layers:
+    for n, s in zip(layers, sums):
         n_H, n_W = _positions(image.shape, geometry.strides[n])
-        out[n] = sums[n] / (n_H * n_W if guidance is None else guidance[n].pow(2).sum())
+        out[n] = s / (n_H * n_W if guidance is None else guidance[n].pow(2).sum())
     return out
 
 
 @torch.no_grad()
-def _gram_sums(net: VGGFeatures, image: Tensor, layers: Sequence[str], tile_list: Sequence[Tile],
-               geometry: Geometry, dtype: torch.dtype, guidance: Mapping[str, Tensor] | None = None
-               ) -> dict[str, Tensor]:
-    """sum_t A_t A_t^T over the tiles' interiors, float32, for each layer ((T o A_t)(T o A_t)^T with
-    ``guidance``)."""
-    sums: dict[str, Tensor] = {}
+def _tile_sums(net: VGGFeatures, image: Tensor, tile_list: Sequence[Tile], geometry: Geometry, dtype: torch.dtype,
+               stats: Sequence[tuple[str, Callable[[Tensor, tuple[slice, slice]], Tensor]]]) -> list[Tensor]:
+    """Each statistic of ``stats`` summed over the tiles' interiors (float32): (layer, f), f of a
+    tile's unrolled interior activations X at that layer and their place in the whole layer."""
+    sums: list[Tensor | None] = [None] * len(stats)
     for t in tile_list:
         with autocast(image.device, dtype):
             feats = net(image[(..., *t.crop)])
-        for n in layers:
-            X = unroll(feats[n][(..., *t.interior(geometry.strides[n]))].float())
-            if guidance is not None:
-                X = X * guidance[n][t.positions(geometry.strides[n])].reshape(-1, 1)
-            g = X.T @ X
-            sums[n] = sums[n] + g if n in sums else g
+        for i, (layer, f) in enumerate(stats):
+            stride = geometry.strides[layer]
+            s = f(unroll(feats[layer][(..., *t.interior(stride))].float()), t.positions(stride))
+            sums[i] = s if sums[i] is None else sums[i] + s
         del feats
     return sums
 
@@ -241,8 +246,9 @@ class Tiled:
         settled = {}
         values: dict[int, Tensor] = {}
         gathering = [term for term, _ in self.terms if term.gathers]
-        if gathering:
-            sums = self._gather(G, gathering)
+        if gathering:  # each term's statistic summed over the tiles' interiors
+            sums = _tile_sums(self.net, G, self.tiles, self.geometry, self.dtype,
+                              [(term.layer, term.gather) for term in gathering])
             for i, term in enumerate(gathering):
                 values[id(term)], settled[id(term)] = term.settle(sums[i], positions[term.layer])
         for term, _ in self.terms:
@@ -277,17 +283,3 @@ class Tiled:
                 grad[(..., *t.crop)] += x.grad
             del feats, outputs, grads, x
         return [values[id(term)].detach() for term, _ in self.terms], grad
-
-    @torch.no_grad()
-    def _gather(self, G: Tensor, terms: Sequence) -> list[Tensor]:
-        """Each term's statistic summed over the tiles' interiors (float32)."""
-        sums: list[Tensor | None] = [None] * len(terms)
-        for t in self.tiles:
-            with autocast(G.device, self.dtype):
-                feats = self.net(G[(..., *t.crop)])
-            for i, term in enumerate(terms):
-                stride = self.geometry.strides[term.layer]
-                s = term.gather(unroll(feats[term.layer][(..., *t.interior(stride))].float()), t.positions(stride))
-                sums[i] = s if sums[i] is None else sums[i] + s
-            del feats
-        return sums
