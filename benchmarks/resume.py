@@ -21,7 +21,8 @@ import torch
 
 from nst.core import optim
 from nst.core.config import Config
-from nst.core.stylizer import RunState, Stylizer, prepare_image
+from nst.core.runs import RunState
+from nst.core.stylizer import Stylizer, prepare_image
 from nst.core.targets import StyleTargets
 from nst.jobs import checkpoint
 from nst.pixels.images import load_image, to_tensor

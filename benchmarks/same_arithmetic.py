@@ -9,7 +9,7 @@ new = sys.argv[1] == "new"
 from nst import Config
 cfg = Config(device="cpu", content_layers="conv2_2,conv3_2,conv4_2", style_layers="conv1_1,conv2_1,conv3_1", content_weight=7.0, precision="float32")
 if new:
-    from nst.core.stylizer import build_network
+    from nst.core.network import build_network
     from nst.core.costs import style_gram
     from nst.core.objective import Untiled, Objective, costs_of
     from nst.core.tiling import Tiled

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from nst import stylize
-from nst.core import optim, schedule
+from nst.core import network, optim, schedule
 from nst.core import stylizer as transfer
 from nst.pixels.images import to_pil
 
@@ -62,7 +62,7 @@ def main() -> None:
         optim.FIRST_STEP = a.first_step or 1 / (3 * a.size * a.size)
 
     if a.history is not None:
-        optim.HISTORY_SIZE = transfer.HISTORY_SIZE = a.history  # the plan's (nst.core.planner) and the loop's
+        optim.HISTORY_SIZE = network.HISTORY_SIZE = a.history  # the plan's (nst.core.planner) and the loop's
     its, best, kept = [], [], {}
 
     def progress(it):

@@ -7,7 +7,8 @@ from conftest import make_content, make_style
 from PIL import Image
 
 from nst import Config, Stylizer, stylize
-from nst.core.stylizer import _initial_image, prepare_image
+from nst.core.start import _initial_image
+from nst.core.stylizer import prepare_image
 from nst.errors import InputError, WeightsError
 from nst.net.adain import DECODER_SHA256, AdaIN, adaptive_instance_norm, load_decoder_weights, mean_std
 from nst.pixels.images import to_pil, to_tensor
@@ -104,9 +105,9 @@ def test_adain_strength_is_checked():
 def test_adain_start_is_computed_at_most_at_adain_max(content_path, style_path, monkeypatch):
     """AdaIN's activations are not tiled: above ADAIN_MAX px the start is made at ADAIN_MAX and
     upsampled (at 4096 px they would take more memory than the whole tiled run)."""
-    import nst.core.stylizer as transfer
+    import nst.core.start as start
 
-    monkeypatch.setattr(transfer, "ADAIN_MAX", 32)
+    monkeypatch.setattr(start, "ADAIN_MAX", 32)
     seen = []
     original = Stylizer.initial_image
 

@@ -17,6 +17,7 @@ from PIL import Image
 
 from nst import stylize
 from nst.cli import main
+from nst.core import network
 from nst.core import stylizer as transfer
 from nst.core.config import Config
 from nst.core.targets import blend_targets
@@ -196,8 +197,8 @@ def test_fail_fast_stops_at_the_first_failure(tmp_path, folders):
 def test_one_network_and_one_style_target_per_style(tmp_path, folders, monkeypatch):
     photos, styles = folders
     builds, targets = [], []
-    real_build, real_targets = transfer.build_network, transfer.Stylizer.style_targets
-    monkeypatch.setattr(transfer, "build_network", lambda *a: builds.append(1) or real_build(*a))
+    real_build, real_targets = network.build_network, transfer.Stylizer.style_targets
+    monkeypatch.setattr(network, "build_network", lambda *a: builds.append(1) or real_build(*a))
     monkeypatch.setattr(transfer.Stylizer, "style_targets",
                         lambda self, img, size, content=None: targets.append(img.size) or real_targets(self, img, size))
     r = invoke(photos, styles, "-o", tmp_path / "out", *FAST, "--quiet")
@@ -221,7 +222,7 @@ def test_skip_existing_does_no_work_on_a_rerun(tmp_path, folders, monkeypatch):
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.name in mtimes} == mtimes
 
     builds = []
-    monkeypatch.setattr(transfer, "build_network", lambda *a: builds.append(1))
+    monkeypatch.setattr(network, "build_network", lambda *a: builds.append(1))
     r = invoke(photos, styles / "waves.jpg", "-o", out, *FAST, "--skip-existing")
     assert r.exit_code == 0 and summary(r) == (0, 3, 0)
     assert builds == [], "nothing to do: the network is not even loaded"

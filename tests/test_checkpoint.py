@@ -16,7 +16,7 @@ from conftest import make_content, make_style
 from PIL import Image
 
 from nst.cli import main
-from nst.core import optim
+from nst.core import optim, runs
 from nst.core import stylizer as transfer
 from nst.core.config import Config
 from nst.core.objective import Evaluation
@@ -141,7 +141,7 @@ def pair(tmp_path):
 
 def small_state(scale=0, done=3):
     G = torch.rand(1, 3, 5, 6)
-    return transfer.RunState(G, G, scale, done, done, 10, 1.5, 0.5, 0.1, optimizer={"optimizer": "lbfgs",
+    return runs.RunState(G, G, scale, done, done, 10, 1.5, 0.5, 0.1, optimizer={"optimizer": "lbfgs",
                                                                                     "z": G / 2, "k": 2.0})
 
 

@@ -110,7 +110,7 @@ def test_python_dash_m(tmp_path):
 
 
 def test_out_of_memory_is_one_line_naming_sizes(tmp_path, content_path, style_path, monkeypatch):
-    from nst.core import stylizer as transfer
+    from nst.core import scales as transfer
 
     def no_memory(*args, **kwargs):
         raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: "
@@ -124,7 +124,7 @@ def test_out_of_memory_is_one_line_naming_sizes(tmp_path, content_path, style_pa
 
 
 def test_other_runtime_errors_are_not_called_out_of_memory(tmp_path, content_path, style_path, monkeypatch):
-    from nst.core import stylizer as transfer
+    from nst.core import scales as transfer
 
     def broken(*args, **kwargs):
         raise RuntimeError("something else")

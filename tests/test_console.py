@@ -19,7 +19,7 @@ from nst.cli import console, images
 from nst.cli.console import make_reporter
 from nst.cli.phrases import cost
 from nst.core.config import Config
-from nst.core.stylizer import Iterate
+from nst.core.runs import Iterate
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--size", "40", "--iterations", "6", "--device", "cpu"]

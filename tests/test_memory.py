@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from nst import Config
+from nst.core.network import build_network
 from nst.core.planner import (
     ADAM_VECTORS,
     AUTO_TILE_MAX,
@@ -15,7 +16,6 @@ from nst.core.planner import (
     plan_scale,
 )
 from nst.core.schedule import auto_schedule, expected_seconds, schedule
-from nst.core.stylizer import build_network
 from nst.core.tiling import Geometry
 from nst.errors import InputError, NSTError
 from nst.net import memory

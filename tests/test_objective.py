@@ -8,8 +8,8 @@ import torch
 
 from nst import Config
 from nst.core.costs import style_gram
+from nst.core.network import build_network
 from nst.core.objective import ContentLayer, Cost, FeatureTerm, Objective, StyleLayer, TotalVariation, Untiled, costs_of
-from nst.core.stylizer import build_network
 from nst.core.tiling import Tiled
 
 

@@ -6,9 +6,9 @@ import torch
 
 from nst import Config
 from nst.core.costs import guided_gram, layer_style_cost, style_gram
+from nst.core.network import build_network
 from nst.core.objective import Objective, StyleLayer, Untiled, costs_of
 from nst.core.regions import at_layer, guidance, guided
-from nst.core.stylizer import build_network
 from nst.core.tiling import Geometry, Tiled
 
 LAYERS = ("conv1_1", "conv2_1")

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from conftest import make_content, make_style
 
 from nst.cli import main
-from nst.core.stylizer import RunState
+from nst.core.runs import RunState
 from nst.jobs import checkpoint, claims
 
 FAST = ["--size", "32", "--iterations", "2", "--device", "cpu"]

@@ -8,8 +8,8 @@ import torch
 from nst import Config, stylize
 from nst.core import tiling
 from nst.core.costs import style_gram
+from nst.core.network import build_network
 from nst.core.objective import Untiled, costs_of
-from nst.core.stylizer import build_network
 from nst.core.tiling import Geometry, Tiled, splits, tiled_grams, tiles
 
 SHALLOW = dict(style_layers="conv1_1,conv2_1,conv3_1", content_layers="conv2_2")  # halo 12 px: real cuts
@@ -155,7 +155,7 @@ def test_a_style_larger_than_the_budget_is_tiled(content_path, style_path, monke
     calls = []
     real = tiling.tiled_grams
     monkeypatch.setattr(memory.NetworkMemory, "forward", lambda self, h, w: 10**12 if h * w > 48 * 48 else 1)
-    monkeypatch.setattr("nst.core.stylizer.tiled_grams", lambda *a, **k: calls.append(a[3]) or real(*a, **k))
+    monkeypatch.setattr("nst.core.network.tiled_grams", lambda *a, **k: calls.append(a[3]) or real(*a, **k))
     got = st.style_targets(style, 64)
     assert calls and calls[0] < 64
     for n in want:
@@ -201,7 +201,7 @@ def test_cli_too_large_for_the_budget_is_one_line_before_any_work(tmp_path, cont
                                                                     tile, says):
     """A budget that some scale's plan cannot fit: one line naming --max-memory, before the first
     evaluation (the run's start plans every scale)."""
-    from nst.core import stylizer as transfer
+    from nst.core import scales as transfer
     from nst.net import memory
     monkeypatch.setattr(memory, "in_use", lambda device: 0)
     monkeypatch.setattr(transfer, "minimize", lambda *a, **k: pytest.fail("the run started"))
@@ -214,7 +214,7 @@ def test_cli_too_large_for_the_budget_is_one_line_before_any_work(tmp_path, cont
 
 
 def test_out_of_memory_names_max_memory_and_tile(tmp_path, content_path, style_path, monkeypatch):
-    from nst.core import stylizer as transfer
+    from nst.core import scales as transfer
 
     def no_memory(*args, **kwargs):
         raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 68719476736 bytes.")

@@ -198,7 +198,7 @@ def test_a_scale_is_planned_without_the_previous_scales_optimiser_state(content_
     import gc
     import weakref
 
-    import nst.core.stylizer as transfer
+    import nst.core.scales as transfer
     outcomes, alive_at_plan = [], []
     minimize, plan = transfer.minimize, Stylizer.plan
 

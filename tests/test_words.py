@@ -67,12 +67,12 @@ def test_a_failed_job_of_a_batch_is_worded_as_flags(tmp_path, content_path, styl
     from click.testing import CliRunner
 
     from nst.cli import main
-    from nst.core import stylizer
+    from nst.core import scales
 
     def no_memory(*args, **kwargs):
         raise MemoryError()
 
-    monkeypatch.setattr(stylizer, "minimize", no_memory)
+    monkeypatch.setattr(scales, "minimize", no_memory)
     other = tmp_path / "other.png"
     other.write_bytes(content_path.read_bytes())
     r = CliRunner().invoke(main, [str(content_path), str(other), str(style_path), "-o", str(tmp_path / "out"),

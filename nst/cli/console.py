@@ -32,7 +32,7 @@ import time
 from typing import TextIO
 
 from ..core.config import Config
-from ..core.stylizer import Iterate
+from ..core.runs import Iterate
 from ..jobs.clips import ClipJob, ClipResult
 from ..jobs.sequence import FrameResult
 from .bars import BarReporter

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from ..core.config import INITS, Config
-from ..core.stylizer import Iterate
+from ..core.runs import Iterate
 from ..errors import InputError
 from ..jobs import checkpoint, outputs, provenance, shards
 from ..jobs.batch import Job, JobResult, parse_style, run_batch

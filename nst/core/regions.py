@@ -13,12 +13,16 @@ the region's own positions, and is weighted by w_r, the region's share of the pi
 times its ``weight`` (default 1): so the style acts on every pixel as strongly as a single style
 over the whole picture does, and a picture that is one region gives exactly the J of a run
 without regions. A region whose style is None keeps the photo: it has no style term.
+
+A run takes its regions through ``checked`` (the mask's aspect ratio, the weight) and ``named``
+(unique names, none "rest").
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -101,6 +105,33 @@ def same_aspect(mask: tuple[int, int], image: tuple[int, int]) -> bool:
     (mw, mh), (w, h) = mask, image
     tolerance = 0.01 + 1 / min(w, h) + 1 / min(mw, mh)
     return abs((mw / mh) / (w / h) - 1) <= tolerance
+
+
+def checked(region: Region, content: tuple[int, int]) -> Region:
+    """The region with its mask as (1, 1, H, W); InputError if the mask's aspect ratio is not that
+    of the content, (width, height) ``content``, or its weight is not a finite number >= 0."""
+    mask = as_mask(region.mask)
+    (mh, mw), (cw, ch) = mask.shape[-2:], content
+    if not same_aspect((mw, mh), (cw, ch)):
+        raise InputError(f"the mask of region {region.name} is {mw}x{mh} and the content {cw}x{ch}: a mask needs "
+                         "the content's aspect ratio (any size)")
+    if region.weight < 0 or not math.isfinite(region.weight):
+        raise InputError(f"region {region.name}: weight {region.weight!r} must be a finite number >= 0")
+    return replace(region, mask=mask)
+
+
+def named(parts: Sequence[Region]) -> list[Region]:
+    """The regions with names that are unique and not "rest" (the rest of the picture's): a name
+    labels a region's costs (Iterate.regions), so two regions must not share one."""
+    seen = {"rest"}
+    out = []
+    for r in parts:
+        name, n = r.name, 2
+        while name in seen:
+            name, n = f"{r.name}-{n}", n + 1
+        seen.add(name)
+        out.append(r if name == r.name else replace(r, name=name))
+    return out
 
 
 def share(T: Tensor) -> float:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from typing import TYPE_CHECKING
 
 from PIL import Image
 from torch import Tensor
 
-if TYPE_CHECKING:
-    from .stylizer import Stylizer
+from .network import Network
 
 # The Gram targets for a content of a given long edge: (long edge, content RGB (1, 3, H, W)) -> Grams.
 # The content is given because colour preservation makes the targets depend on it.
@@ -32,24 +30,25 @@ def blend_targets(parts: Sequence[tuple[Mapping[str, Tensor], float]]) -> dict[s
 class StyleTargets:
     """Style Grams for any number of runs: each style image's Grams computed once per size (the
     last ``maxsize`` kept), blended by weight. With colour preservation the Grams depend on the
-    content, so they are computed for each content instead."""
+    content, so they are computed for each content instead. ``network`` computes them
+    (nst.core.network.Network.style_targets; a Stylizer is one)."""
 
-    def __init__(self, stylizer: Stylizer, maxsize: int = 64) -> None:
-        self.stylizer = stylizer
+    def __init__(self, network: Network, maxsize: int = 64) -> None:
+        self.network = network
         self.maxsize = maxsize
         self._cache: OrderedDict[tuple[Hashable, int], dict[str, Tensor]] = OrderedDict()
 
     def grams(self, key: Hashable, style: Image.Image, size: int, content: Tensor,
               mask: Tensor | None = None) -> dict[str, Tensor]:
         """The Grams of ``style`` (named by ``key``, which names its ``mask`` too) for a content of
-        long edge ``size``; with ``mask``, of the style's own region (Stylizer.style_targets)."""
+        long edge ``size``; with ``mask``, of the style's own region (Network.style_targets)."""
         masked = () if mask is None else (mask,)
-        if self.stylizer.cfg.preserve_color != "none":
-            return self.stylizer.style_targets(style, size, content, *masked)
+        if self.network.cfg.preserve_color != "none":
+            return self.network.style_targets(style, size, content, *masked)
         if (key, size) in self._cache:
             self._cache.move_to_end((key, size))
         else:
-            self._cache[key, size] = self.stylizer.style_targets(style, size, None, *masked)
+            self._cache[key, size] = self.network.style_targets(style, size, None, *masked)
             if len(self._cache) > self.maxsize:
                 self._cache.popitem(last=False)
         return self._cache[key, size]

@@ -15,7 +15,8 @@ from PIL import Image
 
 from ..core.config import Config
 from ..core.regions import Region
-from ..core.stylizer import Iterate, RunResult, Stylizer
+from ..core.runs import Iterate, RunResult
+from ..core.stylizer import Stylizer
 from ..errors import NSTError, one_line
 from ..pixels.images import load_image, resize_long_edge, save_image
 from . import checkpoint, claims, outputs, provenance

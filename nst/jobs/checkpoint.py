@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from ..core.config import INITS, Config
-from ..core.stylizer import RunState
+from ..core.runs import RunState
 from ..errors import NSTError, one_line
 from ..pixels.images import atomic_write, save_image, to_pil
 from . import provenance

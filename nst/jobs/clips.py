@@ -20,7 +20,8 @@ import torch
 from PIL import Image
 
 from ..core.config import Config
-from ..core.stylizer import Iterate, Stylizer
+from ..core.runs import Iterate
+from ..core.stylizer import Stylizer
 from ..errors import InputError
 from ..pixels.images import load_image, resize_long_edge
 from ..pixels import video

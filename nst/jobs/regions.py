@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ..core.config import style_parts
 from ..core.regions import EMPTY, Region, same_aspect
-from ..core.stylizer import style_parts
 from ..errors import InputError, Setting
 from .checkpoint import file_identity
 from .runner import Style, StyleBank

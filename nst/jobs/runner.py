@@ -22,7 +22,8 @@ from torch import Tensor
 
 from ..core.config import Config
 from ..core.planner import BudgetError
-from ..core.stylizer import ResumeError, RunResult, RunState, Stylizer
+from ..core.runs import ResumeError, RunResult, RunState
+from ..core.stylizer import Stylizer
 from ..core.targets import StyleTargets, Targets
 from ..errors import one_line
 from ..pixels.images import load_image
@@ -53,7 +54,7 @@ class StyleBank:
     @property
     def stylizer(self) -> Stylizer:
         """The run's Stylizer; building it raises for bad weights or a bad device."""
-        return self._style_targets.stylizer
+        return self._style_targets.network  # the Stylizer it was made with
 
     @property
     def _style_targets(self) -> StyleTargets:

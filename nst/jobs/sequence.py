@@ -26,8 +26,9 @@ from torch import Tensor
 from ..core import regions
 from ..core.objective import Temporal
 from ..core.regions import Region
+from ..core.runs import Iterate, RunResult, RunState, StyleImages
 from ..core.schedule import schedule
-from ..core.stylizer import Iterate, RunResult, RunState, StyleImages, Stylizer
+from ..core.stylizer import Stylizer
 from ..core.targets import Targets
 from ..errors import InputError, Setting
 from ..pixels.images import load_image, read_description, save_image, to_tensor
