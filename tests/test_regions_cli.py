@@ -14,7 +14,8 @@ from nst.cli import main
 from nst.errors import InputError
 from nst.jobs import checkpoint, provenance
 from nst.jobs.clips import MaskFrames
-from nst.jobs.regions import fill, load_mask, parse_region
+from nst.jobs.regions import load_mask
+from nst.jobs.regionspec import fill, parse_region
 
 FAST = ["--size", "32", "--iterations", "3", "--device", "cpu"]
 
@@ -159,7 +160,7 @@ def test_a_region_s_writing_as_the_style_says_where_it_belongs(files, tmp_path, 
 
 
 def test_the_python_api_says_where_a_region_s_style_belongs():
-    from nst.jobs.regions import check_whole_style
+    from nst.jobs.regionspec import check_whole_style
     with pytest.raises(InputError) as e:
         check_whole_style("none")
     assert "give a STYLE for the picture and regions=[parse_region('MASK=none')]" in str(e.value)

@@ -329,6 +329,35 @@ def test_status_loads_no_torch(as_png, frames_run, tmp_path):
     assert "all          3     3" in r.stdout and '"kind": "clips"' in r.stdout
 
 
+def test_status_with_regions_loads_no_torch(tmp_path):
+    """#31: --region is parsed without torch (nst.jobs.regionspec), each job's mask template filled in
+    as the run does, for images and for frames; a bad region is refused (exit 2), also without torch."""
+    photos, frames, masks = tmp_path / "photos", tmp_path / "frames", tmp_path / "masks"
+    for folder in (photos, frames, masks, tmp_path / "out", tmp_path / "seq"):
+        folder.mkdir()
+    for name in "ab":
+        make_content().save(photos / f"{name}.png")
+        make_content().convert("L").save(masks / f"{name}.png")
+        make_content((40, 30)).save(frames / f"f_{name}.png")
+    make_content((40, 30)).convert("L").save(masks / "frames.png")
+    make_style().save(tmp_path / "zebra.png")
+    zebra = str(tmp_path / "zebra.png")
+    region = f"{masks}/{{content}}.png={zebra}"
+    runs = [["status", str(photos), zebra, "-o", str(tmp_path / "out"), "--region", region],
+            ["status", str(frames), zebra, "-o", str(tmp_path / "seq"), "--sequence", "--region", region, "--json"],
+            ["status", str(photos), zebra, "-o", str(tmp_path / "out"), "--region", "nomask"]]
+    code = ("import sys, nst.launch\n"
+            f"for argv in {runs!r}:\n"
+            "    sys.argv = ['nst', *argv]\n"
+            "    try:\n        nst.launch.main()\n    except SystemExit as e:\n        print('exit', e.code)\n"
+            "assert 'torch' not in sys.modules, 'torch'\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                       env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr
+    assert "all          2     0" in r.stdout and '"kind": "clips"' in r.stdout, r.stdout
+    assert [line for line in r.stdout.splitlines() if line.startswith("exit ")] == ["exit 0", "exit 0", "exit 2"]
+    assert "region 'nomask': expected MASK=STYLE" in r.stderr, r.stderr
+
 def test_status_names_partial_results_as_the_checkpoints_do(tmp_path):
     """nst.jobs.outputs.partial_paths names, without torch, what nst.jobs.checkpoint writes beside an output:
     the checkpoints take their names from it."""

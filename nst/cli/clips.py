@@ -11,7 +11,7 @@ from ..errors import InputError
 from ..jobs import outputs
 from ..jobs.batch import Style, parse_style
 from ..jobs.clips import FRAME_EXT, ClipJob, plan, run_clips
-from ..jobs.regions import check_whole_style
+from ..jobs.regionspec import check_whole_style
 from ..jobs.sequence import SequenceConfig
 from ..pixels.images import FORMATS
 from ..pixels.video import VIDEO_EXTENSIONS, Encoder

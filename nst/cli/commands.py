@@ -111,7 +111,7 @@ def status(content: tuple[Path, ...], style: Path, output: str, name_template: s
         part = parse_shard(shard) if shard is not None else None
         specs = ()
         if regions:
-            from ..jobs.regions import parse_region  # reads with torch
+            from ..jobs.regionspec import parse_region  # lazy: only with --region (it needs no torch)
             specs = tuple(parse_region(r) for r in regions)
         if progress.is_clip_run(content, sequence):
             report = progress.clips(content, style, output, sequence=sequence, name=name_template, ext=ext,

@@ -19,7 +19,7 @@ from ..jobs import checkpoint, outputs, provenance, shards
 from ..jobs.batch import Job, JobResult, parse_style, run_batch
 from ..jobs.batch import plan as make_plan
 from ..jobs.batch import shard as take_shard
-from ..jobs.regions import check_whole_style
+from ..jobs.regionspec import check_whole_style
 from ..pixels.images import output_format, save_image, to_pil
 from . import report, results
 from .console import make_reporter

@@ -33,7 +33,7 @@ from ..jobs import shards
 from ..jobs.batch import NAME_FIELDS, normalize_ext
 from ..jobs.checkpoint import CHECKPOINT_EVERY
 from ..jobs.clips import OVERLAP
-from ..jobs.regions import RegionSpec, parse_region
+from ..jobs.regionspec import RegionSpec, parse_region
 from ..jobs.sequence import SequenceConfig
 from ..net.device import PRECISIONS
 from ..net.vgg import MODELS, POOLINGS

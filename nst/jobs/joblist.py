@@ -12,7 +12,6 @@ import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PIL import Image
 
@@ -20,10 +19,8 @@ from ..core.config import BATCH_EXT, BATCH_NAME, style_parts
 from ..errors import InputError, Setting
 from ..pixels.images import FORMATS, output_format
 from ..pixels.video import VIDEO_EXTENSIONS, is_video
+from .regionspec import RegionSpec, fill
 from .styles import Style, style_label
-
-if TYPE_CHECKING:  # the regions' module reads masks with torch: imported where a run has regions
-    from .regions import RegionSpec
 
 # The fields of a name template (see output_name).
 NAME_FIELDS = ("content", "style", "ext", "index", "parent", "dir")
@@ -37,7 +34,7 @@ class Job:
     style: Style
     output: Path
     index: int = 0      # position in the whole (unsharded) job list
-    regions: tuple[RegionSpec, ...] = ()  # parts of the picture with their own style (nst.jobs.regions)
+    regions: tuple[RegionSpec, ...] = ()  # parts of the picture with their own style (nst.jobs.regionspec)
 
     @property
     def style_label(self) -> str:
@@ -215,7 +212,7 @@ def plan(contents: Sequence[str | Path], styles: Sequence[str | Path | Iterable[
     file, else a directory whose outputs are named by ``name`` with extension ``ext``
     (see ``output_name``). Raises InputError for colliding outputs, an output that would
     overwrite an input (or a path in ``protect``), and bad names. Every job has the ``regions``,
-    their masks' template fields filled in with its own (nst.jobs.regions.fill).
+    their masks' template fields filled in with its own (nst.jobs.regionspec.fill).
     """
     into_dir = writes_into_dir(contents, styles, output)
     output = Path(output)
@@ -250,10 +247,9 @@ def _regions(specs: Sequence[RegionSpec], content: Path, style: Style, index: in
     """A job's regions: their masks' template fields filled in with the job's."""
     if not specs:
         return ()
-    from . import regions as region_files  # torch: only for a run with regions
     values = dict(content=content.stem, style="+".join(p.stem for p, _ in style), index=index,
                   parent=content.absolute().parent.name, dir=folder)
-    return tuple(region_files.fill(r, values) for r in specs)
+    return tuple(fill(r, values) for r in specs)
 
 
 def _check_outputs(jobs: Sequence[Job], protect: Iterable[str | Path]) -> None:
@@ -327,7 +323,7 @@ class ClipJob:
     output: Path
     index: int = 0
     frame_ext: str = FRAME_EXT      # the format of a frames job's outputs
-    regions: tuple[RegionSpec, ...] = ()  # parts of the picture with their own style (nst.jobs.regions)
+    regions: tuple[RegionSpec, ...] = ()  # parts of the picture with their own style (nst.jobs.regionspec)
 
     @property
     def is_video(self) -> bool:
@@ -380,10 +376,9 @@ def plan_clips(contents: Sequence[str | Path], styles: Sequence[str | Path | Ite
 def _clip_regions(specs: Sequence[RegionSpec], clip: Path, style: Style, index: int) -> tuple[RegionSpec, ...]:
     if not specs:
         return ()
-    from . import regions as region_files  # torch: only for a run with regions
     values = dict(content=clip.stem, style="+".join(p.stem for p, _ in style), index=index,
                   parent=clip.absolute().parent.name, dir=".")
-    return tuple(region_files.fill(r, values) for r in specs)
+    return tuple(fill(r, values) for r in specs)
 
 
 SEQUENCE = Setting("sequence", python="sequence=True")  # plan's, in the messages
