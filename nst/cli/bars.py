@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..core.stylizer import Iterate
+from ..core.runs import Iterate
 from .lines import Reporter
 
 

@@ -16,7 +16,7 @@ from typing import TextIO
 
 from ..core.config import Config
 from ..core.schedule import schedule
-from ..core.stylizer import Iterate
+from ..core.runs import Iterate
 from ..jobs import checkpoint
 from ..jobs.batch import STATUSES, JobResult
 from ..jobs.sequence import FrameResult
