@@ -10,17 +10,8 @@ from nst import Config, StyleTargets, Stylizer
 from nst.core.objective import Temporal
 from nst.errors import InputError
 from nst.jobs import provenance
-from nst.jobs.sequence import (
-    FrameCheckpoints,
-    FrameHooks,
-    OtherSettings,
-    SequenceConfig,
-    check_sizes,
-    difference,
-    frame_record,
-    matches,
-    stylize_frames,
-)
+from nst.jobs.framecheck import OtherSettings, check_sizes, difference, frame_record, matches
+from nst.jobs.sequence import FrameCheckpoints, FrameHooks, SequenceConfig, stylize_frames
 from nst.pixels.images import load_image, to_tensor
 
 CFG = dict(size=32, iterations=3, device="cpu")

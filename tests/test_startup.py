@@ -176,11 +176,11 @@ def test_planning_a_run_needs_no_torch(tmp_path):
     photos.mkdir()
     for name in "ab":
         make_content().save(photos / f"{name}.png")
-    code = ("import sys\nfrom nst.jobs import joblist\n"
+    code = ("import sys\nfrom nst.jobs import inputs, joblist\n"
             f"jobs = joblist.plan([{str(photos)!r}], [{str(photos / 'a.png')!r}], {str(tmp_path / 'out')!r}).jobs\n"
             f"clips = joblist.plan_clips([{str(photos)!r}], [{str(photos / 'a.png')!r}], {str(tmp_path / 'f')!r}, "
             "sequence=True)\n"
-            "print(len(jobs), len(clips), joblist.parse_shard('1/2'), len(joblist.list_frames(clips[0].content)))\n"
+            "print(len(jobs), len(clips), joblist.parse_shard('1/2'), len(inputs.list_frames(clips[0].content)))\n"
             "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('nst'))\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
                        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
@@ -191,10 +191,10 @@ def test_planning_a_run_needs_no_torch(tmp_path):
 
 
 def test_the_frames_of_a_folder_are_listed_alike_by_the_run_and_by_the_plan(tmp_path):
-    """nst.jobs.sequence lists a folder's frames with nst.jobs.joblist's list_frames and natural_key: the same
+    """nst.jobs.sequence lists a folder's frames with nst.jobs.inputs' list_frames and natural_key: the same
     functions, so the run reads the frames in the order that the plan (and ``nst status``) counts them."""
-    from nst.jobs import joblist, sequence
-    assert sequence.list_frames is joblist.list_frames and sequence.natural_key is joblist.natural_key
+    from nst.jobs import inputs, sequence
+    assert sequence.list_frames is inputs.list_frames and sequence.natural_key is inputs.natural_key
     for name in ("f10.png", "F1.png", "f2.jpg", "f02b.png", ".hidden.png", "notes.txt", "f100.tif"):
         (tmp_path / name).write_bytes(b"")
     assert [p.name for p in sequence.list_frames(tmp_path)] == ["F1.png", "f2.jpg", "f02b.png", "f10.png", "f100.tif"]

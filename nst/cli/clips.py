@@ -9,10 +9,11 @@ from __future__ import annotations
 from ..core.config import Config
 from ..errors import InputError
 from ..jobs import outputs
-from ..jobs.batch import Style, parse_style
 from ..jobs.clips import FRAME_EXT, ClipJob, plan, run_clips
+from ..jobs.inputs import parse_style
 from ..jobs.regionspec import check_whole_style
 from ..jobs.sequence import SequenceConfig
+from ..jobs.styles import Style
 from ..pixels.images import FORMATS
 from ..pixels.video import VIDEO_EXTENSIONS, Encoder
 from . import results

@@ -16,9 +16,10 @@ from ..core.config import INITS, Config
 from ..core.runs import Iterate
 from ..errors import InputError
 from ..jobs import checkpoint, outputs, provenance, shards
-from ..jobs.batch import Job, JobResult, parse_style, run_batch
+from ..jobs.batch import Job, JobResult, run_batch
 from ..jobs.batch import plan as make_plan
 from ..jobs.batch import shard as take_shard
+from ..jobs.inputs import parse_style
 from ..jobs.regionspec import check_whole_style
 from ..pixels.images import output_format, save_image, to_pil
 from . import report, results

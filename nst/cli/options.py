@@ -30,9 +30,9 @@ from ..core.config import (
 )
 from ..errors import InputError
 from ..jobs import shards
-from ..jobs.batch import NAME_FIELDS, normalize_ext
 from ..jobs.checkpoint import CHECKPOINT_EVERY
 from ..jobs.clips import OVERLAP
+from ..jobs.naming import NAME_FIELDS, normalize_ext
 from ..jobs.regionspec import RegionSpec, parse_region
 from ..jobs.sequence import SequenceConfig
 from ..net.device import PRECISIONS

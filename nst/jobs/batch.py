@@ -1,5 +1,6 @@
 """Batch style transfer: the image jobs run with one network for all jobs. Their job list (inputs,
-naming, shards) is planned by nst.jobs.joblist, without torch; its names are given here too."""
+naming, shards) is planned by nst.jobs.joblist (with nst.jobs.inputs and nst.jobs.naming), without
+torch; its names are given here too."""
 
 from __future__ import annotations
 
@@ -22,26 +23,12 @@ from ..pixels.images import load_image, resize_long_edge, save_image
 from . import checkpoint, claims, outputs, provenance
 from . import regions as region_files
 from .checkpoint import CHECKPOINT_EVERY
-from .joblist import (  # noqa: F401 - the job list's names, as nst.jobs.batch has always given them
-    NAME_FIELDS,
-    Job,
-    JobList,
-    Style,
-    check_style,
-    check_template,
-    expand,
-    expand_styles,
-    image_extensions,
-    list_images,
-    normalize_ext,
-    output_name,
-    parse_shard,
-    parse_style,
-    plan,
-    shard,
-    writes_into_dir,
-)
+# the job list's names, as nst.jobs.batch has always given them
+from .inputs import check_style, expand, expand_styles, image_extensions, list_images, parse_style  # noqa: F401
+from .joblist import Job, JobList, parse_shard, plan, shard, writes_into_dir  # noqa: F401
+from .naming import NAME_FIELDS, check_template, normalize_ext, output_name  # noqa: F401
 from .runner import Resumable, StyleBank, run_jobs, style_to_json
+from .styles import Style  # noqa: F401
 
 # A job's status: written; left alone (its output existed); failed; stopped early with its partial result
 # kept; left to the live worker that holds its output's claim (nst.jobs.claims).

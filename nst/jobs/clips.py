@@ -23,27 +23,18 @@ from ..core.config import Config
 from ..core.runs import Iterate
 from ..core.stylizer import Stylizer
 from ..errors import InputError
-from ..pixels.images import load_image, resize_long_edge
 from ..pixels import video
-from . import checkpoint, claims, provenance
+from ..pixels.images import load_image, resize_long_edge
 from ..pixels.video import Encoder, is_video
+from . import checkpoint, claims, provenance
 from . import regions as region_files
 from .checkpoint import CHECKPOINT_EVERY
-from .joblist import FRAME_EXT, FRAMES_SUFFIX, SEQUENCE, VIDEO_EXT, ClipJob, chunk, list_frames  # noqa: F401
+from .framecheck import RESTART, check_made, check_sizes, frame_record, matches
+from .inputs import list_frames
+from .joblist import FRAME_EXT, FRAMES_SUFFIX, SEQUENCE, VIDEO_EXT, ClipJob, chunk  # noqa: F401
 from .joblist import plan_clips as plan
 from .runner import StyleBank, run_jobs, style_to_json
-from .sequence import (
-    RESTART,
-    FrameCheckpoints,
-    FrameHooks,
-    FrameResult,
-    SequenceConfig,
-    check_made,
-    check_sizes,
-    frame_record,
-    matches,
-    stylize_frames,
-)
+from .sequence import FrameCheckpoints, FrameHooks, FrameResult, SequenceConfig, stylize_frames
 
 OVERLAP = 1                        # --shard-overlap's default (measured: benchmarks/shard_joins.py)
 
@@ -123,7 +114,7 @@ def run_clips(jobs: Iterable[ClipJob], cfg: Config, seq: SequenceConfig = Sequen
     Finished frames are not replaced unasked: without ``skip_existing``, a frame of this run's that
     exists made with other settings fails the clip before the network is built or any frame is
     stylised, in one line naming the first setting that differs, its old and new values, and
-    ``restart`` (nst.jobs.sequence.check_made); with ``restart`` such frames are made again, after a
+    ``restart`` (nst.jobs.framecheck.check_made); with ``restart`` such frames are made again, after a
     note. So does a folder of frames whose files are not all of one size (read from their headers).
     """
     if overlap < 0:

@@ -1,6 +1,7 @@
 """How far a run has got, from its files alone (``nst status``): the run's job list planned as the run
 plans it (nst.jobs.joblist), then each output, or each frame of a clip, found done, partial, claimed
-by a live worker or missing (nst.jobs.claims.survey). Without torch: it reads names and small files.
+by a live worker or missing (nst.jobs.claims.survey), in a Report (nst.jobs.progress_report).
+Without torch: it reads names and small files.
 
 ``images`` reports a run of images, ``clips`` one of videos or folders of frames (``sequence``): a
 clip is counted frame by frame in its frames folder (OUT.frames/ for a video, OUT itself for
@@ -18,215 +19,39 @@ how many the others have).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..core.config import BATCH_EXT, BATCH_NAME
-from ..errors import InputError, NSTError, Say, Setting
+from ..errors import InputError, NSTError, Setting
 from ..pixels import video
 from ..pixels.images import FORMATS
 from ..pixels.video import VIDEO_EXTENSIONS, is_video
 from . import claims
-from .joblist import (
-    FRAME_EXT,
-    VIDEO_EXT,
-    ClipJob,
-    Job,
-    chunk,
-    frame_outputs,
-    list_frames,
-    normalize_ext,
-    parse_style,
-    plan,
-    plan_clips,
-    shard,
+from .inputs import list_frames, parse_style
+from .joblist import FRAME_EXT, VIDEO_EXT, ClipJob, chunk, frame_outputs, plan, plan_clips, shard
+from .naming import normalize_ext
+from .progress_report import (
+    EXAMPLES,
+    STATES,
+    Clip,
+    ClipClaim,
+    Image,
+    Listing,
+    Remark,
+    Report,
+    Row,
+    choose_ext,
+    ext_remarks,
+    missing_out,
+    others_in,
+    shard_rows,
 )
-from .outputs import partial_paths
-from .styles import style_to_json
 
-STATES = claims.STATES
 # The extensions a run may have written, the default first: looked for when the run's is not given.
 IMAGE_EXTS = (BATCH_EXT, *(e for e in FORMATS if e != BATCH_EXT))
 FRAME_EXTS = (FRAME_EXT, *(e for e in FORMATS if e != FRAME_EXT))
 VIDEO_EXTS = (VIDEO_EXT, *sorted(e for e in VIDEO_EXTENSIONS if e != VIDEO_EXT))
-EXAMPLES = 3  # names given as examples in a remark
-
-
-@dataclass(frozen=True)
-class Remark:
-    """A line about the whole survey, made of text and Settings like an error's message (the command
-    line says the Settings as its flags); ``doubt``: the counts may not be the run's, as its files
-    cannot tell (``nst status`` then exits 1)."""
-
-    parts: tuple[object, ...]
-    doubt: bool = False
-
-    def worded(self, say: Say) -> str:
-        return "".join(say(p) if isinstance(p, Setting) else str(p) for p in self.parts)
-
-    def __str__(self) -> str:
-        return "".join(map(str, self.parts))
-
-    def to_json(self, say: Say = str) -> dict:
-        return {"text": self.worded(say), "doubt": self.doubt}
-
-
-@dataclass(frozen=True)
-class Row:
-    """A row of the table: a shard ('K/N') or 'all', and how many outputs (or frames) are in each state."""
-
-    name: str
-    counts: dict[str, int]
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-
-@dataclass(frozen=True)
-class Image:
-    """One image job: its shard (None without shards) and what its folder says of its output."""
-
-    job: Job
-    shard: int | None
-    found: claims.Survey
-
-    def to_json(self) -> dict:
-        job = self.job
-        return {"index": job.index, "content": str(job.content), "style": style_to_json(job.style),
-                "output": str(job.output), "shard": self.shard, **self.found.to_json()}
-
-
-@dataclass(frozen=True)
-class ClipClaim:
-    """A claim on a clip's frames: OUT.claim (the whole clip) or OUT.shard-K-of-N.claim (its shard K of N)."""
-
-    holder: claims.Holder
-    shard: tuple[int, int] | None
-    frames: range | None  # the frames it covers; None where the clip's frame count is unknown
-
-
-@dataclass(frozen=True)
-class Clip:
-    """One clip job: its frame count (None: it could not be counted, a Remark says why), each frame
-    surveyed (those of the shards asked for) with its number and shard, whether a video's file is
-    written (None for a folder of frames), and the claims on its shards."""
-
-    job: ClipJob
-    frames: int | None
-    surveys: tuple[tuple[int, int | None, claims.Survey], ...] = ()
-    written: bool | None = None
-    claims: tuple[ClipClaim, ...] = ()
-
-    def count(self, state: str) -> int:
-        return sum(1 for _, _, s in self.surveys if s.state == state)
-
-    def to_json(self) -> dict:
-        job = self.job
-        return {"index": job.index, "content": str(job.content), "style": style_to_json(job.style),
-                "output": str(job.output), "frames_dir": str(job.frames_dir), "video": job.is_video,
-                "written": self.written, "frames": self.frames, "surveyed": len(self.surveys),
-                **{state: self.count(state) for state in STATES},
-                "claims": [{**c.holder.to_json(), "shard": None if c.shard is None else f"{c.shard[0]}/{c.shard[1]}",
-                            "first": None if c.frames is None else c.frames.start,
-                            "stop": None if c.frames is None else c.frames.stop} for c in self.claims],
-                "partial_frames": [{"frame": t, "file": str(s.partial), "evaluations": s.evaluations,
-                                    "total": s.total} for t, _, s in self.surveys
-                                   if s.partial is not None and s.state != "done"]}
-
-
-@dataclass
-class Report:
-    """How far a run into ``output`` has got: the table's rows, each image or clip, the extension
-    counted (None where the names have none to choose), whether OUT exists, and the remarks."""
-
-    kind: str  # "images" or "clips"
-    output: Path
-    out_exists: bool
-    ext: str | None
-    rows: list[Row]
-    images: list[Image] = field(default_factory=list)
-    clips: list[Clip] = field(default_factory=list)
-    remarks: list[Remark] = field(default_factory=list)
-
-    @property
-    def doubt(self) -> bool:
-        return any(r.doubt for r in self.remarks)
-
-    @property
-    def totals(self) -> dict[str, int]:
-        totals = dict.fromkeys(STATES, 0)
-        for row in self.rows:
-            for state, n in row.counts.items():
-                totals[state] += n
-        return totals
-
-
-class _Listing:
-    """The names in each folder, listed once (an empty set for a folder that does not exist)."""
-
-    def __init__(self) -> None:
-        self._names: dict[Path, frozenset[str]] = {}
-
-    def __call__(self, folder: Path) -> frozenset[str]:
-        if folder not in self._names:
-            try:
-                self._names[folder] = frozenset(p.name for p in folder.iterdir())
-            except OSError:
-                self._names[folder] = frozenset()
-        return self._names[folder]
-
-    def traced(self, output: Path) -> bool:
-        """Whether anything of ``output`` under its own name is there: it, its partial result's preview or
-        its claim (not the state, out.partial.pt, which is the same for every extension)."""
-        names = self(output.parent)
-        return any(p.name in names for p in (output, claims.claim_path(output), partial_paths(output)[0]))
-
-
-def _rows(shard_: tuple[int, int] | None, shards: int | None) -> list[tuple[int | None, str]]:
-    if shard_ is not None and shards is not None:
-        raise InputError("give ", Setting("shard"), " or ", Setting("shards"), ", not both")
-    if shard_ is not None:
-        return [(shard_[0], f"{shard_[0]}/{shard_[1]}")]
-    if shards is not None:
-        return [(k, f"{k}/{shards}") for k in range(shards)]
-    return [(None, "all")]
-
-
-def _choose(candidates: dict[str, int], default: str) -> str:
-    """The extension found most (the default on a tie or where none is found)."""
-    best = max(candidates.values(), default=0)
-    if best == 0 or candidates.get(default) == best:
-        return default
-    return next(e for e, n in candidates.items() if n == best)
-
-
-def _ext_remarks(found: dict[str, int], chosen: str, default: str, given: bool, out: Path) -> list[Remark]:
-    """What the choice of extension is worth saying: one counted that is not the default, others found too."""
-    remarks = []
-    if not given and chosen != default:
-        remarks.append(Remark(("counted the outputs as ", chosen, f", as found in {out} (a run with ",
-                               Setting("ext", chosen.lstrip(".")), f"; the default is {default})")))
-    others = {e: n for e, n in found.items() if n and e != chosen}
-    if others:
-        listed = ", ".join(f"{n} as {e}" for e, n in others.items())
-        first = next(iter(others))
-        doubt = found.get(chosen, 0) == 0
-        remarks.append(Remark((f"{out} also holds outputs of this job list with another extension ({listed}); "
-                               "to count those, give ", Setting("ext", first.lstrip(".")),
-                               *((" (none is there as ", chosen, ")") if doubt else ())), doubt))
-    return remarks
-
-
-def _strangers(out: Path, listing: _Listing, mine: Callable[[str], bool]) -> list[str]:
-    """The visible names in OUT that are not the run's (``mine``)."""
-    return sorted(n for n in listing(out) if not n.startswith(".") and not mine(n))
-
-
-def _missing_out(out: Path, what: str) -> Remark:
-    return Remark((f"{out} does not exist, so no {what} of this run is there: it has not started, or this is not "
-                   "its ", Setting("output")), True)
 
 
 def images(contents: Sequence[str | Path], style: str | Path, output: str | Path, *, name: str | None = None,
@@ -235,7 +60,7 @@ def images(contents: Sequence[str | Path], style: str | Path, output: str | Path
     """How far ``nst CONTENT... STYLE -o OUT`` (images) has got: the job list planned as the run plans
     it (``name``, ``ext``, ``recursive``, ``regions``: the run's, None where it gave none), its outputs
     surveyed, those of shard K of N (``shard_``) or a row for each of ``shards`` shards."""
-    rows = _rows(shard_, shards)
+    rows = shard_rows(shard_, shards)
     styles = [parse_style(style)]
     out = Path(output)
 
@@ -245,7 +70,7 @@ def images(contents: Sequence[str | Path], style: str | Path, output: str | Path
     given = ext is not None
     ext = normalize_ext(ext) if given else BATCH_EXT
     first = planned(ext)
-    listing = _Listing()
+    listing = Listing()
     remarks: list[Remark] = []
     jobs = first.jobs
     counted = None
@@ -257,12 +82,12 @@ def images(contents: Sequence[str | Path], style: str | Path, output: str | Path
             except InputError:  # e.g. an output that would be an input with that extension
                 continue
         found = {e: sum(listing.traced(j.output) for j in jobs_e) for e, jobs_e in lists.items()}
-        counted = ext if given else _choose(found, BATCH_EXT)
+        counted = ext if given else choose_ext(found, BATCH_EXT)
         jobs = lists[counted]
-        remarks += _ext_remarks(found, counted, BATCH_EXT, given, out)
+        remarks += ext_remarks(found, counted, BATCH_EXT, given, out)
         out_exists = out.is_dir()
         if not out_exists:
-            remarks.insert(0, _missing_out(out, "output"))
+            remarks.insert(0, missing_out(out, "output"))
         elif not any(found.values()):
             remarks += _nothing_found(contents, styles, out, name, recursive, jobs, listing)
     else:
@@ -280,10 +105,10 @@ def images(contents: Sequence[str | Path], style: str | Path, output: str | Path
                   images=found_images, remarks=remarks)
 
 
-def _nothing_found(contents, styles, out: Path, name, recursive, jobs, listing: _Listing) -> list[Remark]:
+def _nothing_found(contents, styles, out: Path, name, recursive, jobs, listing: Listing) -> list[Remark]:
     """Remarks where OUT exists but holds nothing of the job list under any extension: nothing if it
     is empty (the run has not started); otherwise what it looks like instead."""
-    strangers = _strangers(out, listing, lambda n: False)
+    strangers = others_in(out, listing, lambda n: False)
     if not strangers:
         return []
     examples = ", ".join(strangers[:EXAMPLES]) + (", ..." if len(strangers) > EXAMPLES else "")
@@ -313,7 +138,7 @@ def _nothing_found(contents, styles, out: Path, name, recursive, jobs, listing: 
 _SHARD_CLAIM = re.compile(r"\.shard-(\d+)-of-(\d+)" + re.escape(claims.SUFFIX) + "$")
 
 
-def _clip_claims(job: ClipJob, frames: int | None, listing: _Listing) -> list[ClipClaim]:
+def _clip_claims(job: ClipJob, frames: int | None, listing: Listing) -> list[ClipClaim]:
     """The claims on the clip's frames found beside its output: OUT.claim and OUT.shard-K-of-N.claim."""
     found = []
     own = claims.claim_path(job.output)
@@ -341,7 +166,7 @@ def clips(contents: Sequence[str | Path], style: str | Path, output: str | Path,
     frame by frame: the clips planned as the run plans them (``ext``: the run's --ext, a video
     container or, for frames, an image format), each clip's frames surveyed in its frames folder,
     those of shard K of N of each clip (``shard_``) or a row for each of ``shards`` shards."""
-    rows = _rows(shard_, shards)
+    rows = shard_rows(shard_, shards)
     styles = [parse_style(style)]
     out = Path(output)
     given = ext.lower() if ext is not None else None
@@ -357,7 +182,7 @@ def clips(contents: Sequence[str | Path], style: str | Path, output: str | Path,
                           frame_ext=frame_ext, regions=regions)
 
     jobs = planned(video_given or VIDEO_EXT, frame_given or FRAME_EXT)
-    listing = _Listing()
+    listing = Listing()
     remarks: list[Remark] = []
     paths: dict[Path, list[Path]] = {}  # a folder's input frames, listed once
 
@@ -366,7 +191,33 @@ def clips(contents: Sequence[str | Path], style: str | Path, output: str | Path,
             paths[clip.content] = list_frames(clip.content)
         return paths[clip.content]
 
-    counted = None
+    jobs, counted, found_ext = _counted_ext(jobs, planned, inputs, listing, out, video_given, frame_given)
+    remarks += found_ext
+    single_frames = len(jobs) == 1 and jobs[0].output == out and not jobs[0].is_video
+    into_dir = any(j.output != out for j in jobs) or single_frames
+    out_exists = out.is_dir() if into_dir else (out.parent.is_dir() if str(out.parent) else True)
+    if not out_exists:
+        remarks.insert(0, missing_out(out, "frame") if into_dir else Remark((
+            f"{out}: its folder {out.parent} does not exist, so the run has not written it: it has not started, "
+            "or this is not its ", Setting("output")), True))
+    result: list[Clip] = []
+    for job in jobs:
+        result.append(_survey_clip(job, rows, shard_, shards, listing, inputs, remarks))
+    if out_exists and into_dir and not any(c.written or any(s.state != "missing" for _, _, s in c.surveys)
+                                           or c.claims for c in result):
+        remarks += _no_frame_found(jobs, out, listing, single_frames)
+    counts = {k: dict.fromkeys(STATES, 0) for k, _ in rows}
+    for clip in result:
+        for _, k, s in clip.surveys:
+            counts[k][s.state] += 1
+    return Report("clips", out, out_exists, counted, [Row(label, counts[k]) for k, label in rows],
+                  clips=result, remarks=remarks)
+
+
+def _counted_ext(jobs: tuple[ClipJob, ...], planned, inputs, listing: Listing, out: Path, video_given: str | None,
+                 frame_given: str | None) -> tuple[tuple[ClipJob, ...], str | None, list[Remark]]:
+    """The clips' jobs planned with the extension counted (the one given, else the one found most), that
+    extension (None where the names have none to choose) and what its choice is worth saying."""
     if all(j.content.is_dir() for j in jobs) and video_given is None:
         # frames: their extension is the run's --ext (an image format), .png by default
         found = {}
@@ -377,49 +228,37 @@ def clips(contents: Sequence[str | Path], style: str | Path, output: str | Path,
                                for f in frame_outputs(j, inputs(j)))
             except InputError:
                 continue
-        counted = frame_given or _choose(found, FRAME_EXT)
-        jobs = planned(VIDEO_EXT, counted)
-        remarks += _ext_remarks(found, counted, FRAME_EXT, frame_given is not None, out)
-    elif all(j.is_video for j in jobs) and any(j.output != out for j in jobs):
+        counted = frame_given or choose_ext(found, FRAME_EXT)
+        return planned(VIDEO_EXT, counted), counted, ext_remarks(found, counted, FRAME_EXT, frame_given is not None,
+                                                                 out)
+    if all(j.is_video for j in jobs) and any(j.output != out for j in jobs):
         # videos into a directory: their names end in the run's --ext (a container), .mp4 by default
         found = {}
         for e in VIDEO_EXTS:
             candidate = planned(e, FRAME_EXT)
             found[e] = sum(listing.traced(j.output) or bool(listing(j.frames_dir))
                            or bool(_clip_claims(j, None, listing)) for j in candidate)
-        counted = video_given or _choose(found, VIDEO_EXT)
-        jobs = planned(counted, FRAME_EXT)
-        remarks += _ext_remarks(found, counted, VIDEO_EXT, video_given is not None, out)
-    single_frames = len(jobs) == 1 and jobs[0].output == out and not jobs[0].is_video
-    into_dir = any(j.output != out for j in jobs) or single_frames
-    out_exists = out.is_dir() if into_dir else (out.parent.is_dir() if str(out.parent) else True)
-    if not out_exists:
-        remarks.insert(0, _missing_out(out, "frame") if into_dir else Remark((
-            f"{out}: its folder {out.parent} does not exist, so the run has not written it: it has not started, "
-            "or this is not its ", Setting("output")), True))
-    result: list[Clip] = []
-    for job in jobs:
-        result.append(_survey_clip(job, rows, shard_, shards, listing, inputs, remarks))
-    if out_exists and into_dir and not any(c.written or any(s.state != "missing" for _, _, s in c.surveys)
-                                           or c.claims for c in result):
-        mine = {j.output.name for j in jobs} | {j.frames_dir.name for j in jobs}
-        strangers = _strangers(out, listing, lambda n: n in mine or any(n.startswith(m + ".") for m in mine)) \
-            if not single_frames else sorted(n for n in listing(out) if not n.startswith("."))
-        if strangers:
-            examples = ", ".join(strangers[:EXAMPLES]) + (", ..." if len(strangers) > EXAMPLES else "")
-            remarks.append(Remark((f"no frame of this run is in {out}, which holds {len(strangers)} other "
-                                   f"{'entry' if len(strangers) == 1 else 'entries'} ({examples}): were they made "
-                                   "with other options (", Setting("name"), ", ", Setting("ext"),
-                                   "), or is this not the run's ", Setting("output"), "?"), True))
-    counts = {k: dict.fromkeys(STATES, 0) for k, _ in rows}
-    for clip in result:
-        for _, k, s in clip.surveys:
-            counts[k][s.state] += 1
-    return Report("clips", out, out_exists, counted, [Row(label, counts[k]) for k, label in rows],
-                  clips=result, remarks=remarks)
+        counted = video_given or choose_ext(found, VIDEO_EXT)
+        return planned(counted, FRAME_EXT), counted, ext_remarks(found, counted, VIDEO_EXT, video_given is not None,
+                                                                 out)
+    return jobs, None, []
 
 
-def _survey_clip(job: ClipJob, rows, shard_, shards, listing: _Listing, inputs, remarks: list[Remark]) -> Clip:
+def _no_frame_found(jobs: Sequence[ClipJob], out: Path, listing: Listing, single_frames: bool) -> list[Remark]:
+    """Where OUT exists but holds no frame, claim or video of the run: what else it holds, if anything."""
+    mine = {j.output.name for j in jobs} | {j.frames_dir.name for j in jobs}
+    strangers = others_in(out, listing, lambda n: n in mine or any(n.startswith(m + ".") for m in mine)) \
+        if not single_frames else sorted(n for n in listing(out) if not n.startswith("."))
+    if not strangers:
+        return []
+    examples = ", ".join(strangers[:EXAMPLES]) + (", ..." if len(strangers) > EXAMPLES else "")
+    return [Remark((f"no frame of this run is in {out}, which holds {len(strangers)} other "
+                    f"{'entry' if len(strangers) == 1 else 'entries'} ({examples}): were they made "
+                    "with other options (", Setting("name"), ", ", Setting("ext"),
+                    "), or is this not the run's ", Setting("output"), "?"), True)]
+
+
+def _survey_clip(job: ClipJob, rows, shard_, shards, listing: Listing, inputs, remarks: list[Remark]) -> Clip:
     """One clip: its frames counted (a video probed), each one asked for surveyed."""
     try:
         sources = None if job.is_video else inputs(job)

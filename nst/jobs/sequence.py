@@ -5,14 +5,13 @@ The frame outputs are the checkpoint: each is written atomically with the settin
 so a re-run with the same settings finds the frames already made, does only the missing ones,
 and (for a video) encodes the clip again without stylising anything. A re-run with other settings
 does not replace them unless told to (``stylize_frames(replace=True)``): it is refused, before any
-frame is made, naming the first setting that differs.
+frame is made, naming the first setting that differs (nst.jobs.framecheck).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -30,12 +29,13 @@ from ..core.runs import Iterate, RunResult, RunState, StyleImages
 from ..core.schedule import schedule
 from ..core.stylizer import Stylizer
 from ..core.targets import Targets
-from ..errors import InputError, Setting
-from ..pixels.images import load_image, read_description, save_image, to_tensor
+from ..errors import InputError
 from ..pixels.flow import PRESETS, motion
+from ..pixels.images import load_image, save_image, to_tensor
 from . import checkpoint, provenance
 from .checkpoint import CHECKPOINT_EVERY
-from .joblist import list_frames, natural_key  # noqa: F401  (importable from here too)
+from .framecheck import check_made, frame_record, matches
+from .inputs import list_frames, natural_key  # noqa: F401  (importable from here too)
 from .runner import Resumable
 
 FILLS = ("init", "warped")  # where the flow is not trusted, frame t starts from: its own init | the warp anyway
@@ -105,128 +105,6 @@ class SequenceOutcome:
     @property
     def done(self) -> list[FrameResult]:
         return [f for f in self.frames if f.status == "done"]
-
-
-def frame_record(base: dict, index: int) -> dict:
-    """The provenance stored in frame ``index``'s output: ``base`` with the frame's number."""
-    return {**base, "sequence": {**base.get("sequence", {}), "frame": index}}
-
-
-def _deciding(settings: object) -> object:
-    """The settings that decide a frame: all but how it was computed (device, precision), as
-    for partial results (nst.jobs.checkpoint.NOT_SETTINGS)."""
-    if not isinstance(settings, dict):
-        return settings
-    return {k: v for k, v in settings.items() if k not in checkpoint.NOT_SETTINGS}
-
-
-def matches(path: Path, record: dict) -> bool:
-    """Whether ``path`` exists and holds the settings of ``record`` (the same settings, sequence
-    settings and frame: the versions, device and precision may differ)."""
-    return path.is_file() and difference(path, record) is None
-
-
-def difference(path: Path, record: dict) -> str | None:
-    """Why the existing frame output ``path`` is not the frame of ``record``, in words: the first
-    setting that differs with its two values (``style_weight 10, now 30``; the settings, then the
-    sequence's), or that it holds no nst settings; None if it is that frame (see ``matches``)."""
-    try:
-        text = read_description(path)
-        stored = json.loads(text) if text else None
-    except (InputError, json.JSONDecodeError):
-        stored = None
-    if not isinstance(stored, dict) or not isinstance(stored.get("settings"), dict):
-        return "no nst settings stored in it"
-    record = json.loads(provenance.dumps(record))  # as stored: tuples become lists
-    for old, new in ((_deciding(stored["settings"]), _deciding(record["settings"])),
-                     (stored.get("sequence"), record["sequence"])):
-        if not isinstance(old, dict):
-            return "no sequence settings stored in it"
-        for key in [*new, *(k for k in old if k not in new)]:
-            if old.get(key) != new.get(key):
-                if key == "regions":
-                    return "the regions differ"
-                return f"{key} {_show(old.get(key))}, now {_show(new.get(key))}"
-    return None
-
-
-def _show(value: object) -> str:
-    """A setting's value as a message says it: 10, conv4_2, conv1_1:0.5,..., 192x128, a path."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return f"{value:g}"
-    if value is None:
-        return "none"
-    if isinstance(value, list) and len(value) == 2 and all(isinstance(x, int) for x in value):
-        return f"{value[0]}x{value[1]}"  # a frame size
-    if isinstance(value, list) and all(isinstance(x, str) or (isinstance(x, list) and len(x) == 2) for x in value):
-        return ",".join(x if isinstance(x, str) else f"{x[0]}:{_show(x[1])}" for x in value)  # layers, a blend
-    return str(value) if isinstance(value, str) else json.dumps(value)
-
-
-class OtherSettings(InputError):
-    """Frame outputs that exist, made with other settings than this run's: refused, not replaced
-    (unless the caller says to replace them)."""
-
-
-REPLACE = Setting("replace", python="replace=True")  # stylize_frames' way to say: make them again
-RESTART = Setting("restart", python="restart=True")  # and nst.jobs.clips.run_clips' (the command's --restart)
-
-
-def check_made(outputs: Sequence[Path], record: dict, *, first: int = 0, replace: bool = False,
-               note: Callable[[str], None] | None = None, remedy: Setting = REPLACE,
-               folder: Path | None = None) -> list[bool]:
-    """Before any frame is made: the ``outputs`` that exist but were made with other settings than
-    ``record`` (frame t = ``first`` + i; see ``difference``) are refused, in one line naming how
-    many, the first, the first setting that differs with its old and new values, and ``remedy``,
-    the setting that makes them again (an OtherSettings error, ``folder`` named in it); with
-    ``replace`` they are made again, and ``note`` hears so in one line. Returns, for each output,
-    whether it is made with these settings (``matches``)."""
-    reasons = [difference(p, frame_record(record, first + i)) if p.is_file() else "" for i, p in enumerate(outputs)]
-    stale = [(p, why) for p, why in zip(outputs, reasons) if why]  # "": missing, None: made
-    made = [why is None for why in reasons]
-    if not stale:
-        return made
-    path, why = stale[0]
-    what = f"{len(stale)} frame{'' if len(stale) == 1 else 's'} made with other settings ({path.name}: {why})"
-    if not replace:
-        raise OtherSettings(f"{folder if folder is not None else path.parent}: {what}; ", remedy,
-                            " makes them again with these settings")
-    if note is not None:
-        note(f"{what}; making them again")
-    return made
-
-
-def check_sizes(paths: Sequence[Path]) -> None:
-    """Before any frame is made: InputError unless the image files ``paths`` all have one size
-    (after their EXIF orientation), read from their headers only, without decoding them."""
-    first = None
-    for p in paths:
-        size = _header_size(p)
-        if first is None:
-            first = size
-        elif size != first:
-            raise InputError(f"{p}: {size[0]}x{size[1]}, but {paths[0].name} is {first[0]}x{first[1]}; the frames "
-                             "of a sequence must all have one size")
-
-
-def _header_size(path: Path) -> tuple[int, int]:
-    """An image file's (width, height) as load_image gives it (EXIF orientation applied), from its
-    header. A PNG whose orientation comes after its pixels is measured as stored; load_image's
-    frames are checked again as they are read."""
-    try:
-        with Image.open(path) as img:
-            w, h = img.size
-            if "exif" in img.info:
-                exif = Image.Exif()
-                exif.load(img.info["exif"])
-            else:
-                exif = img.getexif() if img.format != "PNG" else {}  # a PNG's would decode it
-            orientation = exif.get(0x0112)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (OSError, SyntaxError, ValueError):
-        raise InputError(f"{path}: not an image Pillow can read") from None
-    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
 
 
 @dataclass(frozen=True)
@@ -314,11 +192,7 @@ def stylize_frames(frames: Iterable[Image.Image], outputs: Sequence[Path], styli
             raise InputError(f"frame {t} is {frame.size[0]}x{frame.size[1]}, the first {size[0]}x{size[1]}; "
                              "the frames of a sequence must all have one size")
         if i < lead_in:  # before this run's frames: only to warm-start its first
-            if i < skip:
-                continue
-            if made[i]:
-                maker.reuse(frame, output, t, own=False)
-            elif maker.stop() or not maker.warm_up(frame, t, max(size)):
+            if i >= skip and not maker.lead_in_frame(frame, output, t, made[i], max(size)):
                 return SequenceOutcome(results, stopped=True, frame=first + lead_in)
             continue
         if made[i]:
@@ -376,6 +250,14 @@ class _FrameMaker:
         self.prev_parts = None if self.regions is None else self.regions(t)
         result = FrameResult(t, output, "reused")
         return self._heard(result) if own else result
+
+    def lead_in_frame(self, frame: Image.Image, output: Path, t: int, made: bool, long_edge: int) -> bool:
+        """Lead-in frame ``t`` (another run's, before this run's first): its output reused as the
+        previous frame if it is ``made``, else stylised as a warm-up. False if stopped first."""
+        if made:
+            self.reuse(frame, output, t, own=False)
+            return True
+        return not self.stop() and self.warm_up(frame, t, long_edge)
 
     def warm_up(self, frame: Image.Image, t: int, long_edge: int) -> bool:
         """Stylise lead-in frame ``t`` only as the previous frame of the next: not written, not heard
