@@ -225,7 +225,8 @@ OPTIONS = (
                  help="Step size [default: 1 for lbfgs, 0.02 for adam]."),
     click.option("--init", default=DEFAULTS.init, show_default=True, metavar="|".join(INITS) + "|PATH",
                  help="Starting image; adain: the content stylised in one pass by AdaIN (Huang & Belongie "
-                      "2017), which the optimisation then refines."),
+                      "2017), which the optimisation then refines; auto: adain below 150 --iterations, the "
+                      "content from 150 on (AdaIN wins early and loses late)."),
     click.option("--adain-strength", type=click.FloatRange(0, 1), default=DEFAULTS.adain_strength, show_default=True,
                  help="With --init adain: 1 the full AdaIN stylisation, lower keeps more of the content."),
     click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True,
@@ -233,7 +234,8 @@ OPTIONS = (
     click.option("--device", default=DEFAULTS.device, show_default=True, metavar="auto|cpu|cuda|cuda:N|mps"),
     click.option("--precision", type=click.Choice(PRECISIONS), default=DEFAULTS.precision, show_default=True,
                  help="The network's arithmetic: auto is bfloat16 on CUDA and on CPUs with native bfloat16 "
-                      "(AVX512-BF16, AMX), float32 elsewhere; the costs are float32 always."),
+                      "(AVX512-BF16, AMX), float32 elsewhere, and from 150 --iterations on the last 30% of "
+                      "them in float32 (bfloat16 is faster, float32 finishes better); the costs are float32 always."),
     click.option("--model", type=click.Choice(MODELS), default=DEFAULTS.model, show_default=True,
                  help="vgg19-normalized: Gatys' Caffe VGG19 (offline); vgg19: torchvision ImageNet weights."),
     click.option("--weights", type=click.Path(path_type=Path), default=DEFAULTS.weights,

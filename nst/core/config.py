@@ -20,7 +20,14 @@ PRESERVE_COLOR = ("none", "luminance", "histogram")
 # lambda_l by depth rank of the style layers (shallowest first), before normalising: deeper
 # layers weighted more follow the style softly, shallower ones strongly, in finer texture.
 EMPHASIS = ("soft", "balanced", "strong")
-INITS = ("content", "noise", "style", "adain")
+INITS = ("auto", "content", "noise", "style", "adain")
+# From this many evaluations on, a run is long, and the defaults are chosen for its end rather than
+# its start (benchmarks/README.md, issue #34): init 'auto' starts from the content instead of the
+# AdaIN picture (AdaIN wins early, and costs 50-90 evaluations late), and precision 'auto' runs the
+# last FLOAT32_FINISH of the evaluations in float32 (bfloat16 is ~0.6x the time of an
+# evaluation, but costs 10-30 evaluations late; the finish gives them back).
+LONG_RUN = 150
+FLOAT32_FINISH = 0.3
 # Step sizes by optimiser when lr is not given: L-BFGS takes unit steps (its curvature
 # estimate scales them); Adam moves pixels in [0, 1] by about lr per step.
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
@@ -102,7 +109,7 @@ class Config:
     optimizer: str = "lbfgs"
     iterations: int = 50                # evaluations of J (forward + backward passes), all scales; 0: the init
     lr: float | None = None             # None: DEFAULT_LR[optimizer]
-    init: str = "adain"                 # content | noise | style | adain | path of an image (benchmarks/README.md)
+    init: str = "auto"                  # auto | content | noise | style | adain | path of an image (see start)
     adain_strength: float = 0.6         # init adain: 1 the full AdaIN picture, 0 the content as decoded
     seed: int = 0
     device: str = "auto"                # auto | cpu | cuda | cuda:N | mps
@@ -154,6 +161,23 @@ class Config:
             raise InputError(f"init {self.init!r}: not one of {', '.join(INITS)} nor an image file")
         if self.weights is not None:
             set_("weights", str(self.weights))
+
+    @property
+    def start(self) -> str:
+        """What G starts from: ``init``, with 'auto' the AdaIN picture for a run of fewer than
+        LONG_RUN evaluations and the content from LONG_RUN on."""
+        if self.init != "auto":
+            return self.init
+        return "adain" if self.iterations < LONG_RUN else "content"
+
+    @property
+    def float32_finish(self) -> int:
+        """Evaluations at the end of the run whose network runs in float32 instead of bfloat16:
+        with precision 'auto' and from LONG_RUN evaluations on, FLOAT32_FINISH of them; else 0.
+        (Only where 'auto' chose bfloat16: the network's own dtype decides, nst.core.scales.)"""
+        if self.precision != "auto" or self.iterations < LONG_RUN:
+            return 0
+        return round(FLOAT32_FINISH * self.iterations)
 
     @property
     def step_size(self) -> float:

@@ -50,6 +50,16 @@ class Network:
         # Every big allocation is planned against this (bytes; nst.core.planner).
         self.budget = cfg.max_memory if cfg.max_memory is not None else memory.default_budget(self.device)
 
+    @contextlib.contextmanager
+    def precision(self, dtype: torch.dtype):
+        """The network runs in ``dtype`` inside the block (the targets and objectives made there),
+        as it was after it: a run's float32 finish (Config.float32_finish)."""
+        kept, self.dtype = self.dtype, dtype
+        try:
+            yield
+        finally:
+            self.dtype = kept
+
     def guard(self) -> contextlib.AbstractContextManager:
         """Running out of memory -> one NSTError naming the size, the memory budget and tiling."""
         return memory_guard(self.cfg.size, self.device, self.budget, self.cfg.tile)

@@ -152,8 +152,10 @@ class Run:
         return Scale(scale, evaluations, done_before, C, G, plan, objective, left)
 
     def run_scale(self, sc: Scale) -> tuple[Tensor, bool]:
-        """Minimise J at this scale; (the best G, whether should_stop() ended the run)."""
-        st, resume, cfg = self.st, self.resume, self.cfg
+        """Minimise J at this scale; (the best G, whether should_stop() ended the run). With a
+        float32 finish (Config.float32_finish, at the last scale of a bfloat16 network), the
+        loop goes on from its state at the handover in float32, the targets made again in it."""
+        st, resume = self.st, self.resume
         if sc.index == self.first and st.device.type != "cpu":
             # A GPU's first evaluation also starts its libraries (cuBLAS, cuDNN, kernels
             # loaded on first use): measured on an H200, 20-40x a later one, which made the
@@ -161,19 +163,59 @@ class Run:
             sc.objective(sc.G)
         self.last_time = time.perf_counter()
         opt_state = _fit_state(resume.optimizer, sc.plan) if resume is not None and sc.index == self.first else None
+        handover = sc.evaluations - self.finish(sc)
+        best = None
+        if sc.done_before < handover or sc.done_before >= sc.evaluations:  # before the finish, or nothing left
+            upto = handover if sc.done_before < handover else sc.evaluations
+            outcome = self.minimize(sc, upto - sc.done_before, opt_state)
+            if outcome.stopped or upto == sc.evaluations:
+                return self.scale_done(sc, outcome, outcome.best_evaluation)
+            sc.G, best, opt_state = outcome.best, outcome.best_evaluation, outcome.state()
+            # From the handover's boundary: an evaluation after it (in an unfinished line search) is redone.
+            self.count -= outcome.evaluations - opt_state["evaluations"]
+            sc.done_before += opt_state["evaluations"]
+            sc.left[sc.index] = sc.evaluations - sc.done_before
+            del outcome
+        sc.objective = None  # the bfloat16 objective's targets and activations go first
+        with st.precision(torch.float32):
+            sc.objective = self.objective(sc)
+        outcome = self.minimize(sc, sc.evaluations - sc.done_before, opt_state)
+        return self.scale_done(sc, outcome, outcome.best_evaluation or best)
+
+    def finish(self, sc: Scale) -> int:
+        """Evaluations at the end of this scale in float32 (Config.float32_finish): at the last
+        scale, where the network runs in bfloat16, at most the scale's own."""
+        if sc.index != len(self.scales) - 1 or self.st.dtype == torch.float32:
+            return 0
+        return min(self.cfg.float32_finish, sc.evaluations)
+
+    def objective(self, sc: Scale) -> Objective:
+        """This scale's objective made again (in the network's dtype now): a float32 finish's."""
+        long_edge = self.scales[sc.index][0]
+        seen = color.gray_to_rgb(color.luminance(sc.C)) if self.luminance else sc.C
+        grams = self.guided(long_edge, sc.C) if self.regions else self.targets(long_edge, sc.C)
+        last = sc.index == len(self.scales) - 1
+        return self.st.objective(seen, grams, self.temporal if last else None, plan=sc.plan)
+
+    def minimize(self, sc: Scale, evaluations: int, opt_state: dict | None) -> Outcome:
+        """nst.core.optim.minimize on this scale's objective from sc.G, or from ``opt_state``."""
+        st, cfg = self.st, self.cfg
         try:
-            outcome = minimize(sc.objective, sc.G, sc.evaluations - sc.done_before, optimizer=sc.plan.optimizer,
-                               lr=_step_size(cfg, sc.plan.optimizer), history_size=max(1, sc.plan.history_size),
-                               on_evaluation=lambda ev, G: self.evaluated(sc, ev, G), should_stop=self.should_stop,
-                               state=opt_state, on_start=lambda o: setattr(sc, "outcome", o))
+            return minimize(sc.objective, sc.G, evaluations, optimizer=sc.plan.optimizer,
+                            lr=_step_size(cfg, sc.plan.optimizer), history_size=max(1, sc.plan.history_size),
+                            on_evaluation=lambda ev, G: self.evaluated(sc, ev, G), should_stop=self.should_stop,
+                            state=opt_state, on_start=lambda o: setattr(sc, "outcome", o))
         except NonFiniteError as e:
-            cause = _nonfinite_cause(cfg, st.dtype, e.at_start, resume is not None)
+            cause = _nonfinite_cause(cfg, st.dtype, e.at_start, self.resume is not None)
             raise NSTError(f"{e}; ", *cause) from None
-        del opt_state
+
+    def scale_done(self, sc: Scale, outcome: Outcome, best: Evaluation | None) -> tuple[Tensor, bool]:
+        """After the loop at this scale: its plan, counts and best kept, a stopped run's state."""
+        resume = self.resume
         sc.objective = None  # its targets and the content's activations go with it
         self.plans.append(sc.plan)
         self.last_scale, self.last_done = sc.index, sc.done_before + outcome.evaluations
-        self.best = outcome.best_evaluation
+        self.best = best
         if self.best is None and resume is not None and sc.index == self.first:  # nothing beat the resumed G
             self.best = resume
         if outcome.stopped:

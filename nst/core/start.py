@@ -51,7 +51,7 @@ class Start:
     def image(self, content: Tensor, style: StyleImages | None, parts: Sequence[regions.Region] = ()) -> Tensor:
         """G at the start, at the content's size (Stylizer.initial_image says how)."""
         G = self._one(content, style)
-        if not parts or self.network.cfg.init not in ("adain", "style"):
+        if not parts or self.network.cfg.start not in ("adain", "style"):
             return G
         T = regions.guidance([r.mask for r in parts], *content.shape[-2:])
         G = G * T[0].to(G)
@@ -64,9 +64,9 @@ class Start:
         net = self.network
         cfg = net.cfg
         styles = [(style, 1.0)] if isinstance(style, Image.Image) else list(style or [])
-        if cfg.init in ("style", "adain") and not styles:
-            raise InputError(f"init={cfg.init!r} needs the style image")
-        if cfg.init != "adain":
+        if cfg.start in ("style", "adain") and not styles:
+            raise InputError(f"init={cfg.start!r} needs the style image")
+        if cfg.start != "adain":
             return _initial_image(cfg, content, styles[0][0] if styles else None)
         size = max(content.shape[-2:])
         with torch.no_grad(), autocast(net.device, net.dtype):
@@ -91,10 +91,10 @@ class Start:
 def _initial_image(cfg: Config, content: Tensor, style_img: Image.Image | None) -> Tensor:
     """G at the start, at the content's size: the content, uniform noise (seeded), the style or an image file."""
     _, _, h, w = content.shape
-    if cfg.init == "content":
+    if cfg.start == "content":
         return content.clone()
-    if cfg.init == "noise":
+    if cfg.start == "noise":
         gen = torch.Generator().manual_seed(cfg.seed)  # on the CPU: the same noise on every device
         return torch.rand(content.shape, generator=gen).to(content)
-    img = style_img if cfg.init == "style" else load_image(cfg.init)
+    img = style_img if cfg.start == "style" else load_image(cfg.start)
     return to_tensor(img.resize((w, h), Image.Resampling.BICUBIC), content.device, content.dtype)

@@ -36,7 +36,7 @@ class StyleTargets:
     def __init__(self, network: Network, maxsize: int = 64) -> None:
         self.network = network
         self.maxsize = maxsize
-        self._cache: OrderedDict[tuple[Hashable, int], dict[str, Tensor]] = OrderedDict()
+        self._cache: OrderedDict[tuple[Hashable, int, object], dict[str, Tensor]] = OrderedDict()
 
     def grams(self, key: Hashable, style: Image.Image, size: int, content: Tensor,
               mask: Tensor | None = None) -> dict[str, Tensor]:
@@ -45,13 +45,14 @@ class StyleTargets:
         masked = () if mask is None else (mask,)
         if self.network.cfg.preserve_color != "none":
             return self.network.style_targets(style, size, content, *masked)
-        if (key, size) in self._cache:
-            self._cache.move_to_end((key, size))
+        at = (key, size, self.network.dtype)  # a float32 finish has its own (Network.precision)
+        if at in self._cache:
+            self._cache.move_to_end(at)
         else:
-            self._cache[key, size] = self.network.style_targets(style, size, None, *masked)
+            self._cache[at] = self.network.style_targets(style, size, None, *masked)
             if len(self._cache) > self.maxsize:
                 self._cache.popitem(last=False)
-        return self._cache[key, size]
+        return self._cache[at]
 
     def of(self, styles: Sequence[tuple]) -> Targets:
         """The Targets of a style or blend given as (key, image, weight) triples, or (key, image,

@@ -28,7 +28,10 @@ def record(cfg: Config, content: str | Path, style: Sequence[tuple[str | Path, f
     ``stylize(**settings)`` repeats a single-style run; a blend's ``style`` is [[path, weight], ...].
     ``device`` is the device the run resolved to (``settings["device"]`` is the one asked for);
     ``precision``, the network's dtype the run resolved to, replaces ``settings["precision"]``
-    (so "auto" is recorded as what it meant on that machine).
+    (so "auto" is recorded as what it meant on that machine); where it meant bfloat16 with a float32
+    finish (Config.float32_finish), ``settings["precision"]`` stays "auto" (what repeats the run) and
+    ``"precision"`` says both: ``{"network": "bfloat16", "float32_finish": N}``. ``settings["init"]``
+    "auto" is recorded as what it meant for the run's length (Config.start).
     ``plans``: how each scale ran (nst.core.planner.Plan.to_json: size, tiles, optimiser, history), and
     ``max_memory`` the budget in bytes it was planned against (``settings["max_memory"]`` is the
     one asked for, null for the default): settings that depend on the machine, recorded as used.
@@ -37,10 +40,13 @@ def record(cfg: Config, content: str | Path, style: Sequence[tuple[str | Path, f
     """
     import torch  # lazy: only where a record is made; nst info and nst status read records without torch
     settings = dataclasses.asdict(cfg)
-    if precision is not None:
+    finish = cfg.float32_finish if precision is not None and precision != torch.float32 else 0
+    if precision is not None and not finish:  # with a float32 finish, "auto" is what repeats the run
         settings["precision"] = str(precision).removeprefix("torch.")
     if cfg.init not in INITS:
         settings["init"] = os.path.abspath(cfg.init)
+    elif cfg.init == "auto":
+        settings["init"] = cfg.start  # as "auto" meant for this run's length
     if cfg.weights is not None:
         settings["weights"] = os.path.abspath(cfg.weights)
     styles = [[os.path.abspath(p), float(w)] for p, w in style]
@@ -50,6 +56,8 @@ def record(cfg: Config, content: str | Path, style: Sequence[tuple[str | Path, f
     if regions:
         settings["regions"] = list(regions)
     rec = {"nst": __version__, "torch": torch.__version__, "device": str(device), "settings": settings}
+    if finish:  # bfloat16, then the last evaluations in float32 (nst.core.config.FLOAT32_FINISH)
+        rec["precision"] = {"network": str(precision).removeprefix("torch."), "float32_finish": finish}
     if plans:
         rec["scales"] = list(plans)
     if max_memory is not None:
