@@ -2,7 +2,7 @@
 torch either and start in a fraction of a second (nst.launch runs them without importing the rest
 of the command line). ``nst status`` plans the run's job list as the run does (nst.jobs.joblist)
 and reads what its files say (nst.jobs.progress); with --region it reads the masks' names with the
-regions' parser, which imports torch."""
+regions' parser (nst.jobs.regionspec, without torch too)."""
 
 from __future__ import annotations
 

@@ -21,7 +21,6 @@ from . import regions
 from .config import Config, StyleInput, style_parts
 from .network import Network
 from .objective import Temporal
-from .runs import Iterate  # noqa: F401 - for nst.Iterate while nst/__init__.py's _WHERE names this module
 from .runs import Progress, RunResult, RunState, StyleImages
 from .scales import Run
 from .schedule import schedule

@@ -241,7 +241,7 @@ def atomic_file(path: str | Path, *, prefix: str, suffix: str) -> Iterator[tuple
     """A new temporary file beside ``path`` (``prefix``...``suffix``), as its open descriptor and its
     name; renamed to ``path`` with the usual mode (0666 less the umask) only if the block succeeds,
     removed otherwise. The block writes it and closes the descriptor (``atomic_write``; or closes it
-    at once and writes by name, as nst.jobs.video does). Errors are raised as they come."""
+    at once and writes by name, as nst.pixels.video does). Errors are raised as they come."""
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
