@@ -1,7 +1,7 @@
 """The one loop over the results of a run, for images (``JobResult``) and clips (``ClipResult``)
-alike: each result is reported and, with --json, printed on stdout; a failure ends a run of one
-job or, with --fail-fast, any run. Then the exit status, and the last line of a run that a
-signal stopped."""
+alike (both nst.jobs.results.Result, with its one ``to_json``): each result is reported and, with
+--json, printed on stdout; a failure ends a run of one job or, with --fail-fast, any run. Then the
+exit status, and the last line of a run that a signal stopped."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from collections.abc import Callable, Iterable
 
 import click
 
-from ..jobs.batch import JobResult
-from ..jobs.clips import ClipResult
+from ..jobs.results import Result
 from .console import ClipReporter
 from .lines import Reporter
 from .interrupt import SignalStop, stopped_by
@@ -22,9 +21,9 @@ from .options import Args
 from .words import say
 
 
-def report(results: Iterable[JobResult | ClipResult], reporter: Reporter | ClipReporter, args: Args, *,
-           single: bool, on_done: Callable[[JobResult | ClipResult], None] | None = None,
-           on_stopped: Callable[[JobResult | ClipResult], None] | None = None) -> None:
+def report(results: Iterable[Result], reporter: Reporter | ClipReporter, args: Args, *,
+           single: bool, on_done: Callable[[Result], None] | None = None,
+           on_stopped: Callable[[Result], None] | None = None) -> None:
     """Report each result as it comes. The failure of a ``single`` job is the command's error: its
     exception is raised, for the command to say in one line. Any other failure is said by the
     reporter (with its traceback under --debug) and the run goes on, unless --fail-fast.

@@ -9,7 +9,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
@@ -27,7 +27,8 @@ from .checkpoint import CHECKPOINT_EVERY
 from .inputs import check_style, expand, expand_styles, image_extensions, list_images, parse_style  # noqa: F401
 from .joblist import Job, JobList, parse_shard, plan, shard, writes_into_dir  # noqa: F401
 from .naming import NAME_FIELDS, check_template, normalize_ext, output_name  # noqa: F401
-from .runner import Resumable, StyleBank, run_jobs, style_to_json
+from .results import Result
+from .runner import Resumable, StyleBank, run_jobs
 from .styles import Style  # noqa: F401
 
 # A job's status: written; left alone (its output existed); failed; stopped early with its partial result
@@ -36,36 +37,20 @@ STATUSES = ("done", "skipped", "failed", "interrupted", "claimed")
 
 
 @dataclass(frozen=True)
-class JobResult:
+class JobResult(Result):
     """A finished job: status is "done", "skipped" (its output existed), "failed", "interrupted"
     (should_stop() ended its run early; the best G so far is kept in ``partial``, see nst.jobs.checkpoint)
-    or "claimed" (another live worker holds its output's claim, ``claimed_by``: it is left to that worker)."""
+    or "claimed" (another live worker holds its output's claim, ``claimed_by``: it is left to that worker).
+    Its fields are Result's (J: of the image written or kept, the lowest J seen; evaluations: of the
+    run done so far, all processes, done: all of them) and ``resumed_from``."""
 
     job: Job
-    status: str
-    seconds: float = 0.0
-    J: float | None = None          # of the image written or kept (the lowest J seen)
-    J_content: float | None = None
-    J_style: float | None = None
-    error: str | None = None
-    exception: BaseException | None = field(default=None, compare=False, repr=False)
-    evaluations: int | None = None  # evaluations of the run done so far, all processes (done: all of them)
-    total: int | None = None        # evaluations of the whole run
     resumed_from: int | None = None  # evaluations done before this process, when it resumed a partial result
-    partial: Path | None = None     # interrupted: the partial result kept (its preview image)
-    claimed_by: claims.Holder | None = None  # claimed: the worker that holds the output
 
-    def to_json(self) -> dict:
-        """A JSON-ready record: index, content, style, output, status, seconds, J, J_content, J_style,
-        evaluations, total, resumed_from, partial, error, claimed_by (claimed: {host, pid, started,
-        heartbeat, fresh, file})."""
-        job = self.job
-        return {"index": job.index, "content": str(job.content), "style": style_to_json(job.style),
-                "output": str(job.output), "status": self.status, "seconds": round(self.seconds, 3), "J": self.J,
-                "J_content": self.J_content, "J_style": self.J_style, "evaluations": self.evaluations,
-                "total": self.total, "resumed_from": self.resumed_from,
-                "partial": None if self.partial is None else str(self.partial), "error": self.error,
-                "claimed_by": None if self.claimed_by is None else self.claimed_by.to_json()}
+    # to_json's record: index, content, style, output, status, seconds, J, J_content, J_style, evaluations,
+    # total, resumed_from, partial, error, claimed_by (claimed: {host, pid, started, heartbeat, fresh, file}).
+    JSON = ("index", "content", "style", "output", "status", "seconds", "J", "J_content", "J_style",
+            "evaluations", "total", "resumed_from", "partial", "error", "claimed_by")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import dataclasses
 import functools
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -33,48 +33,33 @@ from .framecheck import RESTART, check_made, check_sizes, frame_record, matches
 from .inputs import list_frames
 from .joblist import FRAME_EXT, FRAMES_SUFFIX, SEQUENCE, VIDEO_EXT, ClipJob, chunk  # noqa: F401
 from .joblist import plan_clips as plan
-from .runner import StyleBank, run_jobs, style_to_json
+from .results import Result
+from .runner import StyleBank, run_jobs
 from .sequence import FrameCheckpoints, FrameHooks, FrameResult, SequenceConfig, stylize_frames
 
 OVERLAP = 1                        # --shard-overlap's default (measured: benchmarks/shard_joins.py)
 
 
 @dataclass(frozen=True)
-class ClipResult:
+class ClipResult(Result):
     """A clip's run. status: "done" (every frame made or reused; a video was encoded), "partial"
     (this shard's frames are done, others are missing), "skipped", "failed", "interrupted"
     (should_stop() ended it: the frames written are complete; ``frame`` is the one it was making or
     about to make, whose partial result, if kept, is ``partial``, at evaluation ``evaluations`` of
-    ``total``) or "claimed" (a live worker, ``claimed_by``, holds this clip's shard: left to it)."""
+    ``total``) or "claimed" (a live worker, ``claimed_by``, holds this clip's shard: left to it).
+    J and its parts are means over the frames stylised in this run."""
 
     job: ClipJob
-    status: str
     frames: int = 0                 # in the whole clip
     done: int = 0                   # stylised in this run
     reused: int = 0                 # found made by an earlier run
     missing: int = 0                # left to other shards
-    seconds: float = 0.0
-    J: float | None = None          # mean over the frames stylised in this run
-    J_content: float | None = None
-    J_style: float | None = None
     J_temporal: float | None = None
-    error: str | None = None
     frame: int | None = None        # interrupted: the frame in progress, or the next one
-    partial: Path | None = None     # interrupted: that frame's partial result kept (its preview)
-    evaluations: int | None = None  # interrupted: the evaluations of that frame kept ...
-    total: int | None = None        # ... of its total
-    exception: BaseException | None = field(default=None, compare=False, repr=False)
-    claimed_by: claims.Holder | None = None  # claimed: the worker that holds the clip's shard
 
-    def to_json(self) -> dict:
-        job = self.job
-        return {"index": job.index, "content": str(job.content), "style": style_to_json(job.style),
-                "output": str(job.output), "status": self.status, "frames": self.frames, "done": self.done,
-                "reused": self.reused, "missing": self.missing, "seconds": round(self.seconds, 3), "J": self.J,
-                "J_content": self.J_content, "J_style": self.J_style, "J_temporal": self.J_temporal,
-                "frame": self.frame, "partial": None if self.partial is None else str(self.partial),
-                "evaluations": self.evaluations, "total": self.total, "error": self.error,
-                "claimed_by": None if self.claimed_by is None else self.claimed_by.to_json()}
+    JSON = ("index", "content", "style", "output", "status", "frames", "done", "reused", "missing", "seconds",
+            "J", "J_content", "J_style", "J_temporal", "frame", "partial", "evaluations", "total", "error",
+            "claimed_by")
 
 
 def _resized(img: Image.Image, size: tuple[int, int]) -> Image.Image:

@@ -15,7 +15,7 @@ import functools
 import time
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from PIL import Image
 from torch import Tensor
@@ -28,6 +28,7 @@ from ..core.targets import StyleTargets, Targets
 from ..errors import one_line
 from ..pixels.images import load_image
 from . import checkpoint, claims
+from .results import Result
 from .styles import Style, style_label, style_to_json  # noqa: F401 - given here too
 
 # How many styles' images a run keeps; jobs come style by style, so one is enough without blends.
@@ -145,13 +146,7 @@ class Resumable:
 
 JobT = TypeVar("JobT")
 PreparedT = TypeVar("PreparedT")
-ResultT = TypeVar("ResultT", bound="Result")
-
-
-class Result(Protocol):
-    """What the runner needs of a job's result (nst.jobs.batch.JobResult, nst.jobs.clips.ClipResult)."""
-
-    status: str
+ResultT = TypeVar("ResultT", bound=Result)  # nst.jobs.results: JobResult, ClipResult
 
 
 def run_jobs(jobs: Iterable[JobT], bank: StyleBank, result: Callable[..., ResultT], *,
