@@ -20,7 +20,7 @@ from ..core.runs import Iterate, RunResult
 from ..core.stylizer import Stylizer
 from ..errors import NSTError, one_line
 from ..pixels.images import load_image, resize_long_edge, save_image
-from . import checkpoint, claims, outputs, provenance
+from . import checkpoint, claims, jobrecord, outputs, provenance
 from . import regions as region_files
 from .checkpoint import CHECKPOINT_EVERY
 # the job list's names, as nst.jobs.batch has always given them
@@ -106,9 +106,9 @@ class _ImageRun:
         cfg, bank = self.cfg, self.bank
         content, regions = prepared
         # OSError: an input vanished since it was read
-        setting = checkpoint.settings(cfg, job.content, job.style, region_files.identity(job.regions))
-        records = region_files.records(job.regions)
-        rec = provenance.record(cfg, job.content, job.style, stylizer.device, stylizer.dtype, regions=records)
+        made = jobrecord.JobRecord(cfg, job)
+        setting = made.settings()
+        rec = made.record(stylizer.device, stylizer.dtype)
         note = None if self.on_note is None else functools.partial(self.on_note, job)
         partial = Resumable(job.output, setting, rec, restart=self.restart, make_dirs=self.make_dirs, note=note)
         progress = None if self.on_iterate is None else functools.partial(self.on_iterate, job)
@@ -123,8 +123,7 @@ class _ImageRun:
             return JobResult(job, "interrupted", time.perf_counter() - start, K.J, K.J_content, K.J_style,
                              error=keeper.problem, evaluations=K.i, total=K.total, resumed_from=partial.resumed_from,
                              partial=partial.partial)
-        rec = provenance.record(cfg, job.content, job.style, stylizer.device, stylizer.dtype,
-                                [p.to_json() for p in result.plans], stylizer.budget, records)
+        rec = made.record(stylizer.device, stylizer.dtype, [p.to_json() for p in result.plans], stylizer.budget)
         write_or_keep(result, job.output, setting, rec)
         return JobResult(job, "done", time.perf_counter() - start, result.J, result.J_content, result.J_style,
                          evaluations=result.total, total=result.total, resumed_from=partial.resumed_from)

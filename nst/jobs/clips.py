@@ -26,7 +26,7 @@ from ..errors import InputError
 from ..pixels import video
 from ..pixels.images import load_image, resize_long_edge
 from ..pixels.video import Encoder, is_video
-from . import checkpoint, claims, provenance
+from . import claims, jobrecord, provenance
 from . import regions as region_files
 from .checkpoint import CHECKPOINT_EVERY
 from .framecheck import RESTART, check_made, check_sizes, frame_record, matches
@@ -277,17 +277,15 @@ class _ClipRun:
                 dtype: torch.dtype | None = None) -> dict:
         """The provenance of the clip's frames (frame_record adds each one's number), made on ``device``
         in ``dtype``: these do not decide a frame, so the checks before the network leave them out."""
-        record = provenance.record(self.cfg, job.content, job.style, device, dtype,
-                                   regions=region_files.records(job.regions))
-        record["sequence"] = {**dataclasses.asdict(self.seq), "frames": clip.n, "frame_size": list(clip.size)}
-        return record
+        return jobrecord.JobRecord(self.cfg, job).record(device, dtype, sequence={
+            **dataclasses.asdict(self.seq), "frames": clip.n, "frame_size": list(clip.size)})
 
     def work(self, job: ClipJob, clip: _Clip, stylizer: Stylizer, start: float) -> ClipResult:
         """Stylise this shard's frames of the clip, and encode a video whose frames are all made."""
         part = chunk(clip.n, self.shard)
         job.frames_dir.mkdir(parents=True, exist_ok=True)
         record = self._record(job, clip, stylizer.device, stylizer.dtype)
-        setting = checkpoint.settings(self.cfg, job.content, job.style, region_files.identity(job.regions))
+        setting = jobrecord.JobRecord(self.cfg, job).settings()
         for mask in clip.empty:
             if self.on_note is not None:
                 self.on_note(job, f"mask {mask} is empty (black): its region is left out")
