@@ -1,6 +1,8 @@
 """Clips as jobs: video in -> video out with its frame count, rate and audio; folders of frames;
 shards of frames; re-runs that only encode; bad videos failing their own job."""
 
+import os
+import shutil
 from fractions import Fraction
 
 import pytest
@@ -12,6 +14,7 @@ from nst import Config
 from nst.errors import InputError
 from nst.pixels import video
 from nst.jobs.clips import chunk, plan, run_clips
+from nst.jobs.regionspec import parse_region
 from nst.jobs.sequence import SequenceConfig
 
 CFG = Config(size=32, iterations=2, device="cpu")
@@ -144,6 +147,26 @@ def test_a_video_stores_its_settings_and_nst_info_reads_them(tmp_path, clip, sty
     res = CliRunner().invoke(main, ["info", str(out)])
     assert res.exit_code == 0 and json.loads(res.stdout) == json.loads(provenance.dumps(rec))
 
+
+
+def test_plan_refuses_to_overwrite_any_input_of_the_run(tmp_path, clip, style):
+    """A clip's outputs get the image run's check (nst.jobs.joblist.check_outputs): not only its own
+    content and style but a region's mask, another clip of the run, or the same file by another
+    name (a hard link) are refused, where a clip run used to write over them."""
+    mask = tmp_path / "mask.mp4"
+    shutil.copy(clip, mask)
+    with pytest.raises(InputError, match="is an input; refusing to overwrite it"):
+        plan([clip], [style], mask, regions=[parse_region(f"{mask}=none")])
+    out = tmp_path / "out"
+    out.mkdir()
+    other = out / f"{clip.stem}_{style.stem}.mp4"  # what the first clip's output is named
+    shutil.copy(clip, other)
+    with pytest.raises(InputError, match="is an input; refusing to overwrite it"):
+        plan([clip, other], [style], out)
+    link = tmp_path / "link.mp4"
+    os.link(clip, link)
+    with pytest.raises(InputError, match="is an input; refusing to overwrite it"):
+        plan([clip], [style], link)
 
 def test_a_video_without_settings_is_one_line(tmp_path, clip):
     from nst.jobs import provenance

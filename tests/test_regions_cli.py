@@ -13,7 +13,7 @@ from PIL import Image
 from nst.cli import main
 from nst.errors import InputError
 from nst.jobs import checkpoint, provenance
-from nst.jobs.clips import MaskFrames
+from nst.jobs.regions import MaskFrames
 from nst.jobs.regions import load_mask
 from nst.jobs.regionspec import fill, parse_region
 

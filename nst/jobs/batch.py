@@ -79,26 +79,8 @@ class _ImageRun:
         note = None if self.on_note is None else functools.partial(self.on_note, job)
         source = load_image(job.content, note)
         self.bank.read(job.style, note)
-        return resize_long_edge(source, self.cfg.size), self.regions(job, source.size, note)
-
-    def regions(self, job: Job, size: tuple[int, int], note: Callable[[str], None] | None) -> list[Region]:
-        """The job's regions with their masks read and checked against the content file's ``size``;
-        an empty mask is said and left out, a mask in colour said and read by its brightest channel."""
-        specs, masks, own = [], [], []
-        for spec in job.regions:
-            mask = region_files.load_mask(spec.mask, note)
-            region_files.check_aspect(mask, spec.mask, size, name=job.content)
-            if spec.style is not None:
-                self.bank.read(spec.style, note)
-            style_masks = region_files.read_style_masks(spec, self.bank, note)
-            if region_files.is_empty(mask):
-                if self.on_note is not None:
-                    self.on_note(job, f"mask {spec.mask} is empty (black): its region is left out")
-                continue
-            specs.append(spec)
-            masks.append(mask)
-            own.append(style_masks)
-        return region_files.regions_of(specs, masks, self.bank, own)
+        regions = region_files.JobRegions(job, self.bank, source.size, note=note, on_empty=note)
+        return resize_long_edge(source, self.cfg.size), regions.at()
 
     def work(self, job: Job, prepared: tuple[Image.Image, list[Region]], stylizer: Stylizer,
              start: float) -> JobResult | None:

@@ -14,7 +14,6 @@ import functools
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from PIL import Image
@@ -25,10 +24,11 @@ from ..core.stylizer import Stylizer
 from ..errors import InputError
 from ..pixels import video
 from ..pixels.images import load_image, resize_long_edge
-from ..pixels.video import Encoder, is_video
+from ..pixels.video import Encoder
 from . import claims, jobrecord, provenance
 from . import regions as region_files
 from .checkpoint import CHECKPOINT_EVERY
+from .regions import MaskFrames  # noqa: F401 - given here too
 from .framecheck import RESTART, check_made, check_sizes, frame_record, matches
 from .inputs import list_frames
 from .joblist import FRAME_EXT, FRAMES_SUFFIX, SEQUENCE, VIDEO_EXT, ClipJob, chunk  # noqa: F401
@@ -130,22 +130,9 @@ class _Clip:
             names = [p.stem + job.frame_ext for p in self.paths]
         self.outputs = [job.frames_dir / name for name in names]
         bank.read(job.style, note)  # a bad style fails here, before any frame
-        self.bank, self.specs, self.masks, self.own = bank, [], [], []
         source = self.info.size if self.info is not None else self.source_size  # the files' size: masks match it
-        for spec in job.regions:  # so does a bad region
-            masks = MaskFrames(spec.mask, self.n, source, name=job.content, note=note)
-            if spec.style is not None:
-                bank.read(spec.style, note)
-            self.own.append(region_files.read_style_masks(spec, bank, note))
-            self.specs.append(spec)
-            self.masks.append(masks)
-        self.empty = [s.mask for s, m in zip(self.specs, self.masks) if not m.moving and region_files.is_empty(m.still)]
-
-    def regions(self, t: int) -> list:
-        """Frame t's regions (nst.core.regions.Region); an empty still mask is left out."""
-        keep = [i for i, m in enumerate(self.masks) if m.moving or not region_files.is_empty(m.still)]
-        return region_files.regions_of([self.specs[i] for i in keep], [self.masks[i].mask(t) for i in keep],
-                                       self.bank, [self.own[i] for i in keep])
+        # so does a bad region; an empty still mask is said when the work begins (_ClipRun.work)
+        self.regions = region_files.JobRegions(job, bank, source, note=note, frames=self.n)
 
     def frames(self, part: range) -> Iterator[Image.Image]:
         """The content frames of ``part``, at the output size."""
@@ -163,65 +150,6 @@ class _Clip:
                                  f"{self.source_size[0]}x{self.source_size[1]}; the frames of a sequence must "
                                  "all have one size")
             yield _resized(img, self.size)
-
-
-class MaskFrames:
-    """A region's mask over the frames of a clip: a still image (the same for every frame), a folder
-    of mask frames or a mask video, with as many frames as the clip. ``mask(t)`` is frame t's,
-    asked in increasing t (a video is decoded forward, once). ``size`` is the clip's files' (width,
-    height), ``name`` the clip, both for the aspect-ratio check; ``note`` hears, once, that the mask is
-    in colour (nst.jobs.regions.mask_values)."""
-
-    def __init__(self, path: str | Path, frames: int, size: tuple[int, int], name: str | Path | None = None,
-                 note: Callable[[str], None] | None = None) -> None:
-        self.path = Path(path)
-        self._note = note
-        self.paths: list[Path] | None = None
-        self.still: torch.Tensor | None = None
-        self._decoded = None
-        if self.path.is_dir():
-            self.paths = list_frames(self.path)
-            count = len(self.paths)
-        elif is_video(self.path):
-            count = video.probe(self.path).frames
-        else:
-            self.still = region_files.load_mask(self.path, self._once)
-            count = frames
-        if count != frames:
-            raise InputError(f"mask {self.path} has {count} frames and the clip {frames}: a moving mask needs one "
-                             "frame per frame of the clip")
-        self._t, self._last = -1, None
-        first = self.mask(0)
-        region_files.check_aspect(first, self.path, size, name=name)
-        self._reset()
-
-    @property
-    def moving(self) -> bool:
-        return self.still is None
-
-    def _once(self, message: str) -> None:
-        """The note said for the first frame that needs it, not for every frame."""
-        if self._note is not None:
-            self._note(message)
-        self._note = None
-
-    def _reset(self) -> None:
-        self._t, self._last, self._decoded = -1, None, None
-
-    def mask(self, t: int) -> torch.Tensor:
-        if self.still is not None:
-            return self.still
-        if self.paths is not None:
-            return region_files.load_mask(self.paths[t], self._once)
-        if t < self._t:
-            self._reset()
-        if self._decoded is None:
-            self._decoded = video.read_frames(self.path)
-        while self._t < t:
-            img = next(self._decoded)
-            self._t += 1
-            self._last = img
-        return region_files.mask_values(self._last, f"mask {self.path}", self._once)
 
 
 @dataclass(frozen=True)
@@ -286,9 +214,9 @@ class _ClipRun:
         job.frames_dir.mkdir(parents=True, exist_ok=True)
         record = self._record(job, clip, stylizer.device, stylizer.dtype)
         setting = jobrecord.JobRecord(self.cfg, job).settings()
-        for mask in clip.empty:
+        for message in clip.regions.empty:
             if self.on_note is not None:
-                self.on_note(job, f"mask {mask} is empty (black): its region is left out")
+                self.on_note(job, message)
         if self.on_start is not None:
             self.on_start(job, len(part))
         lead = min(self.overlap, part.start) if part else 0  # frames before the part: its warm-up
@@ -297,7 +225,7 @@ class _ClipRun:
                                  self.bank.targets(job.style), self.seq, record, first=part.start - lead,
                                  style=self.bank.images(job.style), accept_existing=self.skip_existing,
                                  checkpoints=FrameCheckpoints(setting, self.checkpoint_every, self.restart),
-                                 hooks=self._hooks(job), regions=clip.regions if clip.specs else None,
+                                 hooks=self._hooks(job), regions=clip.regions.at if job.regions else None,
                                  lead_in=lead, replace=self.restart)
         done = outcome.done
         means = {k: (sum(getattr(f, k) for f in done) / len(done) if done else None)

@@ -89,7 +89,7 @@ def plan(contents: Sequence[str | Path], styles: Sequence[str | Path | Iterable[
         output_format(output)
         c, s = found[0][0], style_list[0]
         jobs = (Job(c, s, output, 0, _regions(regions, c, s, 0, found[0][1])),)
-    _check_outputs(jobs, protect)
+    check_outputs(jobs, protect)
     return JobList(jobs, into_dir)
 
 
@@ -103,8 +103,36 @@ def _regions(specs: Sequence[RegionSpec], content: Path, style: Style, index: in
     return tuple(fill(r, values) for r in specs)
 
 
-def _check_outputs(jobs: Sequence[Job], protect: Iterable[str | Path]) -> None:
-    """InputError if two jobs share an output or an output is an input (same path or same file)."""
+def check_outputs(jobs: Sequence[Job | ClipJob], protect: Iterable[str | Path] = (), *, clips: bool = False
+                  ) -> None:
+    """The one output check of a run's jobs, images or clips: InputError if two jobs share an output,
+    or an output is an input of the run (any job's content, style or region's file, or a path in
+    ``protect``), by its path or as the same file (its inode: a hard link). The words of a clip's
+    refusals are as they have always been (``clips``)."""
+    inputs = _inputs(jobs, protect)
+    by_output: dict[Path, Job | ClipJob] = {}
+    for job in jobs:
+        key = job.output.resolve()
+        hit = inputs.get(key)
+        if hit is None and job.output.exists():
+            st = job.output.stat()
+            hit = inputs.get((st.st_dev, st.st_ino))
+        if hit is not None:
+            raise InputError(f"{job.output}: is an input; refusing to overwrite it" if clips else
+                             f"{job.output}: is the {hit}; refusing to overwrite an input")
+        other = by_output.setdefault(key, job)
+        if other is not job:
+            if clips:
+                raise InputError("two clips would be written to the same output; put {index} in the name template")
+            fields = (["{style}"] if other.style != job.style else []) + \
+                (["{dir}", "{parent}"] if other.content != job.content else []) + ["{index}"]
+            raise InputError(f"{other.content} with {other.style_label} and {job.content} with {job.style_label} "
+                             f"would both be written to {job.output}; put {', '.join(fields[:-1])} or "
+                             f"{fields[-1]} in the name template")
+
+
+def _inputs(jobs: Sequence[Job | ClipJob], protect: Iterable[str | Path]) -> dict[object, str]:
+    """Every input of the jobs, by its resolved path and (a file there) its (device, inode): what it is."""
     named = {("content", j.content) for j in jobs} | {("style", p) for j in jobs for p, _ in j.style}
     named |= {("region's", Path(p)) for j in jobs for r in j.regions for p in r.files()}
     named |= {("input", Path(p)) for p in protect}
@@ -114,22 +142,7 @@ def _check_outputs(jobs: Sequence[Job], protect: Iterable[str | Path]) -> None:
         if p.exists():
             st = p.stat()
             inputs[(st.st_dev, st.st_ino)] = f"{kind} image {p}"
-    by_output: dict[Path, Job] = {}
-    for job in jobs:
-        key = job.output.resolve()
-        hit = inputs.get(key)
-        if hit is None and job.output.exists():
-            st = job.output.stat()
-            hit = inputs.get((st.st_dev, st.st_ino))
-        if hit is not None:
-            raise InputError(f"{job.output}: is the {hit}; refusing to overwrite an input")
-        other = by_output.setdefault(key, job)
-        if other is not job:
-            fields = (["{style}"] if other.style != job.style else []) + \
-                (["{dir}", "{parent}"] if other.content != job.content else []) + ["{index}"]
-            raise InputError(f"{other.content} with {other.style_label} and {job.content} with {job.style_label} "
-                             f"would both be written to {job.output}; put {', '.join(fields[:-1])} or "
-                             f"{fields[-1]} in the name template")
+    return inputs
 
 
 def parse_shard(spec: str) -> tuple[int, int]:
@@ -220,7 +233,7 @@ def plan_clips(contents: Sequence[str | Path], styles: Sequence[str | Path | Ite
     jobs = tuple(ClipJob(c, s, output if itself else output / output_name(name, c, s, "" if c.is_dir() else ext, i),
                          i, normalize_ext(frame_ext), _clip_regions(regions, c, s, i))
                  for i, (c, s) in enumerate(pairs))
-    _check_clip_outputs(jobs)
+    check_outputs(jobs, clips=True)  # the image's check: inodes, regions' files, every job's inputs
     return jobs
 
 
@@ -261,16 +274,6 @@ def _writes_to_out(clip: Path, output: Path, as_file: bool) -> bool:
     if as_file and output.suffix.lower() in FORMATS:
         raise InputError(f"{output}: an image name, but {clip} is a video; give OUT.mp4 (or .mkv, .mov)")
     return False
-
-
-def _check_clip_outputs(jobs: Sequence[ClipJob]) -> None:
-    """InputError if two jobs share an output or an output is one of its job's inputs."""
-    outs = [j.output.resolve() for j in jobs]
-    if len(set(outs)) != len(outs):
-        raise InputError("two clips would be written to the same output; put {index} in the name template")
-    for j in jobs:
-        if j.output.resolve() == j.content.resolve() or any(j.output.resolve() == p.resolve() for p, _ in j.style):
-            raise InputError(f"{j.output}: is an input; refusing to overwrite it")
 
 
 def chunk(n: int, shard: tuple[int, int] | None) -> range:

@@ -9,7 +9,8 @@ A style image that holds several textures can give one of them: ``wave.jpg@sea.p
 style from the white part of ``sea.png`` (a mask over the style image). MASK may hold the name
 template's fields ({content}, {parent}, {dir}, {index}, {style}) so that each content of a batch
 has its own mask; for a clip it may also be a video or a folder of frames (moving regions:
-nst.jobs.clips.MaskFrames). The text of a region is parsed, without torch, by nst.jobs.regionspec.
+MaskFrames). A job's regions are read by one loader, an image's and a clip's
+(JobRegions). The text of a region is parsed, without torch, by nst.jobs.regionspec.
 """
 
 from __future__ import annotations
@@ -24,7 +25,11 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..core.regions import EMPTY, Region, same_aspect
 from ..errors import InputError
+from ..pixels import video
+from ..pixels.video import is_video
 from .checkpoint import file_identity
+from .inputs import list_frames
+from .joblist import ClipJob, Job
 from .regionspec import NONE, RegionSpec
 from .runner import StyleBank
 
@@ -160,3 +165,103 @@ def identity(specs: Sequence[RegionSpec]) -> list:
              [[file_identity(p), w, None if m is None else file_identity(m)] for (p, w), m in zip(s.style, s.masks)]]
             for s in specs]
 
+
+class MaskFrames:
+    """A region's mask over the frames of a clip: a still image (the same for every frame), a folder
+    of mask frames or a mask video, with as many frames as the clip. ``mask(t)`` is frame t's,
+    asked in increasing t (a video is decoded forward, once). ``size`` is the clip's files' (width,
+    height), ``name`` the clip, both for the aspect-ratio check; ``note`` hears, once, that the mask is
+    in colour (``mask_values``)."""
+
+    def __init__(self, path: str | Path, frames: int, size: tuple[int, int], name: str | Path | None = None,
+                 note: Note | None = None) -> None:
+        self.path = Path(path)
+        self._note = note
+        self.paths: list[Path] | None = None
+        self.still: torch.Tensor | None = None
+        self._decoded = None
+        if self.path.is_dir():
+            self.paths = list_frames(self.path)
+            count = len(self.paths)
+        elif is_video(self.path):
+            count = video.probe(self.path).frames
+        else:
+            self.still = load_mask(self.path, self._once)
+            count = frames
+        if count != frames:
+            raise InputError(f"mask {self.path} has {count} frames and the clip {frames}: a moving mask needs one "
+                             "frame per frame of the clip")
+        self._t, self._last = -1, None
+        first = self.mask(0)
+        check_aspect(first, self.path, size, name=name)
+        self._reset()
+
+    @property
+    def moving(self) -> bool:
+        return self.still is None
+
+    def _once(self, message: str) -> None:
+        """The note said for the first frame that needs it, not for every frame."""
+        if self._note is not None:
+            self._note(message)
+        self._note = None
+
+    def _reset(self) -> None:
+        self._t, self._last, self._decoded = -1, None, None
+
+    def mask(self, t: int) -> torch.Tensor:
+        if self.still is not None:
+            return self.still
+        if self.paths is not None:
+            return load_mask(self.paths[t], self._once)
+        if t < self._t:
+            self._reset()
+        if self._decoded is None:
+            self._decoded = video.read_frames(self.path)
+        while self._t < t:
+            img = next(self._decoded)
+            self._t += 1
+            self._last = img
+        return mask_values(self._last, f"mask {self.path}", self._once)
+
+
+class JobRegions:
+    """The regions of a job (nst.jobs.joblist.Job or ClipJob), read before any work, image or clip
+    alike: each region's mask, checked against the aspect ratio of the content's files (``size``);
+    its style read into the ``bank``; the masks over its style images (``read_style_masks``). An
+    image's mask is one still image; a clip's (``frames``: its frame count) a MaskFrames, still
+    or moving. A still mask that is empty (``is_empty``) is left out and said: to ``on_empty``
+    as it is found, or, without it, kept in ``empty`` for the caller to say later (a clip's, when
+    its work begins). ``note`` hears what reading a file said (a mask in colour, a style's
+    profile). ``at(t)``: frame t's Regions (nst.core.regions.Region); an image's is ``at()``."""
+
+    def __init__(self, job: Job | ClipJob, bank: StyleBank, size: tuple[int, int], *, note: Note | None = None,
+                 frames: int | None = None, on_empty: Note | None = None) -> None:
+        self.bank = bank
+        self.specs: list[RegionSpec] = []
+        self.masks: list[torch.Tensor | MaskFrames] = []
+        self.own: list[list[torch.Tensor | None]] = []
+        self.empty: list[str] = []  # what on_empty would have heard
+        for spec in job.regions:
+            if frames is None:
+                mask: torch.Tensor | MaskFrames = load_mask(spec.mask, note)
+                check_aspect(mask, spec.mask, size, name=job.content)
+            else:
+                mask = MaskFrames(spec.mask, frames, size, name=job.content, note=note)
+            if spec.style is not None:
+                bank.read(spec.style, note)
+            own = read_style_masks(spec, bank, note)
+            still = mask if isinstance(mask, torch.Tensor) else mask.still
+            if still is not None and is_empty(still):
+                message = f"mask {spec.mask} is empty (black): its region is left out"
+                (on_empty or self.empty.append)(message)
+                continue
+            self.specs.append(spec)
+            self.masks.append(mask)
+            self.own.append(own)
+
+    def at(self, t: int = 0) -> list[Region]:
+        """Frame t's regions (an image's: t 0), an empty still mask left out; a clip's asked in
+        increasing t (MaskFrames.mask)."""
+        masks = [m if isinstance(m, torch.Tensor) else m.mask(t) for m in self.masks]
+        return regions_of(self.specs, masks, self.bank, self.own)
