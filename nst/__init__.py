@@ -29,7 +29,8 @@ import cycle):
   so ``nst status`` plans as a run does), ``styles`` (a style blend, its label), ``regionspec``
   (``MASK=STYLE`` parsed). And the runs: ``runner`` (the job runner images and clips share: one
   network, each style read once, a failure as a job's result, resume), ``batch`` (the image
-  jobs), ``regions`` (masks read, with their styles), ``sequence`` (frames without flicker),
+  jobs), ``results`` (a job's result and its JSON), ``jobrecord`` (a job's provenance record),
+  ``regions`` (masks read, still or moving, with their styles), ``sequence`` (frames without flicker),
   ``framecheck`` (frames made already, checked against this run), ``clips`` (videos and frame
   folders as jobs), ``checkpoint`` (partial results and resume), ``provenance``, ``outputs``,
   ``shards`` (--shard auto), ``claims`` (workers sharing a folder), ``progress`` and
