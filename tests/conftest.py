@@ -43,3 +43,12 @@ def _own_cache(tmp_path_factory, monkeypatch):
     """Every test's processes keep the weights' checksum cache (nst.net.weights) in a folder of the
     test session, never in the user's ~/.cache; a test may set XDG_CACHE_HOME itself."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
+
+
+@pytest.fixture
+def pair(tmp_path):
+    """A content and a style image written as c.png and s.png in tmp_path: (content, style)."""
+    c, s = tmp_path / "c.png", tmp_path / "s.png"
+    make_content().save(c)
+    make_style().save(s)
+    return c, s

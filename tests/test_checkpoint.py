@@ -131,14 +131,6 @@ def test_non_finite_that_persists_fails_after_the_restarts():
 # --- the files ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def pair(tmp_path):
-    c, s = tmp_path / "c.png", tmp_path / "s.png"
-    make_content().save(c)
-    make_style().save(s)
-    return c, s
-
-
 def small_state(scale=0, done=3):
     G = torch.rand(1, 3, 5, 6)
     return runs.RunState(G, G, scale, done, done, 10, 1.5, 0.5, 0.1, optimizer={"optimizer": "lbfgs",

@@ -5,7 +5,6 @@ after bfloat16, from the same L-BFGS state, and such a run resumes bit for bit a
 import numpy as np
 import pytest
 import torch
-from conftest import make_content, make_style
 from PIL import Image
 
 from nst.core import config, network
@@ -33,14 +32,6 @@ def long_runs_from_10(monkeypatch):
     """A 'long' run from 10 evaluations, and precision 'auto' choosing bfloat16 on any CPU."""
     monkeypatch.setattr(config, "LONG_RUN", 10)
     monkeypatch.setattr(network, "resolve_precision", lambda name, device: torch.bfloat16)
-
-
-@pytest.fixture
-def pair(tmp_path):
-    c, s = tmp_path / "c.png", tmp_path / "s.png"
-    make_content().save(c)
-    make_style().save(s)
-    return c, s
 
 
 def batch(pair, out, cfg, stop_after=None):

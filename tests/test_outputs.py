@@ -6,7 +6,7 @@ from unittest import mock
 
 import pytest
 from click.testing import CliRunner
-from conftest import make_content, make_style
+from conftest import make_content
 from synthetic import pan_frames, write_clip
 
 from nst.cli import main
@@ -15,13 +15,6 @@ from nst.errors import InputError
 from nst.jobs import outputs
 
 FAST = ["--size", "32", "--iterations", "2", "--device", "cpu"]
-
-
-@pytest.fixture
-def pair(tmp_path):
-    make_content().save(tmp_path / "c.png")
-    make_style().save(tmp_path / "s.png")
-    return tmp_path / "c.png", tmp_path / "s.png"
 
 
 def invoke_without_work(*args):

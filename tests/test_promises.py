@@ -7,7 +7,7 @@ import re
 
 import pytest
 from click.testing import CliRunner
-from conftest import make_content, make_style
+from conftest import make_style
 
 from nst.cli import console, main
 from nst.core.config import Config
@@ -17,13 +17,6 @@ from nst.jobs import checkpoint
 from nst.jobs.batch import parse_style, plan
 
 FAST = ["--size", "32", "--device", "cpu"]
-
-
-@pytest.fixture
-def pair(tmp_path):
-    make_content().save(tmp_path / "c.png")
-    make_style().save(tmp_path / "s.png")
-    return tmp_path / "c.png", tmp_path / "s.png"
 
 
 def invoke(*args):
