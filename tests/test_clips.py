@@ -167,6 +167,12 @@ def test_plan_refuses_to_overwrite_any_input_of_the_run(tmp_path, clip, style):
     os.link(clip, link)
     with pytest.raises(InputError, match="is an input; refusing to overwrite it"):
         plan([clip], [style], link)
+    start = tmp_path / "start.mp4"  # a path the command line protects (its --init image)
+    with pytest.raises(InputError, match="is an input; refusing to overwrite it"):
+        plan([clip], [style], start, protect=[start])
+    assert plan([clip], [style], start)[0].output == start
+
+
 
 def test_a_video_without_settings_is_one_line(tmp_path, clip):
     from nst.jobs import provenance

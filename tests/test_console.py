@@ -17,7 +17,7 @@ from conftest import make_content, make_style
 from nst.cli import command as cli
 from nst.cli import console, images
 from nst.cli.console import make_reporter
-from nst.cli.phrases import cost
+from nst.cli.phrases import cost, tally
 from nst.core.config import Config
 from nst.core.runs import Iterate
 
@@ -233,3 +233,12 @@ def test_the_eta_counts_the_jobs_left_at_the_rate_measured(monkeypatch):
         rep.iterate(it, "out/b.jpg")
     line = stream.getvalue().splitlines()[-1]
     assert line.endswith("ETA 6.0 s for this image, 16 s for all 2 left"), line
+
+
+def test_the_tally_of_a_run_says_its_kinds_always_and_the_rest_only_when_not_zero():
+    c = dict(done=2, partial=1, skipped=0, failed=0, interrupted=0, claimed=0)
+    assert tally("nst: ", c, ("done", "skipped", "failed"), 0) == "nst: 2 done, 0 skipped, 0 failed"
+    c.update(interrupted=1, claimed=3)
+    assert tally("nst: clips: ", c, ("done", "partial", "skipped", "failed"), 2, "shard 1/4") == \
+        "nst: clips: 2 done, 1 partial, 0 skipped, 0 failed, 1 interrupted, 3 claimed by other workers, " \
+        "2 not run (shard 1/4)"

@@ -6,7 +6,7 @@ clip, one bar (or plain lines) over its frames and one over each frame's evaluat
 
 from __future__ import annotations
 
-from ..core.config import Config
+from ..core.config import INITS, Config
 from ..errors import InputError
 from ..jobs import outputs
 from ..jobs.clips import FRAME_EXT, ClipJob, plan, run_clips
@@ -34,7 +34,7 @@ def run(args: Args, cfg: Config) -> int:
             styles = [parse_style(args.style)]
             seq = SequenceConfig(args.temporal_weight, args.warm_iterations)
             encoder = Encoder(args.codec, crf=args.crf, options=args.encoder_options)
-            jobs = _plan(args, styles, encoder)
+            jobs = _plan(args, styles, encoder, [cfg.init] if cfg.init not in INITS else [])
             reporter = ClipReporter(cfg, args.quiet, len(jobs))
         except KeyboardInterrupt as e:  # a second signal before the work: nothing to say
             return stopped_by(e)[1]
@@ -52,15 +52,16 @@ def run(args: Args, cfg: Config) -> int:
         return results.exit_status(reporter, args, len(jobs), single=single, stop=stop)
 
 
-def _plan(args: Args, styles: list[Style], encoder: Encoder) -> list[ClipJob]:
-    """The clips, once what each will write is found writable (now, not after its frames)."""
+def _plan(args: Args, styles: list[Style], encoder: Encoder, protect: list) -> list[ClipJob]:
+    """The clips, once what each will write is found writable (now, not after its frames); no
+    output is a path in ``protect`` (an --init image)."""
     ext = args.ext if "ext" in args.given else None
     video_ext = ext if ext is not None and ext.lower() in VIDEO_EXTENSIONS else ".mp4"
     frame_ext = ext if ext is not None and ext.lower() in FORMATS else FRAME_EXT
     if ext is not None and not args.sequence and ext.lower() not in VIDEO_EXTENSIONS:
         raise InputError(f"--ext {ext}: videos are written as {' '.join(sorted(VIDEO_EXTENSIONS))}")
     jobs = plan(args.content, styles, args.output, sequence=args.sequence, name=args.name_template, ext=video_ext,
-                frame_ext=frame_ext, regions=args.regions)
+                frame_ext=frame_ext, regions=args.regions, protect=protect)
     for job in jobs:
         if args.skip_existing and job.is_video and job.output.exists():
             continue

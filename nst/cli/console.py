@@ -37,7 +37,7 @@ from ..jobs.clips import ClipJob, ClipResult
 from ..jobs.sequence import FrameResult
 from .bars import BarReporter
 from .lines import PLAIN_INTERVAL, Reporter
-from .phrases import duration
+from .phrases import duration, tally
 
 
 def make_reporter(cfg: Config, quiet: bool = False, stream: TextIO | None = None,
@@ -130,16 +130,9 @@ class ClipReporter:
             self.stopped(interrupted, at_once=True)
             return
         c = self.counts
-        line = f"nst: clips: {c['done']} done, {c['partial']} partial, {c['skipped']} skipped, {c['failed']} failed"
-        if c["interrupted"]:
-            line += f", {c['interrupted']} interrupted"
-        if c["claimed"]:
-            line += f", {c['claimed']} claimed by other workers"
-        not_run = self.total - self.finished
-        if interrupted and not_run:
-            line += f", {not_run} not run"
-        if shard:
-            line += f" (shard {shard[0]}/{shard[1]} of each clip's frames)"
+        line = tally("nst: clips: ", c, ("done", "partial", "skipped", "failed"),
+                     self.total - self.finished if interrupted else 0,
+                     f"shard {shard[0]}/{shard[1]} of each clip's frames" if shard else "")
         line += f" in {duration(time.perf_counter() - self.start_time)}"
         if interrupted:
             line += "; " + self._stopped(interrupted).removeprefix("nst: ")

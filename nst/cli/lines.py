@@ -21,7 +21,7 @@ from ..jobs import checkpoint
 from ..jobs.batch import STATUSES, JobResult
 from ..jobs.sequence import FrameResult
 from ..units import format_bytes
-from .phrases import cost, duration, plural
+from .phrases import cost, duration, plural, tally
 
 PLAIN_INTERVAL = 15.0  # seconds between progress lines of one job when stderr is not a terminal
 ETA_SHOWN = 120.0  # runs expected to take at least this long say so after each scale's first evaluation
@@ -181,16 +181,8 @@ class Reporter:
         failed or the run was interrupted (``interrupted``: what stopped it, e.g. 'SIGTERM';
         ``at_once``: it stopped without waiting for the job in progress to keep its work)."""
         c = self.counts
-        line = f"nst: {c['done']} done, {c['skipped']} skipped, {c['failed']} failed"
-        if c["interrupted"]:
-            line += f", {c['interrupted']} interrupted"
-        if c["claimed"]:
-            line += f", {c['claimed']} claimed by other workers"
-        not_run = (self.total or 0) - self.finished
-        if not_run:
-            line += f", {not_run} not run"
-        if shard:
-            line += f" (shard {shard[0]}/{shard[1]})"
+        line = tally("nst: ", c, ("done", "skipped", "failed"), (self.total or 0) - self.finished,
+                     f"shard {shard[0]}/{shard[1]}" if shard else "")
         line += f" in {time.perf_counter() - self.start_time:.1f} s"
         if interrupted:
             line += f"; stopped {'at once ' if at_once else ''}by {interrupted}"

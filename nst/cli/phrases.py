@@ -1,7 +1,10 @@
 """How the progress and result lines say numbers: durations ('3 min 05 s'), counts ('2
-evaluations') and cost terms (rounding noise next to J said as 0). Text only: no stream, no state."""
+evaluations'), a run's tally of its jobs, and cost terms (rounding noise next to J said as 0).
+Text only: no stream, no state."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
 
 from .report import negligible
 
@@ -19,6 +22,20 @@ def duration(seconds: float) -> str:
 def plural(n: int, word: str) -> str:
     """'1 evaluation', '2 evaluations'."""
     return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def tally(prefix: str, counts: Mapping[str, int], kinds: Sequence[str], not_run: int, shard: str = "") -> str:
+    """The counts of a run's last line, an image run's and a clip run's alike: 'nst: 1 done, 0
+    skipped, 0 failed, 1 interrupted, 2 claimed by other workers, 1 not run (shard 0/2)'. ``kinds``
+    are always said, 'interrupted', 'claimed' and ``not_run`` only when not 0, ``shard`` in brackets."""
+    line = prefix + ", ".join(f"{counts[k]} {k}" for k in kinds)
+    if counts["interrupted"]:
+        line += f", {counts['interrupted']} interrupted"
+    if counts["claimed"]:
+        line += f", {counts['claimed']} claimed by other workers"
+    if not_run:
+        line += f", {not_run} not run"
+    return line + (f" ({shard})" if shard else "")
 
 
 def cost(value: float, weight: float, J: float) -> str:

@@ -16,7 +16,7 @@ from ..errors import InputError, Setting
 from ..pixels.images import FORMATS, output_format
 from ..pixels.video import VIDEO_EXTENSIONS, is_video
 from .inputs import expand, expand_styles
-from .naming import check_template, normalize_ext, output_name
+from .naming import check_template, name_fields, normalize_ext, output_name
 from .regionspec import RegionSpec, fill
 from .styles import Style, style_label
 
@@ -95,11 +95,10 @@ def plan(contents: Sequence[str | Path], styles: Sequence[str | Path | Iterable[
 
 def _regions(specs: Sequence[RegionSpec], content: Path, style: Style, index: int, folder: str
              ) -> tuple[RegionSpec, ...]:
-    """A job's regions: their masks' template fields filled in with the job's."""
+    """A job's regions, an image's or a clip's: their masks' template fields filled in with the job's."""
     if not specs:
         return ()
-    values = dict(content=content.stem, style="+".join(p.stem for p, _ in style), index=index,
-                  parent=content.absolute().parent.name, dir=folder)
+    values = name_fields(content, style, index, folder)
     return tuple(fill(r, values) for r in specs)
 
 
@@ -164,10 +163,17 @@ def shard(jobs: Sequence[Job], k: int, n: int) -> tuple[Job, ...]:
     Disjoint, and together the N shards are the whole list. The list goes style by style, so
     a worker meets few styles and computes few style targets.
     """
+    part = shard_range(len(jobs), k, n)
+    return tuple(jobs[part.start:part.stop])
+
+
+def shard_range(total: int, k: int, n: int) -> range:
+    """The positions of shard K of N (0-based) of ``total`` things in a row: the K-th of N
+    contiguous runs, near-equal (their lengths differ by at most one). The one shard arithmetic:
+    a job list's shards (``shard``) and a clip's frames (``chunk``) alike."""
     if n < 1 or not 0 <= k < n:
         raise InputError(f"shard {k}/{n} is not allowed; expected 0 <= K < N")
-    total = len(jobs)
-    return tuple(jobs[k * total // n:(k + 1) * total // n])
+    return range(k * total // n, (k + 1) * total // n)
 
 
 # -- clips: videos and folders of frames ----------------------------------------------------------
@@ -205,8 +211,8 @@ class ClipJob:
 
 def plan_clips(contents: Sequence[str | Path], styles: Sequence[str | Path | Iterable[tuple[str | Path, float]]],
                output: str | Path, *, sequence: bool = False, name: str = "{content}_{style}{ext}",
-               ext: str = VIDEO_EXT, frame_ext: str = FRAME_EXT, regions: Sequence[RegionSpec] = ()
-               ) -> tuple[ClipJob, ...]:
+               ext: str = VIDEO_EXT, frame_ext: str = FRAME_EXT, regions: Sequence[RegionSpec] = (),
+               protect: Iterable[str | Path] = ()) -> tuple[ClipJob, ...]:
     """The jobs of ``nst CLIP... STYLE -o OUT``: every clip in every style, style by style.
 
     A clip is a video file, or with ``sequence`` a directory of frames. One clip in one style
@@ -214,7 +220,8 @@ def plan_clips(contents: Sequence[str | Path], styles: Sequence[str | Path | Ite
     directory (frames). Otherwise OUT is a directory and each job's output is named by
     ``name``, with ``ext`` (a video container) for videos and no extension for frame folders,
     whose frames are written as ``frame_ext`` images named like the input frames. Every job has
-    the ``regions``, their masks' template fields filled in with its own.
+    the ``regions``, their masks' template fields filled in with its own. No output may be an
+    input (or a path in ``protect``): nst.jobs.joblist.check_outputs, as for images.
     """
     named_dir = str(output).endswith(("/", os.sep))  # before Path() drops the slash
     output = Path(output)
@@ -231,18 +238,10 @@ def plan_clips(contents: Sequence[str | Path], styles: Sequence[str | Path | Ite
     as_file = single and not (output.is_dir() or named_dir)  # OUT names the one video itself
     itself = single and _writes_to_out(pairs[0][0], output, as_file)
     jobs = tuple(ClipJob(c, s, output if itself else output / output_name(name, c, s, "" if c.is_dir() else ext, i),
-                         i, normalize_ext(frame_ext), _clip_regions(regions, c, s, i))
+                         i, normalize_ext(frame_ext), _regions(regions, c, s, i, "."))
                  for i, (c, s) in enumerate(pairs))
-    check_outputs(jobs, clips=True)  # the image's check: inodes, regions' files, every job's inputs
+    check_outputs(jobs, protect, clips=True)  # the image's check: inodes, regions' files, every job's inputs
     return jobs
-
-
-def _clip_regions(specs: Sequence[RegionSpec], clip: Path, style: Style, index: int) -> tuple[RegionSpec, ...]:
-    if not specs:
-        return ()
-    values = dict(content=clip.stem, style="+".join(p.stem for p, _ in style), index=index,
-                  parent=clip.absolute().parent.name, dir=".")
-    return tuple(fill(r, values) for r in specs)
 
 
 SEQUENCE = Setting("sequence", python="sequence=True")  # plan's, in the messages
@@ -278,10 +277,7 @@ def _writes_to_out(clip: Path, output: Path, as_file: bool) -> bool:
 
 def chunk(n: int, shard: tuple[int, int] | None) -> range:
     """The frames of shard K of N of a clip of ``n`` frames: the K-th of N contiguous, near-equal runs."""
-    if shard is None:
-        return range(n)
-    k, parts = shard
-    return range(k * n // parts, (k + 1) * n // parts)
+    return range(n) if shard is None else shard_range(n, *shard)
 
 
 def frame_outputs(job: ClipJob, frames: int | Sequence[Path]) -> list[Path]:

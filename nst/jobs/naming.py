@@ -35,6 +35,14 @@ def check_template(template: str) -> None:
                              + " ".join(f"{{{f}}}" for f in NAME_FIELDS))
 
 
+def name_fields(content: Path, style: Style, index: int = 0, folder: str = ".") -> dict[str, object]:
+    """A job's template fields but {ext}, for output names and regions' mask templates alike:
+    {content} the content's stem, {style} the style's stem (a blend's joined with '+'), {index},
+    {parent} the content's folder name, {dir} its folder within the CONTENT directory."""
+    return dict(content=content.stem, style="+".join(p.stem for p, _ in style), index=index,
+                parent=content.absolute().parent.name, dir=folder)
+
+
 def output_name(template: str, content: Path, style: Style, ext: str, index: int = 0, folder: str = ".") -> str:
     """A relative output path from the template.
 
@@ -44,8 +52,7 @@ def output_name(template: str, content: Path, style: Style, ext: str, index: int
     folder relative to the CONTENT directory it was found in ('.' at its top).
     """
     check_template(template)
-    values = dict(content=content.stem, style="+".join(p.stem for p, _ in style), ext=ext, index=index,
-                  parent=content.absolute().parent.name, dir=folder)
+    values = dict(name_fields(content, style, index, folder), ext=ext)
     try:
         name = template.format(**values)
     except (ValueError, TypeError) as e:
