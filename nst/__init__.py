@@ -23,7 +23,7 @@ import cycle):
   ``targets`` (style Grams kept per style and size), ``start`` (the start image, AdaIN's),
   ``regions`` (guidance masks: a style per part of the picture), ``runs`` (the run's types:
   ``Iterate``, ``RunState``, ``RunResult``), ``scales`` (one run, scale by scale: the loop at
-  each, its float32 finish, resume checks), ``stylizer`` (``Stylizer.run`` and ``stylize()``).
+  each, float32 taking over from a stalled bfloat16, resume checks), ``stylizer`` (``Stylizer.run`` and ``stylize()``).
 - ``jobs/``: many images, without torch where they plan: ``inputs`` (the images, styles and
   frames found), ``naming`` (output name templates), ``joblist`` (job lists of images and clips,
   so ``nst status`` plans as a run does), ``styles`` (a style blend, its label), ``regionspec``

@@ -61,8 +61,13 @@ def test_provenance_records_the_precision_and_init_used(content_path, style_path
     jobs = plan([content_path], [style_path], str(out)).jobs
     results = list(run_batch(jobs, cfg))
     assert [r.status for r in results] == ["done"]
-    settings = provenance.read(out)["settings"]
-    assert settings["precision"] == str(resolve_precision("auto", torch.device("cpu"))).removeprefix("torch.")
+    rec = provenance.read(out)
+    settings = rec["settings"]
+    resolved = str(resolve_precision("auto", torch.device("cpu"))).removeprefix("torch.")
+    if resolved == "bfloat16":  # float32 may take over (a stall): "auto" repeats the run, and the record says
+        assert settings["precision"] == "auto" and rec["precision"] == {"network": "bfloat16", "float32_from": None}
+    else:
+        assert settings["precision"] == "float32" and "precision" not in rec
     assert settings["init"] == "adain" and settings["adain_strength"] == Config.adain_strength
     # the record repeats the run: the resolved precision is a valid setting
     again = stylize(settings["content"], settings["style"], **{k: v for k, v in settings.items()

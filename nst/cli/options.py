@@ -234,8 +234,9 @@ OPTIONS = (
     click.option("--device", default=DEFAULTS.device, show_default=True, metavar="auto|cpu|cuda|cuda:N|mps"),
     click.option("--precision", type=click.Choice(PRECISIONS), default=DEFAULTS.precision, show_default=True,
                  help="The network's arithmetic: auto is bfloat16 on CUDA and on CPUs with native bfloat16 "
-                      "(AVX512-BF16, AMX), float32 elsewhere, and from 150 --iterations on the last 30% of "
-                      "them in float32 (bfloat16 is faster, float32 finishes better); the costs are float32 always."),
+                      "(AVX512-BF16, AMX), float32 elsewhere; with bfloat16, float32 takes over from an L-BFGS "
+                      "step that finds no lower J (bfloat16 is faster, and stalls late in long runs); "
+                      "the costs are float32 always."),
     click.option("--model", type=click.Choice(MODELS), default=DEFAULTS.model, show_default=True,
                  help="vgg19-normalized: Gatys' Caffe VGG19 (offline); vgg19: torchvision ImageNet weights."),
     click.option("--weights", type=click.Path(path_type=Path), default=DEFAULTS.weights,

@@ -23,11 +23,8 @@ EMPHASIS = ("soft", "balanced", "strong")
 INITS = ("auto", "content", "noise", "style", "adain")
 # From this many evaluations on, a run is long, and the defaults are chosen for its end rather than
 # its start (benchmarks/README.md, issue #34): init 'auto' starts from the content instead of the
-# AdaIN picture (AdaIN wins early, and costs 50-90 evaluations late), and precision 'auto' runs the
-# last FLOAT32_FINISH of the evaluations in float32 (bfloat16 is ~0.6x the time of an
-# evaluation, but costs 10-30 evaluations late; the finish gives them back).
+# AdaIN picture (AdaIN wins early, and costs 50-90 evaluations late).
 LONG_RUN = 150
-FLOAT32_FINISH = 0.3
 # Step sizes by optimiser when lr is not given: L-BFGS takes unit steps (its curvature
 # estimate scales them); Adam moves pixels in [0, 1] by about lr per step.
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
@@ -171,13 +168,13 @@ class Config:
         return "adain" if self.iterations < LONG_RUN else "content"
 
     @property
-    def float32_finish(self) -> int:
-        """Evaluations at the end of the run whose network runs in float32 instead of bfloat16:
-        with precision 'auto' and from LONG_RUN evaluations on, FLOAT32_FINISH of them; else 0.
-        (Only where 'auto' chose bfloat16: the network's own dtype decides, nst.core.scales.)"""
-        if self.precision != "auto" or self.iterations < LONG_RUN:
-            return 0
-        return round(FLOAT32_FINISH * self.iterations)
+    def float32_on_stall(self) -> bool:
+        """Whether the float32 network takes over from bfloat16 where bfloat16 stalls (an L-BFGS
+        step that finds no lower J: its rounding swamps J's changes late in a long run, measured
+        from ~400 evaluations at 256² in benchmarks/README.md, issue #34): with precision 'auto',
+        where it chose bfloat16 (the network's own dtype decides, nst.core.scales). An asked-for
+        'bfloat16' stays bfloat16."""
+        return self.precision == "auto"
 
     @property
     def step_size(self) -> float:

@@ -53,7 +53,7 @@ class Network:
     @contextlib.contextmanager
     def precision(self, dtype: torch.dtype):
         """The network runs in ``dtype`` inside the block (the targets and objectives made there),
-        as it was after it: a run's float32 finish (Config.float32_finish)."""
+        as it was after it: float32 taking over from a stalled bfloat16 run (Config.float32_on_stall)."""
         kept, self.dtype = self.dtype, dtype
         try:
             yield

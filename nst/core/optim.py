@@ -65,6 +65,7 @@ class Outcome:
     evaluations: int               # evaluations of J done (non-finite ones not counted)
     stopped: bool                  # should_stop() ended it before the budget was spent
     restarts: int = 0              # restarts from the best G after a non-finite J or gradient
+    stalled: bool = False          # ended by an L-BFGS step that did not lower J (minimize's until_stall)
     _boundary: dict | None = field(default=None, repr=False)
 
     def state(self, max_bytes: int = STATE_HISTORY_BYTES) -> dict | None:
@@ -91,6 +92,14 @@ class Outcome:
         out["opt"] = {k: cpu(v) for k, v in opt.items() if k != "al"}
         out["best_J"] = None if self.best_evaluation is None else self.best_evaluation.J  # of ``best``
         return out
+
+
+def for_another_objective(state: dict) -> dict:
+    """``state`` (an ``Outcome.state()``) to go on from with another objective of the same image
+    (a float32 network after a bfloat16 one, nst.core.scales): its J, gradient and best J are the
+    old objective's, so they are dropped and the first evaluation makes them again with the new
+    one (the best G is then judged by one objective only); L-BFGS's history is kept."""
+    return {k: v for k, v in state.items() if k not in ("J", "grad", "best_J")}
 
 
 class NonFiniteError(NSTError):
@@ -130,9 +139,14 @@ def minimize(objective: Callable[[Tensor], Evaluation], init: Tensor, evaluation
              optimizer: str = "lbfgs", lr: float = 1.0, history_size: int | None = None,
              on_evaluation: Callable[[Evaluation, Tensor], None] | None = None,
              should_stop: Callable[[], bool] | None = None, state: dict | None = None,
-             on_start: Callable[[Outcome], None] | None = None) -> Outcome:
+             on_start: Callable[[Outcome], None] | None = None, until_stall: bool = False) -> Outcome:
     """Minimise ``objective`` over G from ``init`` ((1, C, H, W) in [0, 1]) for exactly ``evaluations``
     evaluations of J, or fewer if ``should_stop()`` turns true (checked after each evaluation).
+
+    With ``until_stall`` (L-BFGS only) it also returns, with ``Outcome.stalled``, at the first
+    iteration boundary whose J is not below the one before it: a step that found no lower J, which
+    a line search in a noisy objective (a bfloat16 network's, late in a run) can repeat for the
+    rest of the budget. ``state()`` is then that boundary, to go on from (nst.core.scales).
 
     ``on_evaluation(evaluation, G)`` is called after every evaluation with the G it was made at
     (detached; copy it to keep it) and the evaluation without its gradient (``grad`` None: it went
@@ -152,7 +166,7 @@ def minimize(objective: Callable[[Tensor], Evaluation], init: Tensor, evaluation
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer {optimizer!r}; expected {' | '.join(OPTIMIZERS)}")
     loop = _Loop(objective, init, evaluations, optimizer, lr, HISTORY_SIZE if history_size is None else history_size,
-                 on_evaluation, should_stop, state)
+                 on_evaluation, should_stop, state, until_stall and optimizer == "lbfgs")
     if on_start is not None:
         on_start(loop.outcome)
     if evaluations <= 0:
@@ -169,8 +183,8 @@ class _Loop:
 
     def __init__(self, objective: Callable[[Tensor], Evaluation], init: Tensor, evaluations: int, optimizer: str,
                  lr: float, history_size: int, on_evaluation: Callable[[Evaluation, Tensor], None] | None,
-                 should_stop: Callable[[], bool] | None, state: dict | None) -> None:
-        self.objective, self.evaluations, self.optimizer = objective, evaluations, optimizer
+                 should_stop: Callable[[], bool] | None, state: dict | None, until_stall: bool = False) -> None:
+        self.objective, self.evaluations, self.optimizer, self.until_stall = objective, evaluations, optimizer, until_stall
         self.history_size, self.on_evaluation, self.should_stop, self.state = history_size, on_evaluation, should_stop, state
         # The variables are G / k (before folding). L-BFGS is invariant to this scaling except for its
         # first step, lr / sum|g|, which moves the average pixel by lr k / n: with k = n * FIRST_STEP
@@ -244,7 +258,11 @@ class _Loop:
             self.opt.step(self.closure)
             hit = _find(self.known, self.z) if self.optimizer == "lbfgs" else None
             if hit is not None:  # a boundary: the point L-BFGS chose, its J, gradient and history
+                before = self.outcome._boundary.get("J")  # the last boundary's (none before the first step)
                 self.outcome._boundary = self.boundary(hit[3], self.opt.state[self.z], J=hit[1], grad=hit[2])
+                if self.until_stall and before is not None and hit[1] >= before:
+                    self.outcome.stalled = True
+                    raise _Stop
 
     def restart(self) -> None:
         """From the best G so far, with a step ten times smaller and no history."""

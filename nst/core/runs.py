@@ -95,6 +95,7 @@ class RunResult:
     J_style: float | None = None
     J_tv: float | None = None
     J_temporal: float | None = None
+    float32_from: int | None = None  # the evaluation after which float32 took over from bfloat16 (a stall)
 
     @property
     def stopped(self) -> bool:

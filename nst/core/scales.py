@@ -21,7 +21,7 @@ from . import planner, regions
 from .config import DEFAULT_LR, INITS, OPTIMIZERS, Config
 from .network import Network
 from .objective import Evaluation, Objective, Temporal
-from .optim import NonFiniteError, Outcome, minimize
+from .optim import NonFiniteError, Outcome, for_another_objective, minimize
 from .planner import Plan
 from .runs import Iterate, Progress, ResumeError, RunResult, RunState, StyleImages
 from .schedule import expected_seconds
@@ -52,6 +52,7 @@ class Scale:
     left: list[int]       # evaluations left at each scale, for the forecast
     recent: deque = field(default_factory=lambda: deque(maxlen=RECENT))  # seconds of the latest evaluations
     outcome: Outcome | None = None  # minimize's, as it goes
+    float32_from: int | None = None  # the run's evaluation after which the float32 network took over
 
 
 class Run:
@@ -79,6 +80,8 @@ class Run:
         self.kept: RunState | None = None  # the state handed out when should_stop() ended the run
         self.best: Evaluation | RunState | None = None  # of the best G at the last scale run
         self.last_scale, self.last_done = self.first, 0 if resume is None else resume.done
+        # the run's evaluation after which the float32 network took over at the last scale (run_scale)
+        self.float32_from: int | None = None if resume is None else (resume.optimizer or {}).get("float32_from")
 
     def start_image(self, style: StyleImages | None, init: Tensor | None, initial_image: InitialImage) -> Tensor:
         """G at the start: cfg.init's (``initial_image``: Stylizer.initial_image), a video frame's
@@ -152,9 +155,10 @@ class Run:
         return Scale(scale, evaluations, done_before, C, G, plan, objective, left)
 
     def run_scale(self, sc: Scale) -> tuple[Tensor, bool]:
-        """Minimise J at this scale; (the best G, whether should_stop() ended the run). With a
-        float32 finish (Config.float32_finish, at the last scale of a bfloat16 network), the
-        loop goes on from its state at the handover in float32, the targets made again in it."""
+        """Minimise J at this scale; (the best G, whether should_stop() ended the run). Where the
+        float32 network takes over (``takes_over``), the loop runs in bfloat16 until an L-BFGS
+        step finds no lower J, then goes on from its state at that boundary in float32, the
+        targets made again in it (sc.float32_from: the run's evaluation it took over after)."""
         st, resume = self.st, self.resume
         if sc.index == self.first and st.device.type != "cpu":
             # A GPU's first evaluation also starts its libraries (cuBLAS, cuDNN, kernels
@@ -163,48 +167,49 @@ class Run:
             sc.objective(sc.G)
         self.last_time = time.perf_counter()
         opt_state = _fit_state(resume.optimizer, sc.plan) if resume is not None and sc.index == self.first else None
-        handover = sc.evaluations - self.finish(sc)
-        best = None
-        if sc.done_before < handover or sc.done_before >= sc.evaluations:  # before the finish, or nothing left
-            upto = handover if sc.done_before < handover else sc.evaluations
-            outcome = self.minimize(sc, upto - sc.done_before, opt_state)
-            if outcome.stopped or upto == sc.evaluations:
+        if not self.takes_over(sc):
+            outcome = self.minimize(sc, sc.evaluations - sc.done_before, opt_state)
+            return self.scale_done(sc, outcome, outcome.best_evaluation)
+        sc.float32_from = None if opt_state is None else opt_state.get("float32_from")
+        if sc.float32_from is None:  # bfloat16 until a stall (resumed: the state says which)
+            outcome = self.minimize(sc, sc.evaluations - sc.done_before, opt_state, until_stall=True)
+            if outcome.stopped or not outcome.stalled or sc.done_before + outcome.evaluations >= sc.evaluations:
                 return self.scale_done(sc, outcome, outcome.best_evaluation)
-            sc.G, best, opt_state = outcome.best, outcome.best_evaluation, outcome.state()
-            # From the handover's boundary: an evaluation after it (in an unfinished line search) is redone.
-            self.count -= outcome.evaluations - opt_state["evaluations"]
-            sc.done_before += opt_state["evaluations"]
+            sc.done_before += outcome.evaluations
+            # From the stalled boundary (the lowest point of its line search), with the
+            # evaluations after it counted: they were made (a resumed run makes them again).
+            sc.G, opt_state = outcome.best, for_another_objective(outcome.state())
             sc.left[sc.index] = sc.evaluations - sc.done_before
+            sc.float32_from = opt_state["float32_from"] = self.count
             del outcome
         sc.objective = None  # the bfloat16 objective's targets and activations go first
         with st.precision(torch.float32):
             sc.objective = self.objective(sc)
         outcome = self.minimize(sc, sc.evaluations - sc.done_before, opt_state)
-        return self.scale_done(sc, outcome, outcome.best_evaluation or best)
+        return self.scale_done(sc, outcome, outcome.best_evaluation)
 
-    def finish(self, sc: Scale) -> int:
-        """Evaluations at the end of this scale in float32 (Config.float32_finish): at the last
-        scale, where the network runs in bfloat16, at most the scale's own."""
-        if sc.index != len(self.scales) - 1 or self.st.dtype == torch.float32:
-            return 0
-        return min(self.cfg.float32_finish, sc.evaluations)
+    def takes_over(self, sc: Scale) -> bool:
+        """Whether the float32 network takes over when bfloat16 stalls (Config.float32_on_stall):
+        at the last scale, where the network runs in bfloat16 and L-BFGS optimises."""
+        return (self.cfg.float32_on_stall and sc.index == len(self.scales) - 1 and self.st.dtype != torch.float32
+                and sc.plan.optimizer == "lbfgs")
 
     def objective(self, sc: Scale) -> Objective:
-        """This scale's objective made again (in the network's dtype now): a float32 finish's."""
+        """This scale's objective made again (in the network's dtype now): float32's, taking over."""
         long_edge = self.scales[sc.index][0]
         seen = color.gray_to_rgb(color.luminance(sc.C)) if self.luminance else sc.C
         grams = self.guided(long_edge, sc.C) if self.regions else self.targets(long_edge, sc.C)
         last = sc.index == len(self.scales) - 1
         return self.st.objective(seen, grams, self.temporal if last else None, plan=sc.plan)
 
-    def minimize(self, sc: Scale, evaluations: int, opt_state: dict | None) -> Outcome:
+    def minimize(self, sc: Scale, evaluations: int, opt_state: dict | None, until_stall: bool = False) -> Outcome:
         """nst.core.optim.minimize on this scale's objective from sc.G, or from ``opt_state``."""
         st, cfg = self.st, self.cfg
         try:
             return minimize(sc.objective, sc.G, evaluations, optimizer=sc.plan.optimizer,
                             lr=_step_size(cfg, sc.plan.optimizer), history_size=max(1, sc.plan.history_size),
                             on_evaluation=lambda ev, G: self.evaluated(sc, ev, G), should_stop=self.should_stop,
-                            state=opt_state, on_start=lambda o: setattr(sc, "outcome", o))
+                            state=opt_state, on_start=lambda o: setattr(sc, "outcome", o), until_stall=until_stall)
         except NonFiniteError as e:
             cause = _nonfinite_cause(cfg, st.dtype, e.at_start, self.resume is not None)
             raise NSTError(f"{e}; ", *cause) from None
@@ -215,6 +220,8 @@ class Run:
         sc.objective = None  # its targets and the content's activations go with it
         self.plans.append(sc.plan)
         self.last_scale, self.last_done = sc.index, sc.done_before + outcome.evaluations
+        if sc.float32_from is not None:
+            self.float32_from = sc.float32_from
         self.best = best
         if self.best is None and resume is not None and sc.index == self.first:  # nothing beat the resumed G
             self.best = resume
@@ -250,6 +257,8 @@ class Run:
     def state(self, sc: Scale, o: Outcome, stopped: bool = False) -> RunState:
         """Where the run stands at this scale: the best G so far, and the loop's state to continue."""
         opt = o.state()
+        if opt is not None and sc.float32_from is not None:  # a resumed run goes on in float32
+            opt["float32_from"] = sc.float32_from
         done = sc.done_before + (o.evaluations if opt is None else opt["evaluations"])
         G = o.best.detach().float().cpu().clone()
         image = color.combine_luminance(G.to(sc.C), sc.C).cpu() if self.luminance else G
@@ -272,7 +281,8 @@ class Run:
             kept = RunState(G.detach().float().cpu(),
                             (color.combine_luminance(G, at) if self.luminance else G).detach().float().cpu(),
                             self.last_scale, self.last_done, self.total, self.total, J["J"], J["J_content"],
-                            J["J_style"], evaluated=self.count)
+                            J["J_style"], evaluated=self.count,
+                            optimizer=None if self.float32_from is None else {"float32_from": self.float32_from})
         G = resize_tensor(G, (content.height, content.width))  # a run stopped at a coarse scale
         if self.luminance:
             G = color.combine_luminance(G, to_tensor(content, st.device))
@@ -280,7 +290,7 @@ class Run:
             raise NSTError("the result has non-finite pixels (a numerical fault: try ", Setting("precision", "float32"),
                            ")")
         return RunResult(to_pil(G), kept, tuple(self.plans), self.count - (0 if self.resume is None else self.resume.i),
-                         **J)
+                         **J, float32_from=self.float32_from)
 
 
 def _shape(image: Image.Image, long_edge: int) -> tuple[int, int]:

@@ -45,7 +45,7 @@ class StyleTargets:
         masked = () if mask is None else (mask,)
         if self.network.cfg.preserve_color != "none":
             return self.network.style_targets(style, size, content, *masked)
-        at = (key, size, self.network.dtype)  # a float32 finish has its own (Network.precision)
+        at = (key, size, self.network.dtype)  # float32 taking over has its own (Network.precision)
         if at in self._cache:
             self._cache.move_to_end(at)
         else:

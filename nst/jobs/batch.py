@@ -106,6 +106,7 @@ class _ImageRun:
                              error=keeper.problem, evaluations=K.i, total=K.total, resumed_from=partial.resumed_from,
                              partial=partial.partial)
         rec = made.record(stylizer.device, stylizer.dtype, [p.to_json() for p in result.plans], stylizer.budget)
+        rec = provenance.took_over(rec, result.float32_from)
         write_or_keep(result, job.output, setting, rec)
         return JobResult(job, "done", time.perf_counter() - start, result.J, result.J_content, result.J_style,
                          evaluations=result.total, total=result.total, resumed_from=partial.resumed_from)

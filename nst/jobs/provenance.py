@@ -28,9 +28,11 @@ def record(cfg: Config, content: str | Path, style: Sequence[tuple[str | Path, f
     ``stylize(**settings)`` repeats a single-style run; a blend's ``style`` is [[path, weight], ...].
     ``device`` is the device the run resolved to (``settings["device"]`` is the one asked for);
     ``precision``, the network's dtype the run resolved to, replaces ``settings["precision"]``
-    (so "auto" is recorded as what it meant on that machine); where it meant bfloat16 with a float32
-    finish (Config.float32_finish), ``settings["precision"]`` stays "auto" (what repeats the run) and
-    ``"precision"`` says both: ``{"network": "bfloat16", "float32_finish": N}``. ``settings["init"]``
+    (so "auto" is recorded as what it meant on that machine); where it meant bfloat16 with float32
+    taking over on a stall (Config.float32_on_stall), ``settings["precision"]`` stays "auto" (what
+    repeats the run) and ``"precision"`` says what happened: ``{"network": "bfloat16",
+    "float32_from": N}``, N the evaluation after which float32 took over (``took_over``; null:
+    not yet, or bfloat16 to the end). ``settings["init"]``
     "auto" is recorded as what it meant for the run's length (Config.start).
     ``plans``: how each scale ran (nst.core.planner.Plan.to_json: size, tiles, optimiser, history), and
     ``max_memory`` the budget in bytes it was planned against (``settings["max_memory"]`` is the
@@ -40,8 +42,8 @@ def record(cfg: Config, content: str | Path, style: Sequence[tuple[str | Path, f
     """
     import torch  # lazy: only where a record is made; nst info and nst status read records without torch
     settings = dataclasses.asdict(cfg)
-    finish = cfg.float32_finish if precision is not None and precision != torch.float32 else 0
-    if precision is not None and not finish:  # with a float32 finish, "auto" is what repeats the run
+    on_stall = cfg.float32_on_stall and precision is not None and precision != torch.float32
+    if precision is not None and not on_stall:  # with float32 on a stall, "auto" is what repeats the run
         settings["precision"] = str(precision).removeprefix("torch.")
     if cfg.init not in INITS:
         settings["init"] = os.path.abspath(cfg.init)
@@ -56,13 +58,21 @@ def record(cfg: Config, content: str | Path, style: Sequence[tuple[str | Path, f
     if regions:
         settings["regions"] = list(regions)
     rec = {"nst": __version__, "torch": torch.__version__, "device": str(device), "settings": settings}
-    if finish:  # bfloat16, then the last evaluations in float32 (nst.core.config.FLOAT32_FINISH)
-        rec["precision"] = {"network": str(precision).removeprefix("torch."), "float32_finish": finish}
+    if on_stall:  # bfloat16, and float32 from a stall on (nst.core.scales)
+        rec["precision"] = {"network": str(precision).removeprefix("torch."), "float32_from": None}
     if plans:
         rec["scales"] = list(plans)
     if max_memory is not None:
         rec["max_memory"] = max_memory
     return rec
+
+
+def took_over(rec: dict, float32_from: int | None) -> dict:
+    """``rec`` (a record's copy) saying the evaluation after which the float32 network took over
+    from bfloat16 in the run that made the output (RunResult.float32_from), where it could."""
+    if not isinstance(rec.get("precision"), dict):
+        return rec
+    return {**rec, "precision": {**rec["precision"], "float32_from": float32_from}}
 
 
 def dumps(rec: dict) -> str:

@@ -286,7 +286,7 @@ class _FrameMaker:
         result = self._run(frame, C, t, long_edge, parts, partial)
         if self.stop_asked:
             return partial, None
-        save_image(result.image, output, description=provenance.dumps(rec))
+        save_image(result.image, output, description=provenance.dumps(provenance.took_over(rec, result.float32_from)))
         if partial is not None:
             checkpoint.remove(output)
         done = self._heard(FrameResult(t, output, "done", time.perf_counter() - start, result.evaluations,
