@@ -41,8 +41,6 @@ class Network:
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
         self.device = resolve_device(cfg.device)
-        if self.device.type == "cpu":
-            memory.bound_heap()  # the process's RSS is what the budget bounds on the CPU
         self.dtype = resolve_precision(cfg.precision, self.device)  # the network's; costs are float32
         self.net = build_network(cfg, self.device)
         self.geometry = Geometry.of(self.net)
@@ -72,14 +70,17 @@ class Network:
         cfg = self.cfg
         if free is None:
             free = self.free()
-        memory = replace(self.memory, guided=guided) if guided else self.memory
+        sizes = replace(self.memory, guided=guided) if guided else self.memory
         try:
-            return planner.plan_scale(memory, self.geometry.stride, self.geometry.halo, height, width, channels,
-                                     free=free, tile=cfg.tile, optimizer=cfg.optimizer, history_size=HISTORY_SIZE,
-                                     max_memory=self.budget, strict=strict)
+            plan = planner.plan_scale(sizes, self.geometry.stride, self.geometry.halo, height, width, channels,
+                                      free=free, tile=cfg.tile, optimizer=cfg.optimizer, history_size=HISTORY_SIZE,
+                                      max_memory=self.budget, strict=strict)
         except planner.BudgetError as e:
             e.given = cfg.max_memory is not None  # else the default share of the memory available
             raise
+        if self.device.type == "cpu" and plan.estimate * memory.HEAP_SLACK > plan.budget:
+            memory.bound_heap()  # the budget is near: the process's RSS must follow what is in use
+        return plan
 
     def free(self) -> int:
         """Bytes of the budget not in use now."""

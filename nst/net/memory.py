@@ -40,6 +40,12 @@ def _libc():
 
 # Allocations at least this large are mmapped, and so given back to the system when freed.
 MMAP_THRESHOLD = 1 << 20
+# The most glibc's own heap policy made the loop's peak RSS over what bound_heap gives (measured
+# at 1024², benchmarks/README.md, "The loop's own memory": up to 1.8x): a plan whose estimate
+# times this is within its budget runs with glibc's default, which is much faster (a page
+# fault per 4 KiB of every freed and remade tensor otherwise: a bfloat16 evaluation at 384²
+# took 0.50 s bounded against 0.32 s, issue #34 in benchmarks/README.md).
+HEAP_SLACK = 2
 _M_MMAP_THRESHOLD = -3  # mallopt's parameter number (malloc.h)
 
 
@@ -50,7 +56,9 @@ def bound_heap() -> None:
     which image-sized tensors come from the heap, whose freed blocks stay resident and
     fragment: measured, the loop's peak RSS was 1.8x what it holds (benchmarks/README.md).
     A fixed threshold keeps every tensor above it in its own mapping, returned when freed, so
-    the budget (``max_memory``) bounds the RSS. Process-wide; called once by Stylizer on the CPU.
+    the budget (``max_memory``) bounds the RSS. Process-wide, and for the rest of the process:
+    nst.core.network calls it on the CPU when a plan comes near its budget (HEAP_SLACK). The
+    price is a page fault for every 4 KiB of each such tensor made again, every evaluation.
     """
     libc = _libc()
     if libc is not None:
