@@ -218,3 +218,17 @@ def test_a_budget_below_the_fixed_costs_is_a_usage_error_naming_the_smallest_tha
 def test_memory_arg_is_never_below_the_bytes():
     for n in (2**26 + 1, 700 * 2**20 + 5, 2**30, 2**30 + 1, 5 * 2**30 + 123):
         assert parse_memory(memory_arg(n)) >= n
+
+
+def test_the_heap_is_bound_only_where_a_plan_comes_near_its_budget(monkeypatch):
+    """glibc's fixed mmap threshold (memory.bound_heap) makes the RSS follow what is in use, at
+    the price of a page fault per 4 KiB of every tensor made again: only plans near their budget
+    (estimate x HEAP_SLACK over what they have) pay it."""
+    from nst.core.network import Network
+    bound = []
+    monkeypatch.setattr(memory, "bound_heap", lambda: bound.append(True))
+    st = Network(Config(device="cpu", max_memory="16G"))
+    p = st.plan(256, 256)
+    assert p.estimate * memory.HEAP_SLACK <= p.budget and bound == []
+    p = st.plan(256, 256, free=p.estimate + p.estimate // 2)  # fits, with less than HEAP_SLACK to spare
+    assert p.tile is None and bound == [True]
