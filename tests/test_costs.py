@@ -119,3 +119,20 @@ def test_gram_gradient_matches_autograd_of_A_At(layout):
     ((B @ B.T) * W).sum().backward()
     torch.testing.assert_close(A.grad, B.grad)
     assert A.grad.stride() == A.stride(), "the gradient keeps the activation's memory layout"
+
+
+def test_a_bfloat16_gram_is_float32_and_its_gradient_bfloat16():
+    # a bfloat16 network's activations: the Gram exactly as of their float32 values, in float32
+    # (a bfloat16 Gram's rounding is large against G_S - G_G), the gradient in bfloat16 for the
+    # network's backward, close to the float32 one
+    A = torch.randn(8, 300).bfloat16().requires_grad_(True)
+    A32 = A.detach().float().requires_grad_(True)
+    W = torch.randn(8, 8)
+    G = gram_matrix(A)
+    assert G.dtype == torch.float32
+    torch.testing.assert_close(G, A32 @ A32.T)
+    (G * W).sum().backward()
+    (gram_matrix(A32) * W).sum().backward()
+    assert A.grad.dtype == torch.bfloat16
+    torch.testing.assert_close(A.grad.float(), A32.grad, rtol=2e-2, atol=2e-2 * A32.grad.abs().max().item())
+    assert gram_matrix(A.detach()).dtype == torch.float32

@@ -30,8 +30,16 @@ def content_cost(a_C: Tensor, a_G: Tensor) -> Tensor:
 
 
 def gram_matrix(A: Tensor) -> Tensor:
-    """G_gram = A A^T for the unrolled activations A: (n_C, n_H*n_W) -> (n_C, n_C)."""
-    return _Gram.apply(A) if A.requires_grad else A @ A.T
+    """G_gram = A A^T for the unrolled activations A: (n_C, n_H*n_W) -> (n_C, n_C), in float32
+    (float64 in float64) whatever A's dtype (a bfloat16 Gram's rounding is large against G_S - G_G late in a run)."""
+    if A.requires_grad:
+        return _Gram.apply(A)
+    A = _at_least_float32(A)
+    return A @ A.T
+
+
+def _at_least_float32(A: Tensor) -> Tensor:
+    return A.to(torch.promote_types(A.dtype, torch.float32))
 
 
 class _Gram(torch.autograd.Function):
@@ -39,17 +47,21 @@ class _Gram(torch.autograd.Function):
 
     Autograd of ``A @ A.T`` takes two products (one per operand), in the layout of neither
     operand; the Grams are most of the cost of J beyond the network (benchmarks/README.md).
+    The product is in float32; the backward's in A's own dtype: a bfloat16 A (a bfloat16
+    network's output) gets its gradient in bfloat16, which its network's backward takes anyway,
+    without a float32 copy of A and its cast (~2 s of the quick start's 17, benchmarks/README.md).
     """
 
     @staticmethod
     def forward(ctx, A: Tensor) -> Tensor:
         ctx.save_for_backward(A)
+        A = _at_least_float32(A)
         return A @ A.T
 
     @staticmethod
     def backward(ctx, g: Tensor) -> Tensor:
         (A,) = ctx.saved_tensors
-        g = g + g.T
+        g = (g + g.T).to(A.dtype)
         # In A's own memory layout: a channels_last activation unrolls to a transposed A, and a
         # gradient in the same layout spares a conversion before the network's backward.
         return (A.T @ g).T if A.stride(0) < A.stride(1) else g @ A

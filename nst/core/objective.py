@@ -71,6 +71,7 @@ class FeatureTerm:
     share: float
     reference: bool = False
     gathers: bool = False
+    low_precision_input: bool = False  # value() takes a bfloat16 a as it is (computes in float32 itself)
 
     @property
     def label(self) -> str:
@@ -127,6 +128,7 @@ class StyleLayer(FeatureTerm):
     part_share: float = 1.0
     T: Tensor | None = None
     gathers = True
+    low_precision_input = True  # untiled, unguided: costs.gram_matrix is float32 inside
 
     @property
     def label(self) -> str:
@@ -322,7 +324,9 @@ class Untiled:
         with autocast(x.device, self.dtype):
             feats = self.net(x)
         # Costs in float32 whatever the network ran in: Grams of bfloat16 features lose too much.
-        feats = {n: f.float() for n, f in feats.items()}
+        # A layer only style terms read stays as it is: their Gram is float32 inside (costs.gram_matrix).
+        casts = {t.layer for c in self.costs for t in c.terms if not t.low_precision_input}
+        feats = {n: f.float() if n in casts else f for n, f in feats.items()}
         values = [t.value(feats[t.layer], self.a_ref.get(t.layer)) for c in self.costs for t in c.terms]
         weighted(values, self.costs).backward()
         return [v.detach() for v in values], x.grad
