@@ -32,14 +32,7 @@ def content_cost(a_C: Tensor, a_G: Tensor) -> Tensor:
 def gram_matrix(A: Tensor) -> Tensor:
     """G_gram = A A^T for the unrolled activations A: (n_C, n_H*n_W) -> (n_C, n_C), in float32
     (float64 in float64) whatever A's dtype (a bfloat16 Gram's rounding is large against G_S - G_G late in a run)."""
-    if A.requires_grad:
-        return _Gram.apply(A)
-    A = _at_least_float32(A)
-    return A @ A.T
-
-
-def _at_least_float32(A: Tensor) -> Tensor:
-    return A.to(torch.promote_types(A.dtype, torch.float32))
+    return _Gram.apply(A)  # without a gradient too: one place for the product's dtype
 
 
 class _Gram(torch.autograd.Function):
@@ -55,7 +48,7 @@ class _Gram(torch.autograd.Function):
     @staticmethod
     def forward(ctx, A: Tensor) -> Tensor:
         ctx.save_for_backward(A)
-        A = _at_least_float32(A)
+        A = A.to(torch.promote_types(A.dtype, torch.float32))
         return A @ A.T
 
     @staticmethod

@@ -128,7 +128,7 @@ class StyleLayer(FeatureTerm):
     part_share: float = 1.0
     T: Tensor | None = None
     gathers = True
-    low_precision_input = True  # untiled, unguided: costs.gram_matrix is float32 inside
+    low_precision_input = True  # costs.gram_matrix is float32 inside (a guide T promotes a T to float32 first)
 
     @property
     def label(self) -> str:
