@@ -75,7 +75,9 @@ def test_signal_keeps_the_work_of_one_image_and_a_rerun_finishes_it(inputs, sig,
     total = 24
     run = ["c.png", "s.png", "-o", "out.jpg", *FAST, "--iterations", total]
     proc = start([*run, "--save-every", "1"], inputs)
-    wait_for(inputs / "out_0003.jpg", proc)  # three evaluations done: mid-run
+    # mid-run, past L-BFGS's first iteration (evaluations 1-4 here, its line search growing the
+    # step), so that the state kept is after it: stopped within it, it rightly keeps 0
+    wait_for(inputs / "out_0006.jpg", proc)
     proc.send_signal(sig)
     _, err = finish(proc)
     assert proc.returncode == code, err
@@ -89,7 +91,7 @@ def test_signal_keeps_the_work_of_one_image_and_a_rerun_finishes_it(inputs, sig,
     assert not (inputs / "out.jpg").exists(), "no incomplete image under the final name"
     assert partial_files(inputs) == ["out.partial.jpg", "out.partial.pt"]
     kept = kept_evaluations(inputs / "out.jpg")
-    assert 3 <= int(m.group(1)) < total and int(m.group(1)) - 3 <= kept <= int(m.group(1))
+    assert 6 <= int(m.group(1)) < total and 4 <= kept and int(m.group(1)) - 3 <= kept <= int(m.group(1))
 
     proc = start([*run, "--log", "run.json"], inputs)  # the same command again (without the extras)
     _, err = finish(proc)
@@ -117,9 +119,10 @@ def test_a_stopped_run_writes_its_log_marked_stopped_and_the_resumed_runs_contin
     """#30.5: the --log of a run that SIGTERM stopped is written, and a resumed run's log continues it."""
     total = 24
     run = ["c.png", "s.png", "-o", "out.jpg", *FAST, "--iterations", total, "--log", "run.json"]
-    at, err = stop_at(inputs, run, 3)
+    at, err = stop_at(inputs, run, 6)  # past L-BFGS's first iteration (see above): a state after it kept
     log = json.loads((inputs / "run.json").read_text())
     kept = kept_evaluations(inputs / "out.jpg")
+    assert kept >= 4, f"a state after the first L-BFGS iteration is kept (stopped at {at})"
     assert log["stopped"] == "SIGTERM" and "resumed_at" not in log
     assert [e["i"] for e in log["evaluations"]] == list(range(1, at + 1))
     assert log["partial"] == {"evaluations": kept, "total": total}, "where a re-run resumes"

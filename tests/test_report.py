@@ -174,6 +174,12 @@ def test_a_resumed_run_s_log_continues_only_the_stopped_log_of_its_settings_up_t
     assert resumed({**settings, "iterations": 7})[0] == [4, 5, 6]
     stopped([1, 2])
     assert resumed()[0] == [4, 5, 6]
+    # resumed at 0 (stopped in L-BFGS's first iteration, nothing kept before it): a resumed run still
+    stopped([1, 2, 3])
+    path, what = record([1, 2, 3, 4, 5, 6]).write_log(log, {"settings": settings}, resumed_from=0)
+    rec = json.loads(log.read_text())
+    assert [e["i"] for e in rec["evaluations"]] == [1, 2, 3, 4, 5, 6] and rec["resumed_at"] == [0]
+    assert what == "the costs of 6 evaluations, continuing the stopped run's from evaluation 0"
     # a run that did not resume writes its own log, whatever is there
     stopped([1, 2, 3, 4])
     record([1, 2]).write_log(log, {"settings": settings})

@@ -84,12 +84,12 @@ class RunRecord:
         their seconds counted on; "resumed_at" lists the evaluations where each re-run took over.
         Returns (path, what it holds)."""
         evaluations, resumed_at, earlier = self.evaluations, [], None
-        if resumed_from:
+        if resumed_from is not None:  # 0 too: stopped in L-BFGS's first iteration, nothing before it kept
             earlier = continued(log, record, resumed_from)
             resumed_at = [resumed_from]
             if earlier is not None:
                 before, resumed_at = earlier[0], [*earlier[1], resumed_from]
-                offset = before[-1].get("seconds") or 0
+                offset = (before[-1].get("seconds") or 0) if before else 0
                 evaluations = before + [{**e, "seconds": round(e["seconds"] + offset, 4)} for e in evaluations]
         rec = {**record, **({"stopped": stopped} if stopped else {}),
                **({"resumed_at": resumed_at} if resumed_at else {}), "evaluations": evaluations}
@@ -124,7 +124,7 @@ def continued(log: str | Path, record: dict, resumed_from: int) -> tuple[list[di
         return None
     before = [e for e in old["evaluations"] if isinstance(e, dict) and isinstance(e.get("i"), int)
               and not isinstance(e["i"], bool) and e["i"] <= resumed_from]
-    if not before or [e["i"] for e in before] != list(range(before[0]["i"], resumed_from + 1)):
+    if resumed_from > 0 and (not before or [e["i"] for e in before] != list(range(before[0]["i"], resumed_from + 1))):
         return None
     resumed_at = old.get("resumed_at")
     resumed_at = [n for n in resumed_at if isinstance(n, int) and n < resumed_from] if isinstance(resumed_at, list) else []
