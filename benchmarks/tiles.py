@@ -16,7 +16,8 @@ under ``nice -n 19`` (its time is not the measurement).
 
 ``loop`` measures what nst.core.planner calls LBFGS_VECTORS and ADAM_VECTORS: the peak resident memory
 of ``nst.core.optim.minimize`` over 40 evaluations of a stub objective (J = Σ w (G - T)², its gradient a
-new tensor, as the network's is), in image-sized tensors V above what was in use before it
+new tensor, as the network's is, and no other image-sized temporary, as a tiled evaluation makes
+none: the planner counts its gradient apart), in image-sized tensors V above what was in use before it
 (the init and the target), each case in its own process; "with states" also takes
 ``Outcome.state()`` after every evaluation and writes it with torch.save, as a checkpoint does;
 "bound_heap" fixes glibc's mmap threshold first, as Stylizer does on the CPU (nst.net.memory.bound_heap).
@@ -145,10 +146,11 @@ def cmd_loop(args) -> None:
 
 
 def cmd_loop_child(args) -> None:
+    import inspect
     import resource
 
     from nst.core.objective import Evaluation
-    from nst.core.optim import minimize
+    from nst.core.optim import Outcome, minimize
     from nst.net.memory import bound_heap, in_use
 
     if args.bound:
@@ -161,21 +163,31 @@ def cmd_loop_child(args) -> None:
     W = torch.rand(1, 3, args.size, args.size, generator=gen).mul_(4).exp2_()  # ill-conditioned: pairs fill
 
     def objective(G):
-        d = G - T
-        J = float(d.square().mul_(W).sum())
-        return Evaluation(J, J, 0.0, {}, 0.0, 0.0, d.mul_(W).mul_(2))
+        # slice by slice: the gradient is the one image-sized tensor it makes, as a tiled
+        # evaluation's (nst.core.tiling: tile-sized temporaries, the planner's V_rgb for the gradient)
+        grad, J = torch.empty_like(G), 0.0
+        for g, x, t, w in zip(*(v.view(-1).split(1 << 20) for v in (grad, G, T, W))):
+            torch.sub(x, t, out=g)
+            J += float(g.square().mul_(w).sum())
+            g.mul_(w).mul_(2)
+        return Evaluation(J, J, 0.0, {}, 0.0, 0.0, grad)
 
     loop = []
+    share = {"copy": False} if "copy" in inspect.signature(Outcome.state).parameters else {}  # older trees copied
+    take = {"take_init": True} if "take_init" in inspect.signature(minimize).parameters else {}  # as nst's run does
 
     def on_evaluation(ev, G):
         if args.states:
             with open(os.devnull, "wb") as f:
-                torch.save(loop[0].state(), f)
+                torch.save(loop[0].state(**share), f)  # as nst does: saved at once, not copied
 
+    # torch.optim's first optimiser imports torch._dynamo (~150 MiB, not image-sized): made first,
+    # as nst does before it plans (nst.core.optim.load_optimizers; written out for older trees)
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
     before = in_use(torch.device("cpu"))
     start_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     minimize(objective, init, 40, optimizer=args.opt, lr=1.0 if args.opt == "lbfgs" else 0.02,
-             history_size=max(1, args.hist), on_evaluation=on_evaluation, on_start=loop.append)
+             history_size=max(1, args.hist), on_evaluation=on_evaluation, on_start=loop.append, **take)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     assert peak > start_peak, "the loop's peak must be the process's"
     print(f"{(peak - before) / V:.1f}")

@@ -159,6 +159,33 @@ def test_save_load_round_trip_and_remove(tmp_path, pair):
     assert checkpoint.load(out, setting) is None
 
 
+def test_the_keeper_saves_each_state_at_once_and_holds_none_of_its_tensors(tmp_path, pair):
+    # the run's periodic states share its tensors (Run.state): the keeper must not hold them
+    out = tmp_path / "out.png"
+    setting = checkpoint.settings(Config(size=32, iterations=10), *pair[:1], [(pair[1], 1.0)])
+    keeper = checkpoint.Keeper(out, setting, {"nst": "x", "settings": {}})
+    state = small_state()
+    keeper(state)
+    assert checkpoint.load(out, setting).i == 3
+    kept = keeper.kept
+    assert (kept.i, kept.total, kept.J, kept.stopped) == (3, 10, 1.5, False)
+    assert not any(isinstance(v, torch.Tensor) for v in vars(kept).values())
+    assert keeper.stopped is None and keeper.problem is None
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_a_shared_state_continues_the_loop_exactly_too(optimizer):
+    # Outcome.state(copy=False), as nst's run takes it, saved at once: the same continuation
+    _, full = trajectory(optimizer, 40)
+    first, before = trajectory(optimizer, 40, stop_after=13)
+    state = first.state(copy=False)
+    if optimizer == "adam":  # the loop's own moments, not copies
+        assert state["opt"]["exp_avg"].data_ptr() == first._boundary["opt"]["exp_avg"].data_ptr()
+    kept = state["evaluations"]
+    second, after = trajectory(optimizer, 40 - kept, state=state)
+    assert before[:kept] + after == pytest.approx(full, rel=1e-12)
+
+
 def test_settings_ignore_device_and_paths_but_not_contents(tmp_path, pair):
     c, s = pair
     a = checkpoint.settings(Config(size=32, device="cpu"), c, [(s, 1.0)])

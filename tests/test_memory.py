@@ -173,10 +173,15 @@ def test_the_plan_tiles_as_the_cost_will(net, size, free):
     assert p.tile is not None and len(tiles(size, size * 3 // 4, p.tile, Geometry(stride, halo, {}))) == p.tiles
 
 
-def test_the_loops_fold_without_autograd_is_bit_identical():
-    """optim's closure folds z and takes dJ/dz in one buffer each, without autograd's graph (its
-    memory is planned): the same floats as autograd through fold."""
+@pytest.mark.parametrize("chunk", [None, 100])
+def test_the_loops_fold_without_autograd_is_bit_identical(monkeypatch, chunk):
+    """optim's closure folds z in one buffer and takes dJ/dz in the gradient's own (slice by slice:
+    no image-sized temporary), without autograd's graph (its memory is planned): the same floats
+    as autograd through fold, across slices that do not divide the image."""
+    from nst.core import optim
     from nst.core.optim import _fold_scaled, _fold_scaled_backward, fold
+    if chunk is not None:
+        monkeypatch.setattr(optim, "FOLD_CHUNK", chunk)
     gen = torch.Generator().manual_seed(0)
     z = (torch.rand(1, 3, 17, 13, generator=gen) * 6 - 3).requires_grad_(True)
     g = torch.randn(1, 3, 17, 13, generator=gen)
@@ -184,7 +189,13 @@ def test_the_loops_fold_without_autograd_is_bit_identical():
     G = fold(z * k)
     G.backward(g)
     assert torch.equal(_fold_scaled(z, k), G.detach())
-    assert torch.equal(_fold_scaled_backward(z, k, g), z.grad)
+    expected = z.grad.clone()
+    out = _fold_scaled_backward(z, k, g.clone())
+    assert torch.equal(out, expected)
+    for zl, gl in ((torch.channels_last,) * 2, (torch.contiguous_format, torch.channels_last)):
+        g_in = g.contiguous(memory_format=gl)
+        out = _fold_scaled_backward(z.detach().contiguous(memory_format=zl), k, g_in)
+        assert torch.equal(out, expected) and (out is g_in) == (zl == gl), "in place where the layouts agree"
 
 
 def test_a_budget_below_the_fixed_costs_is_a_usage_error_naming_the_smallest_that_works(tmp_path):

@@ -33,6 +33,14 @@ MAX_RESTARTS = 5   # non-finite evaluations in a row before minimize gives up
 STATE_HISTORY_BYTES = 256 << 20
 
 
+def load_optimizers() -> None:
+    """Construct a torch.optim optimiser once, on one value: the first one imports torch._dynamo
+    (``Optimizer``'s ``@torch._disable_dynamo`` methods), ~150 MiB resident and ~1 s, whatever
+    the image's size. Called before a memory plan measures what is in use (nst.core.scales), so
+    that the plan counts it instead of the run finding it over its budget."""
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+
+
 def fold(z: Tensor) -> Tensor:
     """Map unconstrained parameters onto [0, 1] by reflection at 0 and 1 (a triangle wave).
 
@@ -49,10 +57,27 @@ def _fold_scaled(z: Tensor, k: float) -> Tensor:
     return G.remainder_(2).neg_().add_(1).abs_().neg_().add_(1)  # 1 - |1 - (z k mod 2)|
 
 
+def _in_memory_order(t: Tensor) -> Tensor:
+    """A 1-D view of a contiguous or channels_last (1, C, H, W) tensor, in its memory's order."""
+    return t.view(-1) if t.is_contiguous() else t.permute(0, 2, 3, 1).view(-1)
+
+
+# Values per slice of _fold_scaled_backward's work: its temporary is this, not image-sized.
+FOLD_CHUNK = 1 << 20
+
+
 def _fold_scaled_backward(z: Tensor, k: float, grad: Tensor) -> Tensor:
     """dJ/dz from dJ/dG for G = fold(z k): grad sign(1 - (z k mod 2)) k, the same floats as
-    autograd through fold (its chain multiplies by -1 twice, which is exact), in one buffer."""
-    g = z.detach() * k
+    autograd through fold (its chain multiplies by -1 twice, which is exact). In ``grad``'s own
+    buffer (the objective's gradient, a new tensor each evaluation), slice by slice: no
+    image-sized temporary (nst.core.planner's ADAM_VECTORS counts none)."""
+    z = z.detach()
+    for layout in (torch.contiguous_format, torch.channels_last):
+        if z.is_contiguous(memory_format=layout) and grad.is_contiguous(memory_format=layout):
+            for zs, gs in zip(_in_memory_order(z).split(FOLD_CHUNK), _in_memory_order(grad).split(FOLD_CHUNK)):
+                gs.mul_((zs * k).remainder_(2).neg_().add_(1).sign_()).mul_(k)
+            return grad
+    g = z * k  # layouts that differ: one image-sized buffer
     return g.remainder_(2).neg_().add_(1).sign_().mul_(grad).mul_(k)
 
 
@@ -68,7 +93,7 @@ class Outcome:
     stalled: bool = False          # ended by an L-BFGS step that did not lower J (minimize's until_stall)
     _boundary: dict | None = field(default=None, repr=False)
 
-    def state(self, max_bytes: int = STATE_HISTORY_BYTES) -> dict | None:
+    def state(self, max_bytes: int = STATE_HISTORY_BYTES, copy: bool = True) -> dict | None:
         """The loop at its last iteration boundary, on the CPU, for ``minimize(..., state=)``; None
         before the first boundary (then continue from ``best``). ``state["evaluations"]`` counts the
         evaluations up to that point (later ones, inside an unfinished line search, are redone).
@@ -76,11 +101,14 @@ class Outcome:
         state shares its tensors with the boundary the loop keeps (copies made there of what
         L-BFGS changes in place; the rest it never changes), so taking a state at 4096 px costs
         no memory; don't change its tensors in place (``minimize(state=)`` does: pass it a copy
-        to keep one). Adam's moments are changed in place by every step: they are copied here."""
+        to keep one). Adam's moments are changed in place by every step: they are copied here,
+        unless ``copy`` is false: then a state taken during an evaluation (on_evaluation) or after
+        minimize returned shares them, and holds only until the next step (3 image-sized tensors
+        less: at 8192² 1.5 GiB; nst.jobs.checkpoint saves it at once)."""
         b = self._boundary
         if b is None:
             return None
-        copy = b["live"]  # Adam's boundary is the live tensors: copied
+        copy = b["live"] and copy  # Adam's boundary is the live tensors
         cpu = lambda x: x.detach().to("cpu", copy=copy) if isinstance(x, Tensor) else x  # noqa: E731
         out = {k: cpu(v) for k, v in b.items() if k not in ("opt", "live")}
         opt = dict(b["opt"])
@@ -123,7 +151,12 @@ class _NonFinite(Exception):
 
 
 def _finite(ev: Evaluation) -> bool:
-    return math.isfinite(ev.J) and bool(torch.isfinite(ev.grad).all())
+    """J and every value of its gradient finite; slice by slice (torch.isfinite of the whole
+    gradient makes ~1.5 image-sized temporaries: |g| and its masks)."""
+    g = ev.grad.detach()
+    flat = _in_memory_order(g) if g.dim() == 4 and (g.is_contiguous() or g.is_contiguous(
+        memory_format=torch.channels_last)) else g.reshape(-1)
+    return math.isfinite(ev.J) and all(bool(torch.isfinite(x).all()) for x in flat.split(FOLD_CHUNK))
 
 
 def _key(z: Tensor) -> tuple[int, float]:
@@ -139,7 +172,8 @@ def minimize(objective: Callable[[Tensor], Evaluation], init: Tensor, evaluation
              optimizer: str = "lbfgs", lr: float = 1.0, history_size: int | None = None,
              on_evaluation: Callable[[Evaluation, Tensor], None] | None = None,
              should_stop: Callable[[], bool] | None = None, state: dict | None = None,
-             on_start: Callable[[Outcome], None] | None = None, until_stall: bool = False) -> Outcome:
+             on_start: Callable[[Outcome], None] | None = None, until_stall: bool = False,
+             take_init: bool = False) -> Outcome:
     """Minimise ``objective`` over G from ``init`` ((1, C, H, W) in [0, 1]) for exactly ``evaluations``
     evaluations of J, or fewer if ``should_stop()`` turns true (checked after each evaluation).
 
@@ -155,7 +189,9 @@ def minimize(objective: Callable[[Tensor], Evaluation], init: Tensor, evaluation
     any time). ``state``, an ``Outcome.state()`` of an earlier call with the same objective and
     image size, continues that call: from its iterate (``init`` only gives the shape then), with
     ``evaluations`` the ones left; the loop takes the state's tensors as its own (no copies: at
-    4096 px each is 200 MB) and changes them in place. Returns the G with the lowest J seen.
+    4096 px each is 200 MB) and changes them in place. With ``take_init`` the loop takes
+    ``init``'s buffer as its variables (the caller keeps no other reference to it: an image-sized
+    tensor less) and changes it. Returns the G with the lowest J seen.
 
     An evaluation whose J or gradient is not finite (NaN or inf: extreme weights, a numerical
     fault) is not counted or reported, and never becomes the best G: the optimiser restarts from
@@ -166,7 +202,7 @@ def minimize(objective: Callable[[Tensor], Evaluation], init: Tensor, evaluation
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer {optimizer!r}; expected {' | '.join(OPTIMIZERS)}")
     loop = _Loop(objective, init, evaluations, optimizer, lr, HISTORY_SIZE if history_size is None else history_size,
-                 on_evaluation, should_stop, state, until_stall and optimizer == "lbfgs")
+                 on_evaluation, should_stop, state, until_stall and optimizer == "lbfgs", take_init)
     if on_start is not None:
         on_start(loop.outcome)
     if evaluations <= 0:
@@ -183,7 +219,8 @@ class _Loop:
 
     def __init__(self, objective: Callable[[Tensor], Evaluation], init: Tensor, evaluations: int, optimizer: str,
                  lr: float, history_size: int, on_evaluation: Callable[[Evaluation, Tensor], None] | None,
-                 should_stop: Callable[[], bool] | None, state: dict | None, until_stall: bool = False) -> None:
+                 should_stop: Callable[[], bool] | None, state: dict | None, until_stall: bool = False,
+                 take_init: bool = False) -> None:
         self.objective, self.evaluations, self.optimizer, self.until_stall = objective, evaluations, optimizer, until_stall
         self.history_size, self.on_evaluation, self.should_stop, self.state = history_size, on_evaluation, should_stop, state
         # The variables are G / k (before folding). L-BFGS is invariant to this scaling except for its
@@ -194,11 +231,18 @@ class _Loop:
                                   or tuple(state["z"].shape) != tuple(init.shape)):
             raise ValueError("state is of another optimizer or image size")
         self.step = lr if state is None else state["lr"]
-        self.z = (init.detach() / k if state is None else state["z"].to(init)).contiguous().requires_grad_(True)
         # Resumed: ``init`` is the best G so far when the state says its J (it may be a point after the
         # boundary, or before it), so that the best is the one an uninterrupted run would return.
         resumed_best = state is not None and state.get("best_J") is not None
-        self.best = init.detach().clone() if state is None or resumed_best else fold(self.z.detach() * k)
+        if state is None or resumed_best:
+            self.best = init.detach().clone()
+        if state is None:  # taken: init's own buffer becomes z (divided in place: the same floats)
+            z = (init.detach().div_(k) if k != 1 else init.detach()) if take_init else init.detach() / k
+        else:
+            z = state["z"].to(init)
+        self.z = z.contiguous().requires_grad_(True)
+        if state is not None and not resumed_best:
+            self.best = fold(self.z.detach() * k)
         self.outcome = Outcome(self.best, None, 0, False)
         if state is None:
             # The boundary before the first evaluation: stopped before L-BFGS finishes its first
@@ -280,7 +324,10 @@ class _Loop:
             return torch.optim.LBFGS([self.z], lr=self.step, max_iter=1, max_eval=self.evaluations + 1,
                                      tolerance_grad=0.0, tolerance_change=0.0, history_size=self.history_size,
                                      line_search_fn="strong_wolfe")
-        return torch.optim.Adam([self.z], lr=self.step)
+        # fused: one kernel, no image-sized temporaries (the unfused step makes two for its
+        # denominator); on the CPU too since torch 2.4. Its floats differ from the unfused
+        # step's in the last bit (1e-7 of a pixel after a few steps).
+        return torch.optim.Adam([self.z], lr=self.step, fused=self.z.device.type in ("cpu", "cuda") or None)
 
     def closure(self) -> Tensor:
         """J at z for the optimiser, and dJ/dz in z.grad: one evaluation (or a known point's)."""

@@ -33,8 +33,8 @@ from .tiling import splits
 # Calibrated by measurement (benchmarks/README.md, "Memory against size"), with margin.
 EVAL_FACTOR = 1.8        # a forward + backward's peak over the float32 outputs of the layers
 FORWARD_FACTOR = 2.5     # a forward pass's peak (no gradients) over its largest output ...
-LBFGS_VECTORS = 22       # torch's L-BFGS with nst's loop and a checkpoint's state, history apart (21.5 measured)
-ADAM_VECTORS = 10        # Adam with nst's loop and a checkpoint's state (9.5 measured)
+LBFGS_VECTORS = 21       # torch's L-BFGS with nst's loop and a checkpoint's state, history apart (20.2 measured)
+ADAM_VECTORS = 6         # Adam with nst's loop and a checkpoint's state (5.3 measured)
 
 MIN_HISTORY = 5          # fewer pairs than this: Adam instead (see benchmarks/README.md)
 AUTO_TILE_MAX = 1024          # the largest interior auto-tiling picks: leaves memory for the history

@@ -21,7 +21,7 @@ from . import planner, regions
 from .config import DEFAULT_LR, INITS, OPTIMIZERS, Config
 from .network import Network
 from .objective import Evaluation, Objective, Temporal
-from .optim import NonFiniteError, Outcome, for_another_objective, minimize
+from .optim import NonFiniteError, Outcome, for_another_objective, load_optimizers, minimize
 from .planner import Plan
 from .runs import Iterate, Progress, ResumeError, RunResult, RunState, StyleImages
 from .schedule import expected_seconds
@@ -46,7 +46,7 @@ class Scale:
     evaluations: int
     done_before: int      # evaluations at this scale done before (a resumed run's)
     C: Tensor             # the content at this scale, RGB (1, 3, h, w)
-    G: Tensor             # the start, resized to it
+    G: Tensor | None      # the start, resized to it (None once the loop has taken it as its variables)
     plan: Plan
     objective: Objective
     left: list[int]       # evaluations left at each scale, for the forecast
@@ -122,6 +122,7 @@ class Run:
         """Every scale's plan, made now (a BudgetError now if one does not fit, not an hour into
         the run), and their relative work for the time forecast. When a scale's plan is made, its
         content, the content as seen and G are in memory (G replacing this one)."""
+        load_optimizers()  # in memory before it is measured
         free = self.st.free() + 4 * G.numel()
         short = []
         for long_edge, _ in self.scales:
@@ -205,8 +206,9 @@ class Run:
     def minimize(self, sc: Scale, evaluations: int, opt_state: dict | None, until_stall: bool = False) -> Outcome:
         """nst.core.optim.minimize on this scale's objective from sc.G, or from ``opt_state``."""
         st, cfg = self.st, self.cfg
+        init, sc.G = sc.G, None  # the loop's variables from here on: its memory plan has no copy of G
         try:
-            return minimize(sc.objective, sc.G, evaluations, optimizer=sc.plan.optimizer,
+            return minimize(sc.objective, init, evaluations, optimizer=sc.plan.optimizer, take_init=True,
                             lr=_step_size(cfg, sc.plan.optimizer), history_size=max(1, sc.plan.history_size),
                             on_evaluation=lambda ev, G: self.evaluated(sc, ev, G), should_stop=self.should_stop,
                             state=opt_state, on_start=lambda o: setattr(sc, "outcome", o), until_stall=until_stall)
@@ -255,12 +257,14 @@ class Run:
             self.last_state = time.perf_counter()
 
     def state(self, sc: Scale, o: Outcome, stopped: bool = False) -> RunState:
-        """Where the run stands at this scale: the best G so far, and the loop's state to continue."""
-        opt = o.state()
+        """Where the run stands at this scale: the best G so far, and the loop's state to continue.
+        On the CPU it shares the run's tensors (the best G, Adam's moments): on_state saves it at
+        once (no image-sized copies: the memory plan, nst.core.planner, has none for it)."""
+        opt = o.state(copy=False)
         if opt is not None and sc.float32_from is not None:  # a resumed run goes on in float32
             opt["float32_from"] = sc.float32_from
         done = sc.done_before + (o.evaluations if opt is None else opt["evaluations"])
-        G = o.best.detach().float().cpu().clone()
+        G = o.best.detach().float().cpu()
         image = color.combine_luminance(G.to(sc.C), sc.C).cpu() if self.luminance else G
         ev = o.best_evaluation
         costs = (None, None, None) if ev is None else (ev.J, ev.J_content, ev.J_style)

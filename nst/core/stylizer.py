@@ -74,7 +74,9 @@ class Stylizer(Network):
         ``on_state(state)`` receives a RunState every ``state_every`` seconds (None: never) and,
         with ``state.stopped`` set, when should_stop() ended the run early: what to keep so that
         ``resume=state`` continues the run later with its remaining evaluations (ResumeError if
-        the state does not fit this run's schedule or image size). A J or gradient that turns
+        the state does not fit this run's schedule or image size). A periodic state shares the
+        run's tensors (the best G, Adam's moments: no image-sized copies, which the memory plan
+        does not count): save it, or copy what you keep, before on_state returns. A J or gradient that turns
         non-finite is retried from the best G with smaller steps (nst.core.optim.minimize); if that
         fails it raises NSTError naming the likely cause.
 

@@ -16,7 +16,7 @@ the reason in one line.
 
 from __future__ import annotations
 
-import dataclasses
+from dataclasses import dataclass
 import hashlib
 import os
 from collections.abc import Callable, Sequence
@@ -156,11 +156,29 @@ def load(output: str | Path, setting: dict) -> RunState | None:
     return state
 
 
+@dataclass(frozen=True)
+class Kept:
+    """What the last state saved was, without its tensors (at 8192² each image-sized one is 0.5 GiB,
+    which the run's memory plan, nst.core.planner, does not hold twice)."""
+
+    i: int
+    total: int
+    J: float | None
+    J_content: float | None
+    J_style: float | None
+    stopped: bool
+
+    @classmethod
+    def of(cls, state: RunState) -> Kept:
+        return cls(state.i, state.total, state.J, state.J_content, state.J_style, state.stopped)
+
+
 class Keeper:
     """The partial result of one output as its run goes: pass it as ``Stylizer.run(on_state=...)``.
 
-    Each state is saved beside ``output`` (``save``); ``kept`` is the last one saved, ``stopped``
-    the one the run stopped at, if it stopped early. A state that cannot be saved (a full disk)
+    Each state is saved beside ``output`` (``save``), at once: the run hands out states that share
+    its tensors (``Stylizer.run``'s on_state). ``kept`` is what was saved last (a Kept), ``stopped``
+    the state the run stopped at, if it stopped early. A state that cannot be saved (a full disk)
     does not stop the run: ``note`` hears of it once, and ``error`` keeps the last such error.
     ``make_dirs`` creates the output's folder first.
     """
@@ -169,7 +187,7 @@ class Keeper:
                  make_dirs: bool = False, note: Callable[[str], None] | None = None) -> None:
         self.output, self.setting, self.description = Path(output), setting, description
         self.make_dirs, self.note = make_dirs, note
-        self.kept: RunState | None = None
+        self.kept: Kept | None = None
         self.stopped: RunState | None = None
         self.error: Exception | None = None
 
@@ -185,14 +203,12 @@ class Keeper:
                 self.note(f"{one_line(e)}; no partial result kept")
             self.error = e
             return
-        # What the run reports of it, without its tensors: the optimiser's state may be several
-        # image-sized tensors, which the run's memory plan (nst.core.planner) does not hold twice.
-        self.kept = state if state.stopped else dataclasses.replace(state, optimizer=None)
+        self.kept = Kept.of(state)
 
     @property
     def problem(self) -> str | None:
         """Why the state the run stopped at is not what is kept (None if it is)."""
-        if self.stopped is None or self.kept is self.stopped:
+        if self.stopped is None or (self.kept is not None and self.kept.stopped):
             return None
         why = f"{one_line(self.error)}; " if self.error is not None else ""
         return why + (f"the partial result of evaluation {self.kept.i} is kept" if self.kept else "nothing kept")

@@ -98,7 +98,7 @@ class SequenceOutcome:
     frames: list[FrameResult]
     stopped: bool = False     # should_stop() ended it; the frame being made was not written
     frame: int | None = None  # stopped: the frame it was making, or about to make
-    kept: RunState | None = None   # stopped: that frame's partial state kept beside its output
+    kept: checkpoint.Kept | None = None  # stopped: what of that frame's partial state is kept beside its output
     partial: Path | None = None    # ... and its preview (nst.jobs.checkpoint.preview_path)
     problem: str | None = None     # stopped: why the state it stopped at was not kept, if it was not
 

@@ -178,7 +178,8 @@ def to_pil(t: Tensor) -> Image.Image:
     t = t.detach()
     if t.dim() == 4:
         t = t[0]
-    a = t.float().clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    # in place after the one copy clamp makes (at 8192² each float32 copy is 0.5 GiB)
+    a = t.float().clamp(0, 1).mul_(255).round_().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
     return Image.fromarray(a, "RGB")
 
 
