@@ -118,3 +118,23 @@ def test_adain_start_is_computed_at_most_at_adain_max(content_path, style_path, 
     monkeypatch.setattr(Stylizer, "initial_image", spy)
     out = stylize(content_path, style_path, size=48, iterations=1, scales=1, device="cpu")
     assert seen == [(27, 32)] and out.size == (48, 40)  # (H, W); the content is 48 x 40
+
+
+def test_adain_start_without_evaluations_is_made_at_most_at_adain_max(content_path, style_path, monkeypatch):
+    """--iterations 0 returns the start at the full size: AdaIN is still run at ADAIN_MAX and
+    enlarged (at 8192 px AdaIN's activations took more than 24 GB: OOM-killed)."""
+    import nst.core.start as start
+    from nst.net.adain import AdaIN
+
+    monkeypatch.setattr(start, "ADAIN_MAX", 32)
+    seen = []
+    original = AdaIN.transfer
+
+    def spy(self, content, *args, **kwargs):
+        seen.append(tuple(content.shape[-2:]))
+        return original(self, content, *args, **kwargs)
+
+    monkeypatch.setattr(AdaIN, "transfer", spy)
+    out = stylize(content_path, style_path, size=48, iterations=0, device="cpu", init="adain")
+    assert seen == [(27, 32)] and out.size == (48, 40)
+    assert len(set(out.getdata())) > 50  # a picture, not a flat colour

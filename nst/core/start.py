@@ -13,13 +13,14 @@ from torch import Tensor
 from ..errors import InputError
 from ..net.adain import AdaIN
 from ..net.device import autocast
-from ..pixels.images import load_image, to_tensor
+from ..pixels.images import load_image, long_edge_size, resize_tensor, to_tensor
 from . import regions
 from .config import Config
 from .network import Network
 from .runs import StyleImages
 
-# The largest long edge AdaIN's start is computed at; a larger G starts from it upsampled. At
+# The largest long edge AdaIN's start is computed at; a larger G starts from it upsampled (also
+# with no evaluations, when the start is made at the content's full size: Start._one). At
 # 1024 px its encoder's largest activation is 256 MiB (64 channels, float32); at 4096 px, 4 GiB.
 ADAIN_MAX = 1024
 
@@ -69,6 +70,11 @@ class Start:
         if cfg.start != "adain":
             return _initial_image(cfg, content, styles[0][0] if styles else None)
         size = max(content.shape[-2:])
+        if size > ADAIN_MAX:  # a start at the full size (no evaluations: start_edge is None)
+            h, w = content.shape[-2:]
+            small_w, small_h = long_edge_size((w, h), ADAIN_MAX)
+            small = self._one(resize_tensor(content, (small_h, small_w)), style)
+            return resize_tensor(small, (h, w))
         with torch.no_grad(), autocast(net.device, net.dtype):
             encoded = [(self._adain_style(img, size, content), w) for img, w in styles]
             return self.adain.transfer(content, encoded, cfg.adain_strength).to(content)
