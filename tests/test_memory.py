@@ -1,5 +1,7 @@
 """The memory budget and the plan of a scale (nst.core.planner): pure decisions, no large allocation."""
 
+import re
+
 import pytest
 import torch
 
@@ -130,6 +132,41 @@ def test_under_way_a_scale_that_does_not_fit_goes_on_with_the_smallest_plan(net)
     assert p.tile is None and "going on" in p.notes[-1]
 
 
+def test_a_budget_that_forces_small_tiles_names_one_that_is_much_faster(net):
+    # the issue's case: a 640 x 427 frame with 384 MiB left of 1.2 GiB got 15 tiles of 144 px
+    mem, stride, halo = net
+    budget = int(1.2 * GiB)
+    free = 384 << 20
+    p = plan_scale(mem, stride, halo, 427, 640, 3, free=free, max_memory=budget)
+    assert p.tile < 256 and p.faster is not None
+    larger, ratio = p.faster
+    assert ratio >= 3 and larger > budget
+    q = plan_scale(mem, stride, halo, 427, 640, 3, free=free + larger - budget, max_memory=larger)
+    assert p.work / q.work == pytest.approx(ratio)  # the budget named gives that plan
+    # no budget is named for large tiles, for tiles asked for, or with no known budget
+    assert plan_scale(mem, stride, halo, 427, 640, 3, free=1 << 30, max_memory=budget).faster is None
+    assert plan_scale(mem, stride, halo, 427, 640, 3, free=free, max_memory=budget, tile=144).faster is None
+    assert plan_scale(mem, stride, halo, 427, 640, 3, free=free).faster is None
+
+
+def test_the_slow_plan_is_said_in_one_line_once():
+    from nst.core.planner import Plan
+    from nst.jobs.runner import note_slow_plan, slow_plan
+
+    def plan(tile, faster):
+        return Plan(427, 640, tile, 15, 80, "lbfgs", 5, False, 5.0, 1, 1, max_memory=int(1.2 * GiB), faster=faster)
+
+    fast, slow = plan(None, None), plan(144, (int(1.8 * GiB), 4.65))
+    assert slow_plan([fast]) is None
+    assert slow_plan([fast, slow]) == ("640x427 runs in 15 tiles of 144 px within the memory budget of 1.2 GiB: "
+                                       "each evaluation about 4.7x slower than within 1.8 GiB")
+    heard = []
+    on_plans = note_slow_plan(heard.append)
+    for _ in range(3):  # a clip's frames
+        on_plans([slow])
+    assert len(heard) == 1
+
+
 def test_forward_tile(net):
     mem, stride, halo = net
     assert forward_tile(mem, stride, halo, 512, 512, free=64 * GiB) is None
@@ -243,3 +280,39 @@ def test_the_heap_is_bound_only_where_a_plan_comes_near_its_budget(monkeypatch):
     assert p.estimate * memory.HEAP_SLACK <= p.budget and bound == []
     p = st.plan(256, 256, free=p.estimate + p.estimate // 2)  # fits, with less than HEAP_SLACK to spare
     assert p.tile is None and bound == [True]
+
+
+def test_a_budget_that_forces_small_tiles_is_said_before_work(tmp_path, monkeypatch):
+    """A small budget is not a trap: one line, before the first evaluation, names a budget that is
+    several times faster (the process's own memory is taken as 0 here, so that the plan does not
+    depend on the machine)."""
+    from click.testing import CliRunner
+    from conftest import make_content, make_style
+
+    from nst.cli import main
+    monkeypatch.setattr(memory, "in_use", lambda device: 0)
+    make_content((640, 427)).save(tmp_path / "c.png")
+    make_style().save(tmp_path / "s.png")
+    r = CliRunner().invoke(main, [str(tmp_path / "c.png"), str(tmp_path / "s.png"), "-o", str(tmp_path / "o.png"),
+                                  "--size", "640", "--iterations", "1", "--scales", "1", "--device", "cpu",
+                                  "--precision", "float32", "--max-memory", "400M"])
+    assert r.exit_code == 0, r.output
+    lines = [x for x in r.stderr.splitlines() if "tiles of" in x and "slower than within" in x]
+    assert len(lines) == 1, r.stderr
+    assert re.search(r"640x427 runs in \d+ tiles of 1\d\d px within the memory budget of 400 MiB: each evaluation "
+                     r"about [3-9]\.\dx slower than within [0-9.]+ [MG]iB", lines[0]), lines[0]
+
+
+def test_a_scale_of_few_evaluations_takes_adam_when_l_bfgs_leaves_only_small_tiles(net):
+    # a 4096 x 2730 scale with 4.5 GiB free: L-BFGS's 31 image-sized vectors leave 288 px tiles
+    mem, stride, halo = net
+    free = int(4.5 * GiB)
+    lbfgs = plan_scale(mem, stride, halo, 2730, 4096, 3, free=free, evaluations=30)
+    assert lbfgs.optimizer == "lbfgs" and lbfgs.tile is not None
+    few = plan_scale(mem, stride, halo, 2730, 4096, 3, free=free, evaluations=3)
+    assert few.optimizer == "adam" and few.tile > lbfgs.tile and few.work * 2 <= lbfgs.work
+    assert any(n.startswith("Adam instead of L-BFGS for 3 evaluations") for n in few.notes), few.notes
+    assert few.estimate <= free
+    # untiled, or no evaluation count: L-BFGS as before
+    assert plan_scale(mem, stride, halo, 2730, 4096, 3, free=free).optimizer == "lbfgs"
+    assert plan_scale(mem, stride, halo, 512, 512, 3, free=free, evaluations=3).optimizer == "lbfgs"

@@ -63,10 +63,11 @@ class Network:
         return memory_guard(self.cfg.size, self.device, self.budget, self.cfg.tile)
 
     def plan(self, height: int, width: int, channels: int = 3, *, free: int | None = None,
-             strict: bool = True, guided: int = 0) -> Plan:
+             strict: bool = True, guided: int = 0, evaluations: int | None = None) -> Plan:
         """How a scale of G (channels x height x width) runs within ``free`` bytes (default: what is
         left of the budget now). Not ``strict``: when nothing fits, the smallest plan, said in its
-        notes, instead of an NSTError. ``guided``: the regions with guided Grams (nst.core.regions)."""
+        notes, instead of an NSTError. ``guided``: the regions with guided Grams (nst.core.regions).
+        ``evaluations``: the scale's, if known (few of them may take Adam: planner.plan_scale)."""
         cfg = self.cfg
         if free is None:
             free = self.free()
@@ -74,7 +75,7 @@ class Network:
         try:
             plan = planner.plan_scale(sizes, self.geometry.stride, self.geometry.halo, height, width, channels,
                                       free=free, tile=cfg.tile, optimizer=cfg.optimizer, history_size=HISTORY_SIZE,
-                                      max_memory=self.budget, strict=strict)
+                                      max_memory=self.budget, strict=strict, evaluations=evaluations)
         except planner.BudgetError as e:
             e.given = cfg.max_memory is not None  # else the default share of the memory available
             raise

@@ -11,8 +11,8 @@ content activations are cached per tile or recomputed, and the optimiser's image
   measured (benchmarks/README.md, "Memory against size") and carry a margin.
 - the loop, in image-sized tensors V (4 bytes x the values of G): L-BFGS LBFGS_VECTORS V plus
   2 V per curvature pair of its history; Adam ADAM_VECTORS V (measured the same way).
-- tiled: the gradient accumulated over the tiles (one RGB V), and the content layers'
-  activations if cached.
+- tiled: the content layers' activations if cached (the gradient the tiles accumulate is the
+  one the loop's vectors count: only an RGB gradient's excess over a luminance G's is added).
 
 The budget is the process's resident memory on the CPU and PyTorch's allocations on a GPU
 (nst.net.memory measures both); the plan gets the budget less what is in use when it is made.
@@ -20,8 +20,9 @@ The budget is the process's resident memory on the CPU and PyTorch's allocations
 
 from __future__ import annotations
 
+import copy
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from torch import nn
 
@@ -39,6 +40,10 @@ ADAM_VECTORS = 6         # Adam with nst's loop and a checkpoint's state (5.3 me
 MIN_HISTORY = 5          # fewer pairs than this: Adam instead (see benchmarks/README.md)
 AUTO_TILE_MAX = 1024          # the largest interior auto-tiling picks: leaves memory for the history
 AUTO_TILE_MIN = 128           # the smallest: below it the halos cost more than the interiors
+FEW_EVALUATIONS = 10     # a scale with at most this many: L-BFGS's pairs barely fill, so ...
+ADAM_FOR_TILES = 2.0     # ... Adam, if L-BFGS leaves only tiles so small that Adam's plan is this much less work
+SLOW_TILE = 256          # auto tiles under this edge: the plan names a budget that would be faster ...
+FASTER = 3.0             # ... by this much per evaluation (or as much as an untiled plan gains, if less)
 
 
 class BudgetError(InputError):
@@ -145,6 +150,8 @@ class Plan:
     notes: tuple[str, ...] = field(default=())  # departures from the settings, one phrase each
     max_memory: int | None = None  # the whole budget (max_memory, or its default), if known
     untiled_fits: bool = False     # tiled as asked, though the whole image fits: slower for nothing
+    faster: tuple[int, float] | None = None  # small tiles forced by the budget: (a budget, in bytes, whose
+    #                                         plan is this many times less work per evaluation); see faster_budget
 
     @property
     def planned_peak(self) -> int | None:
@@ -167,7 +174,8 @@ CONTENT_COST = 0.3
 
 def plan_scale(net: NetworkMemory, stride: int, halo: int, height: int, width: int, channels: int, *,
                free: int, tile: str | int = "auto", optimizer: str = "lbfgs",
-               history_size: int = HISTORY_SIZE, max_memory: int | None = None, strict: bool = True) -> Plan:
+               history_size: int = HISTORY_SIZE, max_memory: int | None = None, strict: bool = True,
+               evaluations: int | None = None) -> Plan:
     """The plan for optimising a ``channels`` x ``height`` x ``width`` G within ``free`` bytes.
 
     ``tile``: 'off' (untiled), 'auto' (tiled only when an untiled evaluation does not fit) or
@@ -175,14 +183,46 @@ def plan_scale(net: NetworkMemory, stride: int, halo: int, height: int, width: i
     as fit up to AUTO_TILE_MAX with MIN_HISTORY pairs), then the content cache, then L-BFGS's history
     (down to MIN_HISTORY), then L-BFGS itself (Adam keeps 2 image-sized tensors, not 2 per pair).
     When not even that fits: BudgetError if ``strict``, else the smallest plan with a note saying so
-    (a run that is under way goes on: its start checked the plans of all its scales).
+    (a run that is under way goes on: its start checked the plans of all its scales). A scale of
+    at most FEW_EVALUATIONS ``evaluations`` (a large print's last scales) takes Adam instead
+    when L-BFGS's state leaves room only for tiles so small that Adam's plan does ADAM_FOR_TILES
+    times less work per evaluation: so few evaluations barely fill L-BFGS's history, and small
+    tiles cost their halos many times over (benchmarks/README.md, #35).
     """
     s = _Sizing(net, stride, halo, height, width, channels, free, tile, optimizer, history_size, max_memory)
-    for opt in s.optimizers:  # L-BFGS first, tiled if need be; Adam only when no L-BFGS plan fits
-        plan = s.first_fit(opt)
-        if plan is not None:
-            return plan
-    return s.smallest(strict)
+    plan = s.plan(strict)
+    if evaluations is not None and evaluations <= FEW_EVALUATIONS and plan.optimizer == "lbfgs" \
+            and plan.tile is not None and "adam" in s.optimizers:
+        adam = s.first_fit("adam")
+        if adam is not None and adam.work * ADAM_FOR_TILES <= plan.work:
+            why = (f"Adam instead of L-BFGS for {evaluations} evaluations: L-BFGS's state leaves room only "
+                   f"for tiles of {plan.tile} px, {plan.work / adam.work:.1f}x the work per evaluation")
+            plan = replace(adam, notes=tuple(why if n.startswith("Adam instead") else n for n in adam.notes))
+    if plan.tile is not None and plan.tile < SLOW_TILE and tile == "auto" and max_memory is not None:
+        more = faster_budget(s, plan)
+        if more is not None:
+            plan = replace(plan, faster=(max_memory - free + more[0], more[1]))
+    return plan
+
+
+def faster_budget(s: _Sizing, plan: Plan) -> tuple[int, float] | None:
+    """The least free bytes, in steps of an eighth of ``plan``'s, whose plan does FASTER times
+    less work per evaluation (or, if no plan can, as much less as the untiled one does), and that
+    ratio; None when no budget up to 16 times as large gains 1.5 times."""
+    best = plan.work / s.pixels  # the untiled plan's gain: the most any budget can give
+    want = min(FASTER, best * 0.95)
+    if want < 1.5:
+        return None
+    for k in range(1, 8 * 16):
+        free = plan.budget + k * max(plan.budget, 1 << 26) // 8
+        larger = copy.copy(s)
+        larger.free = free
+        other = larger.plan(strict=False)
+        if other.estimate <= free:  # fits (else the smallest plan, over the budget)
+            ratio = plan.work / other.work
+            if ratio >= want:
+                return free, ratio
+    return None
 
 
 class _Sizing:
@@ -204,6 +244,14 @@ class _Sizing:
                              list(range(min(AUTO_TILE_MAX, (long_edge - 1) // stride * stride), AUTO_TILE_MIN - 1,
                                         -stride)))
 
+    def plan(self, strict: bool) -> Plan:
+        """L-BFGS first, tiled if need be; Adam only when no L-BFGS plan fits; else ``smallest``."""
+        for opt in self.optimizers:
+            plan = self.first_fit(opt)
+            if plan is not None:
+                return plan
+        return self.smallest(strict)
+
     def loop(self, opt: str, hist: int | None = None) -> int:
         """The optimiser's bytes with ``hist`` curvature pairs (default: the fewest it may keep)."""
         hist = self.min_hist[opt] if hist is None else hist
@@ -217,7 +265,10 @@ class _Sizing:
         ws = [min(w, b + halo) - max(0, a - halo) for a, b in xs]
         peak = max(self.net.evaluation(hh, ww) for hh in hs for ww in ws)
         edge = max(b - a for a, b in ys + xs)
-        return peak + self.V_rgb, len(ys) * len(xs), sum(hs) * sum(ws), edge
+        # The gradient the tiles accumulate is the evaluation's, which the loop's vectors already
+        # count (benchmarks/tiles.py loop: its stub returns a new gradient, as tiles do); what
+        # is left is the part an RGB gradient has over a luminance G's.
+        return peak + self.V_rgb - self.V, len(ys) * len(xs), sum(hs) * sum(ws), edge
 
     def first_fit(self, opt: str) -> Plan | None:
         """Untiled if it fits (and may), else the largest tiles that fit, with ``opt``; None if none does."""

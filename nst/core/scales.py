@@ -118,23 +118,26 @@ class Run:
                 out.append(g)
         return out
 
-    def forecast(self, G: Tensor) -> None:
+    def forecast(self, G: Tensor) -> list[Plan]:
         """Every scale's plan, made now (a BudgetError now if one does not fit, not an hour into
-        the run), and their relative work for the time forecast. When a scale's plan is made, its
+        the run), and their relative work for the time forecast; returns the plans of the scales
+        with evaluations. When a scale's plan is made, its
         content, the content as seen and G are in memory (G replacing this one)."""
         load_optimizers()  # in memory before it is measured
         free = self.st.free() + 4 * G.numel()
-        short = []
-        for long_edge, _ in self.scales:
+        short, plans = [], []
+        for long_edge, n in self.scales:  # n: the scale's evaluations, resumed or not (the same plan)
             h, w = _shape(self.content, long_edge)
             residents = 4 * h * w * (3 * (2 if self.luminance else 1) + self.channels)
             try:
-                self.work.append(self.st.plan(h, w, self.channels, free=free - residents,
-                                              guided=self.guided_count).work)
+                plans.append(self.st.plan(h, w, self.channels, free=free - residents, guided=self.guided_count,
+                                          evaluations=n))
+                self.work.append(plans[-1].work)
             except planner.BudgetError as e:
                 short.append(e)
         if short:  # the scale that needs the most names the smallest budget that works for all
             raise max(short, key=lambda e: e.need - e.free)
+        return [p for p, (_, n) in zip(plans, self.scales) if n > 0]
 
     def prepare_scale(self, scale: int, G: Tensor) -> Scale:
         """The content at this scale, G resized to it, the style targets, the plan, the objective."""
@@ -146,7 +149,7 @@ class Run:
         seen = color.gray_to_rgb(color.luminance(C)) if self.luminance else C
         grams = self.guided(long_edge, C) if self.regions else self.targets(long_edge, C)
         plan = st.plan(*C.shape[-2:], self.channels, strict=False,  # after the targets: they hold memory too
-                       guided=self.guided_count)
+                       guided=self.guided_count, evaluations=evaluations)
         last = scale == len(self.scales) - 1
         objective = st.objective(seen, grams, self.temporal if last else None, plan=plan)
         del grams

@@ -21,6 +21,7 @@ from . import regions
 from .config import Config, StyleInput, style_parts
 from .network import Network
 from .objective import Temporal
+from .planner import Plan
 from .runs import Progress, RunResult, RunState, StyleImages
 from .scales import Run
 from .schedule import schedule
@@ -62,7 +63,8 @@ class Stylizer(Network):
             progress: Progress | None = None, *, should_stop: Callable[[], bool] | None = None,
             resume: RunState | None = None, on_state: Callable[[RunState], None] | None = None,
             state_every: float | None = None, init: Tensor | None = None, temporal: Temporal | None = None,
-            scales: Sequence[tuple[int, int]] | None = None, regions: Sequence[regions.Region] = ()) -> RunResult:
+            scales: Sequence[tuple[int, int]] | None = None, regions: Sequence[regions.Region] = (),
+            on_plans: Callable[[Sequence[Plan]], None] | None = None) -> RunResult:
         """Stylize a content image (long edge cfg.size) towards ``targets``; return its RunResult
         (``.image`` is G as a picture).
 
@@ -87,13 +89,18 @@ class Stylizer(Network):
 
         ``regions`` (nst.core.regions.Region): parts of the picture with their own style, from
         masks; ``targets`` and ``style`` are then the style of the rest of the picture.
+
+        ``on_plans(plans)`` receives the memory plan of each scale with evaluations
+        (nst.core.planner.Plan: tiles, optimiser, ``faster``), made before the first evaluation.
         """
         torch.manual_seed(self.cfg.seed)
         run = Run(self, content, targets, list(scales) if scales is not None else schedule(self.cfg), progress,
                   should_stop, resume, on_state, state_every, temporal, regions)
         with self.guard():
             G = run.start_image(style, init, self.initial_image)
-            run.forecast(G)
+            plans = run.forecast(G)
+            if on_plans is not None:
+                on_plans(plans)
             for scale in range(run.first, len(run.scales)):
                 if run.scales[scale][1] == 0:  # nothing to do at this scale (a tiny budget, or none)
                     continue

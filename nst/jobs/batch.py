@@ -28,7 +28,7 @@ from .inputs import check_style, expand, expand_styles, image_extensions, list_i
 from .joblist import Job, JobList, parse_shard, plan, shard, writes_into_dir  # noqa: F401
 from .naming import NAME_FIELDS, check_template, normalize_ext, output_name  # noqa: F401
 from .results import Result
-from .runner import Resumable, StyleBank, run_jobs
+from .runner import Resumable, StyleBank, note_slow_plan, run_jobs
 from .styles import Style  # noqa: F401
 
 # A job's status: written; left alone (its output existed); failed; stopped early with its partial result
@@ -98,7 +98,8 @@ class _ImageRun:
             return None
         result = partial.run(lambda resume: stylizer.run(
             content, bank.targets(job.style), bank.images(job.style), progress, should_stop=self.should_stop,
-            resume=resume, on_state=partial.keeper, state_every=self.checkpoint_every or None, regions=regions))
+            resume=resume, on_state=partial.keeper, state_every=self.checkpoint_every or None, regions=regions,
+            on_plans=note_slow_plan(note)))
         if result.stopped:  # stopped early: what was kept beside the output
             keeper = partial.keeper
             K = keeper.kept or keeper.stopped

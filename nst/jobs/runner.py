@@ -21,11 +21,12 @@ from PIL import Image
 from torch import Tensor
 
 from ..core.config import Config
-from ..core.planner import BudgetError
+from ..core.planner import BudgetError, Plan
 from ..core.runs import ResumeError, RunResult, RunState
 from ..core.stylizer import Stylizer
 from ..core.targets import StyleTargets, Targets
 from ..errors import one_line
+from ..units import format_bytes
 from ..pixels.images import load_image
 from . import checkpoint, claims
 from .results import Result
@@ -217,3 +218,34 @@ def _run(job: JobT, bank: StyleBank, result: Callable[..., ResultT], prepare: Ca
 
 def _failed(result: Callable[..., ResultT], job: JobT, e: Exception, start: float) -> ResultT:
     return result(job, "failed", seconds=time.perf_counter() - start, error=one_line(e), exception=e)
+
+
+def slow_plan(plans: Sequence[Plan]) -> str | None:
+    """One line for a run whose memory budget forces small tiles (nst.core.planner.Plan.faster):
+    how much faster a named budget would be, said before work (a small budget is not a trap);
+    None if no plan is slow. The scale with the most work per evaluation is the one named."""
+    slow = [p for p in plans if p.faster is not None]
+    if not slow:
+        return None
+    p = max(slow, key=lambda p: p.work)
+    budget, ratio = p.faster
+    return (f"{p.width}x{p.height} runs in {p.tiles} tiles of {p.tile} px within the memory budget of "
+            f"{format_bytes(p.max_memory)}: each evaluation about {ratio:.1f}x slower than within "
+            f"{format_bytes(budget)}")
+
+
+
+def note_slow_plan(note: Callable[[str], None] | None) -> Callable[[Sequence[Plan]], None] | None:
+    """A Stylizer.run ``on_plans`` that tells ``note`` slow_plan's line, the first time there is one
+    (a clip's frames run one by one: said once, not every frame)."""
+    if note is None:
+        return None
+    said = []
+
+    def on_plans(plans: Sequence[Plan]) -> None:
+        line = slow_plan(plans)
+        if line is not None and not said:
+            said.append(line)
+            note(line)
+
+    return on_plans

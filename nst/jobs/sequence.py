@@ -36,7 +36,7 @@ from . import checkpoint, provenance
 from .checkpoint import CHECKPOINT_EVERY
 from .framecheck import check_made, frame_record, matches
 from .inputs import list_frames, natural_key  # noqa: F401  (importable from here too)
-from .runner import Resumable
+from .runner import Resumable, note_slow_plan
 
 FILLS = ("init", "warped")  # where the flow is not trusted, frame t starts from: its own init | the warp anyway
 
@@ -231,6 +231,7 @@ class _FrameMaker:
                  regions: Callable[[int], Sequence[Region]] | None = None) -> None:
         self.stylizer, self.targets, self.seq, self.record, self.style = stylizer, targets, seq, record, style
         self.checkpoints, self.hooks, self.regions = checkpoints, hooks, regions
+        self.on_plans = note_slow_plan(hooks.on_note)  # a budget that forces small tiles: said once a clip
         self.stop_asked = False
         self.prev_content: Tensor | None = None
         self.prev_output: Tensor | Path | None = None  # a path until it is needed
@@ -307,7 +308,8 @@ class _FrameMaker:
             return self.stylizer.run(frame, self.targets, self.style, on_iterate, should_stop=self.stop, init=init,
                                      temporal=temporal, scales=scales, resume=resume, regions=parts,
                                      on_state=None if partial is None else partial.keeper,
-                                     state_every=None if partial is None else self.checkpoints.every or None)
+                                     state_every=None if partial is None else self.checkpoints.every or None,
+                                     on_plans=self.on_plans)
 
         return attempt(None) if partial is None else partial.run(attempt)
 
