@@ -8,7 +8,9 @@ seconds, and prints one JSON line: the wall time, the peak (the child's ru_maxrs
 the kernel's own high-water mark, so no sample can miss it), the time the samples first saw it
 within 64 MiB, the exit code, and the command's last line of stderr before then (nst's progress
 line says which scale was running).
-Only the child process is measured (nst runs in one process).
+Only the child process is measured (nst runs in one process). Linux carries a parent's peak
+over fork and exec into the child's ru_maxrss: this script is small (~20 MiB), so the figure is
+the child's own; the VmHWM samples (per exec'd image) agree with it within their interval.
 """
 
 from __future__ import annotations
