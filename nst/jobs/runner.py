@@ -26,8 +26,8 @@ from ..core.runs import ResumeError, RunResult, RunState
 from ..core.stylizer import Stylizer
 from ..core.targets import StyleTargets, Targets
 from ..errors import one_line
-from ..units import format_bytes
 from ..pixels.images import load_image
+from ..units import format_bytes
 from . import checkpoint, claims
 from .results import Result
 from .styles import Style, style_label, style_to_json  # noqa: F401 - given here too
@@ -234,18 +234,18 @@ def slow_plan(plans: Sequence[Plan]) -> str | None:
             f"{format_bytes(budget)}")
 
 
-
 def note_slow_plan(note: Callable[[str], None] | None) -> Callable[[Sequence[Plan]], None] | None:
     """A Stylizer.run ``on_plans`` that tells ``note`` slow_plan's line, the first time there is one
     (a clip's frames run one by one: said once, not every frame)."""
     if note is None:
         return None
-    said = []
+    said = False
 
     def on_plans(plans: Sequence[Plan]) -> None:
-        line = slow_plan(plans)
-        if line is not None and not said:
-            said.append(line)
+        nonlocal said
+        line = None if said else slow_plan(plans)
+        if line is not None:
+            said = True
             note(line)
 
     return on_plans
